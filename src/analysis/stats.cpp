@@ -1,0 +1,137 @@
+#include "analysis/stats.h"
+
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+#include <numeric>
+
+#include "common/error.h"
+
+namespace snare::analysis {
+
+using ir::LayerKind;
+
+namespace {
+
+int64_t product(const ir::Shape& s) {
+  return std::accumulate(s.begin(), s.end(), int64_t{1}, std::multiplies<int64_t>());
+}
+
+int64_t spatial(const ir::Shape& s) { return s.size() <= 1 ? 1 : product(s) / s[0]; }
+
+}  // namespace
+
+int64_t layer_macs(const ir::Layer& l, const std::vector<ir::Shape>& ins) {
+  switch (l.kind) {
+    case LayerKind::kDense: return ins.at(0).at(0) * l.units;
+    case LayerKind::kConv1D:
+    case LayerKind::kConv2D: {
+      int64_t window = ins.at(0).at(0) * product(l.kernel);
+      return spatial(l.output_shape) * l.units * window;
+    }
+    case LayerKind::kLSTM: {
+      const ir::Shape& in = ins.at(0);
+      return in.at(1) * 4 * l.units * (in.at(0) + l.units);
+    }
+    case LayerKind::kInput:
+    case LayerKind::kMaxPool1D:
+    case LayerKind::kMaxPool2D:
+    case LayerKind::kAvgPool1D:
+    case LayerKind::kAvgPool2D:
+    case LayerKind::kGlobalAvgPool1D:
+    case LayerKind::kGlobalAvgPool2D:
+    case LayerKind::kGlobalMaxPool1D:
+    case LayerKind::kGlobalMaxPool2D:
+    case LayerKind::kFlatten:
+    case LayerKind::kReshape:
+    case LayerKind::kZeroPadding1D:
+    case LayerKind::kZeroPadding2D:
+    case LayerKind::kDropout:
+    case LayerKind::kBatchNorm:
+    case LayerKind::kActivation:
+    case LayerKind::kAdd:
+    case LayerKind::kConcatenate: return 0;
+  }
+  return 0;
+}
+
+int64_t layer_params(const ir::Layer& l) {
+  int64_t n = 0;
+  for (const auto& [name, w] : l.weights) n += w.numel();
+  // Keras' LSTM has one bias per gate; LibTorch's two vectors are summed on export.
+  if (l.kind == LayerKind::kLSTM && l.weights.count("bias_hh")) n -= l.weights.at("bias_hh").numel();
+  return n;
+}
+
+int64_t layer_nonzero_params(const ir::Layer& l) {
+  int64_t n = 0;
+  for (const auto& [name, w] : l.weights) {
+    if (l.kind == LayerKind::kLSTM && name == "bias_hh") continue;
+    if (l.kind == LayerKind::kLSTM && name == "bias_ih" && l.weights.count("bias_hh")) {
+      n += (w + l.weights.at("bias_hh")).ne(0).sum().item<int64_t>();
+      continue;
+    }
+    n += w.ne(0).sum().item<int64_t>();
+  }
+  return n;
+}
+
+ModelStats analyze(const ir::Graph& graph) {
+  ir::Graph g = graph;
+  g.infer_shapes();
+  ModelStats s;
+  for (const ir::Layer& l : g.layers) {
+    std::vector<ir::Shape> ins;
+    for (const std::string& i : l.inputs) ins.push_back(g.layer(i).output_shape);
+    LayerStats ls;
+    ls.name = l.name;
+    ls.kind = ir::kind_name(l.kind);
+    ls.output_shape = l.output_shape;
+    ls.params = layer_params(l);
+    ls.nonzero_params = layer_nonzero_params(l);
+    ls.macs = layer_macs(l, ins);
+    s.params += ls.params;
+    s.nonzero_params += ls.nonzero_params;
+    s.macs += ls.macs;
+    s.layers.push_back(ls);
+  }
+  for (LayerStats& ls : s.layers) {
+    ls.param_share = s.params ? static_cast<double>(ls.params) / static_cast<double>(s.params) : 0.0;
+    ls.mac_share = s.macs ? static_cast<double>(ls.macs) / static_cast<double>(s.macs) : 0.0;
+  }
+  return s;
+}
+
+std::string stats_table(const ModelStats& s) {
+  std::string out = fmt::format("{:<24} {:<16} {:<16} {:>10} {:>10} {:>12} {:>7} {:>7}\n", "layer", "kind",
+                                "output shape", "params", "non-zero", "MACs", "%param", "%MAC");
+  out += std::string(108, '-') + "\n";
+  for (const LayerStats& l : s.layers) {
+    out += fmt::format("{:<24} {:<16} {:<16} {:>10} {:>10} {:>12} {:>6.1f}% {:>6.1f}%\n", l.name, l.kind,
+                       ir::shape_string(l.output_shape), l.params, l.nonzero_params, l.macs, 100 * l.param_share,
+                       100 * l.mac_share);
+  }
+  out += std::string(108, '-') + "\n";
+  out += fmt::format("total: {} params ({} non-zero), {} MACs = {} FLOPs\n", s.params, s.nonzero_params, s.macs,
+                     s.flops());
+  return out;
+}
+
+nlohmann::json stats_json(const ModelStats& s) {
+  nlohmann::json layers = nlohmann::json::array();
+  for (const LayerStats& l : s.layers) {
+    layers.push_back({{"name", l.name},
+                      {"kind", l.kind},
+                      {"output_shape", l.output_shape},
+                      {"params", l.params},
+                      {"nonzero_params", l.nonzero_params},
+                      {"macs", l.macs},
+                      {"param_share", l.param_share},
+                      {"mac_share", l.mac_share}});
+  }
+  return {{"layers", layers},
+          {"total", {{"params", s.params}, {"nonzero_params", s.nonzero_params}, {"macs", s.macs}, {"flops", s.flops()}}}};
+}
+
+}  // namespace snare::analysis

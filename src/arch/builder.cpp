@@ -1,0 +1,141 @@
+#include "arch/builder.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <cmath>
+
+namespace snare::arch {
+
+using ir::LayerKind;
+
+GraphBuilder::GraphBuilder(std::string name, ir::Shape input_shape, uint64_t seed)
+    : generator_(at::detail::createCPUGenerator(seed)) {
+  graph_.name = std::move(name);
+  ir::Layer in;
+  in.name = "input";
+  in.kind = LayerKind::kInput;
+  in.input_shape = std::move(input_shape);
+  graph_.layers.push_back(in);
+}
+
+ir::Layer& GraphBuilder::add(LayerKind kind, const std::string& keras_base) {
+  // Keras 2 naming: the first layer of a kind has the bare name, later ones _1, _2, ...
+  int n = name_counts_[keras_base]++;
+  ir::Layer l;
+  l.kind = kind;
+  l.name = n == 0 ? keras_base : keras_base + "_" + std::to_string(n);
+  l.inputs = {graph_.layers.back().name};
+  graph_.layers.push_back(l);
+  return graph_.layers.back();
+}
+
+const ir::Shape& GraphBuilder::current_shape() {
+  graph_.infer_shapes();
+  return graph_.layers.back().output_shape;
+}
+
+at::Tensor GraphBuilder::glorot(std::vector<int64_t> shape, int64_t fan_in, int64_t fan_out) {
+  double limit = std::sqrt(6.0 / static_cast<double>(fan_in + fan_out));
+  return at::rand(shape, generator_, at::TensorOptions(at::kFloat)) * (2 * limit) - limit;
+}
+
+GraphBuilder& GraphBuilder::dense(int64_t units, ir::Activation activation) {
+  int64_t in = current_shape().at(0);
+  ir::Layer& l = add(LayerKind::kDense, "dense");
+  l.units = units;
+  l.activation = activation;
+  l.weights["weight"] = glorot({units, in}, in, units);
+  l.weights["bias"] = at::zeros({units}, at::kFloat);
+  return *this;
+}
+
+GraphBuilder& GraphBuilder::conv1d(int64_t filters, int64_t kernel, ir::Padding padding, ir::Activation activation) {
+  int64_t in = current_shape().at(0);
+  ir::Layer& l = add(LayerKind::kConv1D, "conv1d");
+  l.units = filters;
+  l.kernel = {kernel};
+  l.strides = {1};
+  l.dilation = {1};
+  l.padding = padding;
+  l.activation = activation;
+  l.weights["weight"] = glorot({filters, in, kernel}, in * kernel, filters * kernel);
+  l.weights["bias"] = at::zeros({filters}, at::kFloat);
+  return *this;
+}
+
+GraphBuilder& GraphBuilder::conv2d(int64_t filters, int64_t kernel, ir::Padding padding, ir::Activation activation) {
+  int64_t in = current_shape().at(0);
+  ir::Layer& l = add(LayerKind::kConv2D, "conv2d");
+  l.units = filters;
+  l.kernel = {kernel, kernel};
+  l.strides = {1, 1};
+  l.dilation = {1, 1};
+  l.padding = padding;
+  l.activation = activation;
+  l.weights["weight"] = glorot({filters, in, kernel, kernel}, in * kernel * kernel, filters * kernel * kernel);
+  l.weights["bias"] = at::zeros({filters}, at::kFloat);
+  return *this;
+}
+
+GraphBuilder& GraphBuilder::maxpool1d(int64_t pool) {
+  ir::Layer& l = add(LayerKind::kMaxPool1D, "max_pooling1d");
+  l.kernel = l.strides = {pool};
+  return *this;
+}
+
+GraphBuilder& GraphBuilder::maxpool2d(int64_t pool) {
+  ir::Layer& l = add(LayerKind::kMaxPool2D, "max_pooling2d");
+  l.kernel = l.strides = {pool, pool};
+  return *this;
+}
+
+GraphBuilder& GraphBuilder::avgpool2d(int64_t pool) {
+  ir::Layer& l = add(LayerKind::kAvgPool2D, "average_pooling2d");
+  l.kernel = l.strides = {pool, pool};
+  return *this;
+}
+
+GraphBuilder& GraphBuilder::dropout(double rate) {
+  add(LayerKind::kDropout, "dropout").rate = rate;
+  return *this;
+}
+
+GraphBuilder& GraphBuilder::flatten() {
+  add(LayerKind::kFlatten, "flatten").channels_last = true;
+  return *this;
+}
+
+GraphBuilder& GraphBuilder::lstm(int64_t units, bool return_sequences) {
+  int64_t in = current_shape().at(0);
+  ir::Layer& l = add(LayerKind::kLSTM, "lstm");
+  l.units = units;
+  l.return_sequences = return_sequences;
+  l.activation = ir::Activation::kTanh;
+  l.weights["weight_ih"] = glorot({4 * units, in}, in, 4 * units);
+  l.weights["weight_hh"] = glorot({4 * units, units}, units, 4 * units);
+  // Keras' unit_forget_bias: the forget gate (second quarter) starts at 1.
+  at::Tensor b = at::zeros({4 * units}, at::kFloat);
+  b.narrow(0, units, units).fill_(1.0);
+  l.weights["bias_ih"] = b;
+  l.weights["bias_hh"] = at::zeros({4 * units}, at::kFloat);
+  return *this;
+}
+
+GraphBuilder& GraphBuilder::batchnorm() {
+  int64_t c = current_shape().at(0);
+  ir::Layer& l = add(LayerKind::kBatchNorm, "batch_normalization");
+  l.weights["weight"] = at::ones({c}, at::kFloat);
+  l.weights["bias"] = at::zeros({c}, at::kFloat);
+  l.weights["running_mean"] = at::zeros({c}, at::kFloat);
+  l.weights["running_var"] = at::ones({c}, at::kFloat);
+  return *this;
+}
+
+ir::Graph GraphBuilder::finish() {
+  graph_.infer_shapes();
+  ir::verify(graph_);
+  return graph_;
+}
+
+}  // namespace snare::arch

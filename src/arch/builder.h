@@ -1,0 +1,47 @@
+// GraphBuilder: builds a sequential ir::Graph in code, Keras-style, with Glorot-uniform weights and
+// zero biases (Keras' defaults), named as Keras names layers (conv2d, conv2d_1, ...).
+//
+//   arch::GraphBuilder b("lenet5", {1, 28, 28}, /*seed=*/1);
+//   b.conv2d(6, 5, ir::Padding::kSame, ir::Activation::kRelu).maxpool2d(2).flatten().dense(10, ir::Activation::kSoftmax);
+//   ir::Graph g = b.finish();
+#pragma once
+
+#include <ATen/core/Generator.h>
+
+#include <map>
+#include <string>
+
+#include "ir/graph.h"
+
+namespace snare::arch {
+
+class GraphBuilder {
+ public:
+  GraphBuilder(std::string name, ir::Shape input_shape, uint64_t seed);
+
+  GraphBuilder& dense(int64_t units, ir::Activation activation);
+  GraphBuilder& conv1d(int64_t filters, int64_t kernel, ir::Padding padding, ir::Activation activation);
+  GraphBuilder& conv2d(int64_t filters, int64_t kernel, ir::Padding padding, ir::Activation activation);
+  GraphBuilder& maxpool1d(int64_t pool);
+  GraphBuilder& maxpool2d(int64_t pool);
+  GraphBuilder& avgpool2d(int64_t pool);
+  GraphBuilder& dropout(double rate);
+  /// Flatten in Keras' channels_last element order.
+  GraphBuilder& flatten();
+  GraphBuilder& lstm(int64_t units, bool return_sequences);
+  GraphBuilder& batchnorm();
+
+  /// Infers shapes, verifies and returns the graph.
+  ir::Graph finish();
+
+ private:
+  ir::Layer& add(ir::LayerKind kind, const std::string& keras_base);
+  const ir::Shape& current_shape();
+  at::Tensor glorot(std::vector<int64_t> shape, int64_t fan_in, int64_t fan_out);
+
+  ir::Graph graph_;
+  std::map<std::string, int> name_counts_;
+  at::Generator generator_;
+};
+
+}  // namespace snare::arch

@@ -1,0 +1,20 @@
+// Atomic output: every file snare writes goes to a temporary name beside the target and is renamed
+// into place only when complete, so a crash or an error never leaves a half-written output.
+//
+//   snare::write_atomically("out.h5", [](const std::string& tmp) { write_h5(tmp); });
+#pragma once
+
+#include <functional>
+#include <string>
+
+namespace snare {
+
+/// Calls `write(tmp_path)`, then renames tmp_path to `path`. On any exception the temporary is
+/// removed and the exception propagates; `path` is then untouched. Throws OutputError when the
+/// directory is not writable or the rename fails.
+void write_atomically(const std::string& path, const std::function<void(const std::string&)>& write);
+
+/// Writes `text` to `path` atomically.
+void write_text_atomically(const std::string& path, const std::string& text);
+
+}  // namespace snare

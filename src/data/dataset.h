@@ -1,0 +1,78 @@
+// snare::data — labelled data sets held whole in memory as tensors.
+//
+// A Dataset has a train and a test Split; validation splits are carved from train by
+// split_validation() (by group when the set has groups, e.g. HAR subjects, so overlapping windows of
+// one subject never sit on both sides). Inputs are float32 in the IR's channels-first per-sample
+// layout ([N,1,28,28] for MNIST, [N,9,128] for HAR windows, [N,F] for tabular sets); labels int64.
+//
+//   data::Dataset d = data::load_dataset("mnist", {data::Scale::kUnit});
+//   auto [fit, val] = data::split_validation(d.train, 0.1, /*seed=*/1);
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace snare::data {
+
+/// Input scaling, recorded with the data set and with models trained on it.
+enum class Scale {
+  kRaw,       ///< values as stored (MNIST pixels 0..255)
+  kUnit,      ///< divided by 255 (image sets); the default
+  kStandard,  ///< per channel (x - mean) / std with training-set statistics
+};
+const char* scale_name(Scale scale);
+/// Parses "raw" | "unit" | "standard"; throws UsageError naming `flag`.
+Scale scale_from_name(const std::string& name, const std::string& flag = "--scale");
+
+struct Split {
+  at::Tensor x;       ///< float32 [N, ...]
+  at::Tensor y;       ///< int64 [N]
+  at::Tensor groups;  ///< int64 [N] group id (e.g. subject) or undefined
+  int64_t size() const { return x.defined() ? x.size(0) : 0; }
+};
+
+struct Dataset {
+  std::string name;    ///< "mnist", "fashion-mnist", "har", ...
+  std::string source;  ///< where it was read from
+  Split train;
+  Split test;
+  int64_t num_classes = 0;
+  std::vector<std::string> class_names;
+  Scale scale = Scale::kRaw;
+  /// Per-channel statistics used by kStandard (channel = dim 1 of x, or each feature for [N,F]).
+  std::vector<double> mean, stddev;
+};
+
+struct LoadOptions {
+  Scale scale = Scale::kUnit;
+  /// When set (e.g. read from a model), kStandard uses these instead of training-set statistics.
+  std::vector<double> mean, stddev;
+};
+
+/// Loads a data set by spec: "mnist", "fashion-mnist", a directory holding IDX files
+/// ("train-images-idx3-ubyte[.gz]" ...), and the kinds registered in dataset.cpp ("har", "har:DIR",
+/// "wisdm", ...). Named sets are looked up under the data root (see data_root()). Throws DataError.
+Dataset load_dataset(const std::string& spec, const LoadOptions& options = {});
+
+/// The folder named sets live in: $SNARE_DATA if set, else ./data if it exists, else the `data`
+/// folder beside the repository the executable was built in.
+std::string data_root();
+
+/// Applies `options.scale` to raw values in place (x of train and test) and records it in `d`.
+void apply_scale(Dataset& d, const LoadOptions& options);
+
+/// Rows `index` (int64 [K]) of a split.
+Split subset(const Split& split, const at::Tensor& index);
+
+/// Carves a validation split of about `fraction` of `train`. With groups, whole groups are held out
+/// (chosen by seed); otherwise a seeded random permutation. Returns {fit, validation}.
+std::pair<Split, Split> split_validation(const Split& train, double fraction, uint64_t seed);
+
+/// Count of samples per class, [num_classes].
+std::vector<int64_t> class_counts(const Split& split, int64_t num_classes);
+
+}  // namespace snare::data

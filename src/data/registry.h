@@ -1,0 +1,23 @@
+// The table of named data sets `--data NAME[:ARG]` understands. One row per kind; loaders live in
+// their own files (idx via dataset.cpp, har.cpp, wisdm.cpp) and return raw, unscaled values.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "data/dataset.h"
+
+namespace snare::data {
+
+struct DatasetKind {
+  const char* name;     ///< spec prefix, e.g. "mnist"
+  const char* summary;  ///< one line for --help
+  /// Loads raw values; `arg` is the part after ':' in the spec (a path) or empty.
+  std::function<Dataset(const std::string& arg)> load;
+};
+
+/// Sorted by name.
+const std::vector<DatasetKind>& dataset_kinds();
+
+}  // namespace snare::data

@@ -1,0 +1,371 @@
+#include "ir/graph.h"
+
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+
+#include <numeric>
+#include <set>
+
+#include "common/error.h"
+
+namespace snare::ir {
+
+namespace {
+
+int64_t product(const Shape& s) {
+  return std::accumulate(s.begin(), s.end(), int64_t{1}, std::multiplies<int64_t>());
+}
+
+std::string where(const Layer& l) { return fmt::format("layer '{}' ({})", l.name, kind_name(l.kind)); }
+
+std::string tensor_shape(const at::Tensor& t) {
+  std::vector<int64_t> sizes(t.sizes().begin(), t.sizes().end());
+  return fmt::format("[{}]", fmt::join(sizes, ","));
+}
+
+/// Output length of a convolution or pool along one axis (Keras/TensorFlow conventions).
+int64_t window_out(int64_t in, int64_t k, int64_t s, int64_t d, Padding p) {
+  if (p == Padding::kSame) return (in + s - 1) / s;
+  int64_t span = d * (k - 1) + 1;
+  return in < span ? 0 : (in - span) / s + 1;
+}
+
+void expect_weight(const Layer& l, const char* name, const std::vector<int64_t>& expected) {
+  auto it = l.weights.find(name);
+  if (it == l.weights.end()) throw ModelError(fmt::format("{}: missing weight '{}'", where(l), name));
+  std::vector<int64_t> got(it->second.sizes().begin(), it->second.sizes().end());
+  if (got != expected) {
+    throw ModelError(fmt::format("{}: weight '{}' has shape {} but expected [{}] from the layer's configuration",
+                                 where(l), name, tensor_shape(it->second), fmt::join(expected, ",")));
+  }
+}
+
+void expect_rank(const Layer& l, const Shape& in, size_t rank) {
+  if (in.size() != rank) {
+    throw ModelError(fmt::format("{}: expects an input of rank {} (per sample) but got {}", where(l), rank,
+                                 shape_string(in)));
+  }
+}
+
+Shape windowed(const Layer& l, const Shape& in, size_t spatial, int64_t channels) {
+  expect_rank(l, in, spatial + 1);
+  if (l.kernel.size() != spatial) throw ModelError(fmt::format("{}: needs {} kernel sizes", where(l), spatial));
+  Shape out{channels};
+  for (size_t i = 0; i < spatial; ++i) {
+    int64_t s = l.strides.empty() ? 1 : l.strides.at(i);
+    int64_t d = l.dilation.empty() ? 1 : l.dilation.at(i);
+    int64_t o = window_out(in[i + 1], l.kernel[i], s, d, l.padding);
+    if (o <= 0) throw ModelError(fmt::format("{}: window {} does not fit input {}", where(l), l.kernel[i], shape_string(in)));
+    out.push_back(o);
+  }
+  return out;
+}
+
+Shape infer_conv(const Layer& l, const Shape& in, size_t spatial) {
+  Shape out = windowed(l, in, spatial, l.units);
+  std::vector<int64_t> w{l.units, in[0]};
+  w.insert(w.end(), l.kernel.begin(), l.kernel.end());
+  expect_weight(l, "weight", w);
+  if (l.use_bias) expect_weight(l, "bias", {l.units});
+  return out;
+}
+
+Shape infer_pool(const Layer& l, const Shape& in, size_t spatial) {
+  Layer pool = l;
+  if (pool.strides.empty()) pool.strides = pool.kernel;
+  return windowed(pool, in, spatial, in.at(0));
+}
+
+Shape infer_reshape(const Layer& l, const Shape& in) {
+  Shape target = l.target_shape;
+  int64_t known = 1;
+  int unknown = -1;
+  for (size_t i = 0; i < target.size(); ++i) {
+    if (target[i] == -1) {
+      if (unknown >= 0) throw ModelError(fmt::format("{}: more than one -1 in target shape", where(l)));
+      unknown = static_cast<int>(i);
+    } else {
+      known *= target[i];
+    }
+  }
+  if (unknown >= 0 && known > 0) target[unknown] = product(in) / known;
+  if (product(target) != product(in)) {
+    throw ModelError(fmt::format("{}: cannot reshape {} ({} values) to {}", where(l), shape_string(in), product(in),
+                                 shape_string(l.target_shape)));
+  }
+  return target;
+}
+
+Shape infer_one(const Layer& l, const std::vector<Shape>& ins) {
+  auto single = [&]() -> const Shape& {
+    if (ins.size() != 1) throw ModelError(fmt::format("{}: expects 1 input, got {}", where(l), ins.size()));
+    return ins[0];
+  };
+  switch (l.kind) {
+    case LayerKind::kInput:
+      if (l.input_shape.empty()) throw ModelError(fmt::format("{}: input shape not set", where(l)));
+      return l.input_shape;
+    case LayerKind::kDense: {
+      const Shape& in = single();
+      expect_rank(l, in, 1);
+      expect_weight(l, "weight", {l.units, in[0]});
+      if (l.use_bias) expect_weight(l, "bias", {l.units});
+      return {l.units};
+    }
+    case LayerKind::kConv1D: return infer_conv(l, single(), 1);
+    case LayerKind::kConv2D: return infer_conv(l, single(), 2);
+    case LayerKind::kMaxPool1D:
+    case LayerKind::kAvgPool1D: return infer_pool(l, single(), 1);
+    case LayerKind::kMaxPool2D:
+    case LayerKind::kAvgPool2D: return infer_pool(l, single(), 2);
+    case LayerKind::kGlobalAvgPool1D:
+    case LayerKind::kGlobalMaxPool1D: expect_rank(l, single(), 2); return {ins[0][0]};
+    case LayerKind::kGlobalAvgPool2D:
+    case LayerKind::kGlobalMaxPool2D: expect_rank(l, single(), 3); return {ins[0][0]};
+    case LayerKind::kFlatten: return {product(single())};
+    case LayerKind::kReshape: return infer_reshape(l, single());
+    case LayerKind::kZeroPadding1D: {
+      const Shape& in = single();
+      expect_rank(l, in, 2);
+      if (l.pads.size() != 2) throw ModelError(fmt::format("{}: needs 2 pads", where(l)));
+      return {in[0], in[1] + l.pads[0] + l.pads[1]};
+    }
+    case LayerKind::kZeroPadding2D: {
+      const Shape& in = single();
+      expect_rank(l, in, 3);
+      if (l.pads.size() != 4) throw ModelError(fmt::format("{}: needs 4 pads", where(l)));
+      return {in[0], in[1] + l.pads[0] + l.pads[1], in[2] + l.pads[2] + l.pads[3]};
+    }
+    case LayerKind::kDropout:
+    case LayerKind::kActivation: return single();
+    case LayerKind::kBatchNorm: {
+      const Shape& in = single();
+      if (in.empty()) throw ModelError(fmt::format("{}: needs a channel axis", where(l)));
+      for (const char* w : {"weight", "bias", "running_mean", "running_var"}) expect_weight(l, w, {in[0]});
+      return in;
+    }
+    case LayerKind::kAdd: {
+      if (ins.size() < 2) throw ModelError(fmt::format("{}: needs at least 2 inputs", where(l)));
+      for (const Shape& s : ins) {
+        if (s != ins[0]) {
+          throw ModelError(fmt::format("{}: operand shapes differ: {} vs {}", where(l), shape_string(ins[0]),
+                                       shape_string(s)));
+        }
+      }
+      return ins[0];
+    }
+    case LayerKind::kConcatenate: {
+      if (ins.empty()) throw ModelError(fmt::format("{}: needs inputs", where(l)));
+      Shape out = ins[0];
+      auto axis = static_cast<size_t>(l.axis);
+      if (l.axis < 0 || axis >= out.size()) throw ModelError(fmt::format("{}: axis {} out of range", where(l), l.axis));
+      for (size_t i = 1; i < ins.size(); ++i) {
+        Shape a = ins[i], b = ins[0];
+        if (a.size() != b.size()) throw ModelError(fmt::format("{}: operand ranks differ", where(l)));
+        a[axis] = b[axis] = 0;
+        if (a != b) {
+          throw ModelError(fmt::format("{}: operand shapes {} and {} differ outside axis {}", where(l),
+                                       shape_string(ins[0]), shape_string(ins[i]), l.axis));
+        }
+        out[axis] += ins[i][axis];
+      }
+      return out;
+    }
+    case LayerKind::kLSTM: {
+      const Shape& in = single();
+      expect_rank(l, in, 2);
+      expect_weight(l, "weight_ih", {4 * l.units, in[0]});
+      expect_weight(l, "weight_hh", {4 * l.units, l.units});
+      if (l.use_bias) {
+        expect_weight(l, "bias_ih", {4 * l.units});
+        expect_weight(l, "bias_hh", {4 * l.units});
+      }
+      return l.return_sequences ? Shape{l.units, in[1]} : Shape{l.units};
+    }
+  }
+  throw InternalError("unknown layer kind");
+}
+
+uint64_t fnv1a(const at::Tensor& t) {
+  at::Tensor c = t.to(at::kCPU).contiguous();
+  auto* bytes = static_cast<const unsigned char*>(c.data_ptr());
+  size_t n = c.numel() * c.element_size();
+  uint64_t h = 1469598103934665603ULL;
+  for (size_t i = 0; i < n; ++i) {
+    h ^= bytes[i];
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+std::string join_ints(const std::vector<int64_t>& v, const char* sep) { return fmt::format("{}", fmt::join(v, sep)); }
+
+std::string attributes(const Layer& l) {
+  std::string a;
+  auto add = [&](const std::string& s) { a += (a.empty() ? "" : " ") + s; };
+  switch (l.kind) {
+    case LayerKind::kInput: add("shape=" + shape_string(l.input_shape)); break;
+    case LayerKind::kDense:
+      add(fmt::format("units={} activation={} bias={}", l.units, activation_name(l.activation), l.use_bias));
+      break;
+    case LayerKind::kConv1D:
+    case LayerKind::kConv2D:
+      add(fmt::format("filters={} kernel={} strides={} dilation={} padding={} activation={} bias={}", l.units,
+                      join_ints(l.kernel, "x"), join_ints(l.strides, "x"), join_ints(l.dilation, "x"),
+                      l.padding == Padding::kSame ? "same" : "valid", activation_name(l.activation), l.use_bias));
+      break;
+    case LayerKind::kMaxPool1D:
+    case LayerKind::kMaxPool2D:
+    case LayerKind::kAvgPool1D:
+    case LayerKind::kAvgPool2D:
+      add(fmt::format("pool={} strides={} padding={}", join_ints(l.kernel, "x"), join_ints(l.strides, "x"),
+                      l.padding == Padding::kSame ? "same" : "valid"));
+      break;
+    case LayerKind::kGlobalAvgPool1D:
+    case LayerKind::kGlobalAvgPool2D:
+    case LayerKind::kGlobalMaxPool1D:
+    case LayerKind::kGlobalMaxPool2D: break;
+    case LayerKind::kFlatten: add(fmt::format("order={}", l.channels_last ? "channels_last" : "channels_first")); break;
+    case LayerKind::kReshape:
+      add(fmt::format("target={} order={}", shape_string(l.target_shape),
+                      l.channels_last ? "channels_last" : "channels_first"));
+      break;
+    case LayerKind::kZeroPadding1D:
+    case LayerKind::kZeroPadding2D: add("pads=" + join_ints(l.pads, ",")); break;
+    case LayerKind::kDropout: add(fmt::format("rate={}", l.rate)); break;
+    case LayerKind::kBatchNorm: add(fmt::format("epsilon={} momentum={}", l.epsilon, l.momentum)); break;
+    case LayerKind::kActivation: add(fmt::format("activation={}", activation_name(l.activation))); break;
+    case LayerKind::kAdd: break;
+    case LayerKind::kConcatenate: add(fmt::format("axis={}", l.axis)); break;
+    case LayerKind::kLSTM:
+      add(fmt::format("units={} return_sequences={} bias={}", l.units, l.return_sequences, l.use_bias));
+      break;
+  }
+  if (l.activation == Activation::kLeakyRelu || l.activation == Activation::kElu) add(fmt::format("alpha={}", l.alpha));
+  return a;
+}
+
+}  // namespace
+
+std::string shape_string(const Shape& shape) {
+  if (shape.size() == 1) return fmt::format("({},)", shape[0]);
+  return fmt::format("({})", fmt::join(shape, ", "));
+}
+
+int Graph::index_of(const std::string& n) const {
+  for (size_t i = 0; i < layers.size(); ++i) {
+    if (layers[i].name == n) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+const Layer& Graph::layer(const std::string& n) const {
+  int i = index_of(n);
+  if (i < 0) throw ModelError(fmt::format("model '{}' has no layer named '{}'", name, n));
+  return layers[static_cast<size_t>(i)];
+}
+
+Layer& Graph::layer(const std::string& n) {
+  return const_cast<Layer&>(static_cast<const Graph&>(*this).layer(n));
+}
+
+const Layer& Graph::input() const {
+  if (layers.empty() || layers[0].kind != LayerKind::kInput) {
+    throw ModelError(fmt::format("model '{}' does not start with an Input layer", name));
+  }
+  return layers[0];
+}
+
+std::vector<std::string> Graph::output_names() const {
+  if (!outputs.empty()) return outputs;
+  if (layers.empty()) return {};
+  return {layers.back().name};
+}
+
+const Layer& Graph::output() const {
+  auto names = output_names();
+  if (names.size() != 1) throw UnsupportedError(fmt::format("model '{}' has {} outputs; snare supports one", name, names.size()));
+  return layer(names[0]);
+}
+
+const Shape& Graph::input_shape() const { return input().output_shape; }
+const Shape& Graph::output_shape() const { return output().output_shape; }
+
+std::vector<std::string> Graph::consumers(const std::string& n) const {
+  std::vector<std::string> out;
+  for (const Layer& l : layers) {
+    for (const std::string& i : l.inputs) {
+      if (i == n) {
+        out.push_back(l.name);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+void Graph::infer_shapes() {
+  std::map<std::string, const Shape*> known;
+  for (Layer& l : layers) {
+    std::vector<Shape> ins;
+    for (const std::string& i : l.inputs) {
+      auto it = known.find(i);
+      if (it == known.end()) {
+        throw ModelError(fmt::format("{}: input '{}' is not defined before it", where(l), i));
+      }
+      ins.push_back(*it->second);
+    }
+    l.output_shape = infer_one(l, ins);
+    known[l.name] = &l.output_shape;
+  }
+}
+
+void verify(const Graph& graph) {
+  if (graph.layers.empty()) throw ModelError(fmt::format("model '{}' has no layers", graph.name));
+  std::set<std::string> names;
+  int inputs = 0;
+  for (const Layer& l : graph.layers) {
+    if (l.name.empty()) throw ModelError("a layer has an empty name");
+    if (!names.insert(l.name).second) throw ModelError(fmt::format("duplicate layer name '{}'", l.name));
+    if (l.kind == LayerKind::kInput) ++inputs;
+    if (has_units(l.kind) && l.units <= 0) throw ModelError(fmt::format("{}: has {} units", where(l), l.units));
+    for (const auto& [mask_name, mask] : l.masks) {
+      auto w = l.weights.find(mask_name);
+      if (w == l.weights.end()) throw ModelError(fmt::format("{}: mask '{}' has no weight", where(l), mask_name));
+      if (!mask.sizes().equals(w->second.sizes())) {
+        throw ModelError(fmt::format("{}: mask '{}' has shape {} but weight has {}", where(l), mask_name,
+                                     tensor_shape(mask), tensor_shape(w->second)));
+      }
+    }
+  }
+  if (inputs != 1 || graph.layers[0].kind != LayerKind::kInput) {
+    throw UnsupportedError(fmt::format("model '{}' has {} Input layers; snare needs exactly one, first", graph.name, inputs));
+  }
+  for (const std::string& o : graph.output_names()) {
+    if (!names.count(o)) throw ModelError(fmt::format("model '{}': output '{}' is not a layer", graph.name, o));
+  }
+  Graph copy = graph;
+  copy.infer_shapes();
+}
+
+std::string dump(const Graph& graph) {
+  std::string out = fmt::format("graph {}\n", graph.name.empty() ? "<unnamed>" : graph.name);
+  for (const Layer& l : graph.layers) {
+    out += fmt::format("{} = {}({})", l.name, kind_name(l.kind), fmt::join(l.inputs, ", "));
+    std::string a = attributes(l);
+    if (!a.empty()) out += " " + a;
+    if (!l.output_shape.empty()) out += " -> " + shape_string(l.output_shape);
+    out += "\n";
+    for (const auto& [wname, w] : l.weights) {
+      out += fmt::format("    {} {} {} fnv={:016x}", wname, w.scalar_type() == at::kFloat ? "f32" : "other",
+                         tensor_shape(w), fnv1a(w));
+      auto m = l.masks.find(wname);
+      if (m != l.masks.end()) out += fmt::format(" mask_kept={}", m->second.ne(0).sum().item<int64_t>());
+      out += "\n";
+    }
+  }
+  out += fmt::format("outputs {}\n", fmt::join(graph.output_names(), ", "));
+  return out;
+}
+
+}  // namespace snare::ir

@@ -1,0 +1,56 @@
+// snare::ir::Graph — an ordered network of Layers with one Input and named outputs.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ir/layer.h"
+
+namespace snare::ir {
+
+struct Graph {
+  std::string name;
+  /// Topological order: every layer's inputs appear before it. layers[0] is the Input.
+  std::vector<Layer> layers;
+  /// Output layer names; the last layer when empty.
+  std::vector<std::string> outputs;
+  /// Model-level facts that travel with the model: origin format and its root attributes
+  /// ("keras.training_config", ...), input scaling ("snare.scale"), and so on.
+  std::map<std::string, std::string> meta;
+
+  /// Index of the layer named `name`; -1 if absent.
+  int index_of(const std::string& name) const;
+  /// Layer by name; throws ModelError naming the graph if absent.
+  const Layer& layer(const std::string& name) const;
+  Layer& layer(const std::string& name);
+
+  const Layer& input() const;
+  /// The single output layer; throws ModelError when the graph has several.
+  const Layer& output() const;
+  std::vector<std::string> output_names() const;
+
+  /// Per-sample input and output shapes (after infer_shapes()).
+  const Shape& input_shape() const;
+  const Shape& output_shape() const;
+
+  /// Names of the layers that read `name`'s output, in graph order.
+  std::vector<std::string> consumers(const std::string& name) const;
+
+  /// Infers every Layer::output_shape and checks weights against attributes. Throws ModelError
+  /// ("layer 'dense_1' (dense): weight [120,400] but input has 256 features") on any inconsistency.
+  void infer_shapes();
+};
+
+/// Checks structural invariants (unique names, topological order, one Input, known outputs, weight
+/// shapes, masks matching weights) and shape consistency on a copy. Throws ModelError.
+void verify(const Graph& graph);
+
+/// Readable, diffable text form of the graph: one line per layer with kind, inputs, attributes,
+/// output shape, and each weight's shape and a checksum. Format in docs/ir.md.
+std::string dump(const Graph& graph);
+
+/// Formats a shape as "(6, 28, 28)".
+std::string shape_string(const Shape& shape);
+
+}  // namespace snare::ir

@@ -1,0 +1,113 @@
+// snare::ir — the project's own network graph.
+//
+// A Graph is an ordered list of Layers (topological order, one Input first) plus the names of its
+// outputs. Layers carry typed attributes and their weights as LibTorch tensors in LibTorch names and
+// layouts; importers convert from Keras/ONNX layouts, exporters convert back. The IR knows nothing of
+// torch::nn, training or files.
+//
+// Conventions (docs/ir.md):
+//  * Shapes are per sample (no batch dimension) and channels-first: Dense (C), Conv1D/LSTM (C, L),
+//    Conv2D (C, H, W). Keras' channels_last order survives only where it changes arithmetic: the
+//    element order of Flatten and Reshape (`channels_last`).
+//  * Weights: Dense weight [out,in], bias [out]; Conv weight [O,I,K..] (OIL / OIHW), bias [O];
+//    BatchNorm weight, bias, running_mean, running_var [C]; LSTM weight_ih [4U,in], weight_hh [4U,U],
+//    bias_ih [4U], bias_hh [4U], gates in order i,f,g,o (the same order as Keras' i,f,c,o).
+//  * A Layer is a value: copying a Graph is cheap and shares tensors, so transforms must replace
+//    tensors, never modify them in place.
+//
+//   ir::Graph g = arch::build("lenet5");
+//   g.infer_shapes();            // fills Layer::output_shape, throws ModelError on inconsistency
+//   std::cout << ir::dump(g);    // diffable text form
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace snare::ir {
+
+/// Closed set of layer kinds. Every concern (shapes, MACs, lowering, export, pruning) switches over
+/// it without `default:` so the compiler names each concern a new kind still lacks.
+enum class LayerKind {
+  kInput,
+  kDense,
+  kConv1D,
+  kConv2D,
+  kMaxPool1D,
+  kMaxPool2D,
+  kAvgPool1D,
+  kAvgPool2D,
+  kGlobalAvgPool1D,
+  kGlobalAvgPool2D,
+  kGlobalMaxPool1D,
+  kGlobalMaxPool2D,
+  kFlatten,
+  kReshape,
+  kZeroPadding1D,
+  kZeroPadding2D,
+  kDropout,
+  kBatchNorm,
+  kActivation,
+  kAdd,
+  kConcatenate,
+  kLSTM,
+};
+
+enum class Activation { kLinear, kRelu, kTanh, kSigmoid, kSoftmax, kElu, kSelu, kLeakyRelu };
+enum class Padding { kValid, kSame };
+
+/// Per-sample shape, channels-first, no batch dimension.
+using Shape = std::vector<int64_t>;
+
+struct Layer {
+  std::string name;
+  LayerKind kind = LayerKind::kInput;
+  /// Names of the producing layers, in operand order. Empty for Input.
+  std::vector<std::string> inputs;
+
+  // Attributes; each kind reads only its own (docs/ir.md lists which).
+  int64_t units = 0;               ///< Dense units, Conv filters, LSTM units
+  std::vector<int64_t> kernel;     ///< Conv kernel / pool window, one entry per spatial dim
+  std::vector<int64_t> strides;    ///< Conv / pool strides (pool default = window)
+  std::vector<int64_t> dilation;   ///< Conv dilation
+  Padding padding = Padding::kValid;
+  std::vector<int64_t> pads;       ///< ZeroPadding: {before, after} per spatial dim (1D: 2, 2D: 4)
+  Activation activation = Activation::kLinear;  ///< fused activation (Dense, Conv, Activation layer)
+  double alpha = 0.0;              ///< LeakyRelu slope / Elu alpha
+  bool use_bias = true;
+  double rate = 0.0;               ///< Dropout rate
+  double epsilon = 1e-3;           ///< BatchNorm epsilon
+  double momentum = 0.99;          ///< BatchNorm moving-average momentum (Keras convention)
+  bool channels_last = false;      ///< Flatten / Reshape element order is (spatial..., C), as in Keras
+  Shape target_shape;              ///< Reshape target, channels-first
+  int64_t axis = 0;                ///< Concatenate axis, per-sample (0 = channels)
+  bool return_sequences = false;   ///< LSTM: full sequence (U, L) instead of last output (U)
+  Shape input_shape;               ///< Input: per-sample shape
+
+  /// Weights in LibTorch names and layouts (see header comment).
+  std::map<std::string, at::Tensor> weights;
+  /// Connection masks (float 0/1, same shape as the weight of the same name). Masked weights are
+  /// exactly zero and stay zero through training.
+  std::map<std::string, at::Tensor> masks;
+
+  /// Format-specific configuration the layer was read from (the Keras layer config as JSON text),
+  /// kept so writers can preserve fields the IR does not model. Empty for layers snare built.
+  std::string origin_config;
+
+  /// Filled by Graph::infer_shapes().
+  Shape output_shape;
+};
+
+/// Stable lower-case names used in dumps, reports and error messages ("conv2d", "dense", ...).
+const char* kind_name(LayerKind kind);
+const char* activation_name(Activation activation);
+/// Inverse of activation_name; throws UnsupportedError for unknown names.
+Activation activation_from_name(const std::string& name);
+
+/// True for kinds that own prunable output units (Dense, Conv1D, Conv2D, LSTM).
+bool has_units(LayerKind kind);
+
+}  // namespace snare::ir
