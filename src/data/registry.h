@@ -13,6 +13,8 @@ namespace snare::data {
 struct DatasetKind {
   const char* name;     ///< spec prefix, e.g. "mnist"
   const char* summary;  ///< one line for --help
+  /// Input scaling used when neither the user (--scale) nor the model says otherwise.
+  Scale default_scale;
   /// Loads raw values; `arg` is the part after ':' in the spec (a path) or empty.
   std::function<Dataset(const std::string& arg)> load;
 };

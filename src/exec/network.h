@@ -1,0 +1,89 @@
+// snare::exec — runs ir graphs on LibTorch: lowering, forward, evaluation.
+//
+// A Network holds a graph's weights as LibTorch tensors on a device (trainable ones with
+// requires_grad) and runs the graph layer by layer with functional ops; there is no torch::nn
+// module tree to keep in sync with the IR. `to_graph()` copies the (trained) weights back.
+//
+//   at::Tensor probs = exec::predict(graph, x);                    // eval mode, CPU
+//   exec::EvalResult r = exec::evaluate(graph, dataset.test);      // accuracy, loss
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "data/dataset.h"
+#include "ir/graph.h"
+
+namespace snare::exec {
+
+/// Parses "cpu", "cuda" or "cuda:N". Throws UsageError when CUDA is asked for but this LibTorch
+/// build or machine has none.
+c10::Device parse_device(const std::string& name);
+
+/// Uses every core for intra-op parallelism (LibTorch may start with 1 thread).
+void configure_threads();
+
+class Network {
+ public:
+  Network(const ir::Graph& graph, c10::Device device = c10::Device(c10::kCPU));
+
+  /// Runs the graph on a batch [N, ...] laid out like the graph's input (see adapt_input).
+  /// `training` enables dropout and batch statistics. With `logits`, a softmax that ends the graph
+  /// is skipped so the result suits cross-entropy.
+  at::Tensor forward(const at::Tensor& x, bool training = false, bool logits = false);
+
+  /// Trainable tensors (requires_grad) in graph order, and for each its mask or an undefined tensor.
+  std::vector<at::Tensor> parameters() const;
+  std::vector<at::Tensor> parameter_masks() const;
+  /// Re-applies connection masks (weights *= mask) so masked weights stay exactly zero.
+  void apply_masks();
+
+  /// The graph with the current weights copied back (CPU, float32, no grad).
+  ir::Graph to_graph() const;
+  const ir::Graph& graph() const { return graph_; }
+  c10::Device device() const { return device_; }
+
+  /// Outputs of every layer of the last forward when recording was switched on (tests, criteria).
+  void record_activations(bool on) { record_ = on; }
+  const std::map<std::string, at::Tensor>& activations() const { return activations_; }
+
+ private:
+  at::Tensor run_layer(const ir::Layer& layer, const std::vector<at::Tensor>& in, bool training, bool skip_softmax);
+  at::Tensor& w(const ir::Layer& layer, const std::string& name);
+
+  ir::Graph graph_;
+  c10::Device device_;
+  std::map<std::string, std::map<std::string, at::Tensor>> weights_;  ///< layer -> name -> tensor
+  std::map<std::string, std::map<std::string, at::Tensor>> masks_;
+  bool record_ = false;
+  std::map<std::string, at::Tensor> activations_;
+};
+
+/// Reshapes a data batch to the graph's input when the per-sample sizes agree but the layouts differ
+/// only trivially (flat 784 vs (1,28,28)); throws DataError naming both shapes otherwise.
+at::Tensor adapt_input(const ir::Graph& graph, const at::Tensor& x);
+
+struct ExecOptions {
+  int64_t batch_size = 1000;
+  std::string device = "cpu";
+};
+
+/// Model outputs for all of `x`, in eval mode, on CPU.
+at::Tensor predict(const ir::Graph& graph, const at::Tensor& x, const ExecOptions& options = {});
+
+struct EvalResult {
+  double accuracy = 0;
+  double loss = 0;  ///< mean cross-entropy
+  int64_t samples = 0;
+  std::vector<double> per_class_accuracy;
+};
+
+/// Accuracy and cross-entropy of `graph` on `split`. Throws DataError when labels exceed the
+/// model's outputs or the split is empty.
+EvalResult evaluate(const ir::Graph& graph, const data::Split& split, const ExecOptions& options = {});
+
+}  // namespace snare::exec
