@@ -1,0 +1,372 @@
+#include "exec/network.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <ATen/core/grad_mode.h>
+#include <fmt/format.h>
+
+#include <limits>
+#include <numeric>
+#include <thread>
+
+#include "common/error.h"
+
+namespace snare::exec {
+
+using ir::LayerKind;
+
+namespace {
+
+/// TensorFlow's "same" padding for one axis: the odd pixel goes at the end.
+std::pair<int64_t, int64_t> same_pads(int64_t in, int64_t k, int64_t s, int64_t d) {
+  int64_t out = (in + s - 1) / s;
+  int64_t total = std::max<int64_t>((out - 1) * s + (k - 1) * d + 1 - in, 0);
+  return {total / 2, total - total / 2};
+}
+
+/// constant_pad_nd pad list (last dim first) for same padding of the spatial dims of x [N,C,...].
+std::vector<int64_t> same_pad_list(const at::Tensor& x, const ir::Layer& l, const std::vector<int64_t>& strides) {
+  size_t spatial = l.kernel.size();
+  std::vector<int64_t> pads;
+  for (size_t i = spatial; i-- > 0;) {
+    int64_t d = l.dilation.empty() ? 1 : l.dilation[i];
+    auto [before, after] = same_pads(x.size(static_cast<int64_t>(2 + i)), l.kernel[i], strides[i], d);
+    pads.push_back(before);
+    pads.push_back(after);
+  }
+  return pads;
+}
+
+bool any_nonzero(const std::vector<int64_t>& v) {
+  return std::any_of(v.begin(), v.end(), [](int64_t p) { return p != 0; });
+}
+
+at::Tensor activate(const at::Tensor& x, ir::Activation a, double alpha) {
+  switch (a) {
+    case ir::Activation::kLinear: return x;
+    case ir::Activation::kRelu: return at::relu(x);
+    case ir::Activation::kTanh: return at::tanh(x);
+    case ir::Activation::kSigmoid: return at::sigmoid(x);
+    case ir::Activation::kSoftmax: return at::softmax(x, 1);
+    case ir::Activation::kElu: return at::elu(x, alpha == 0.0 ? 1.0 : alpha);
+    case ir::Activation::kSelu: return at::selu(x);
+    case ir::Activation::kLeakyRelu: return at::leaky_relu(x, alpha);
+  }
+  return x;
+}
+
+/// [N,C,S...] -> [N,S...,C]
+at::Tensor to_channels_last(const at::Tensor& x) {
+  if (x.dim() <= 2) return x;
+  std::vector<int64_t> perm{0};
+  for (int64_t i = 2; i < x.dim(); ++i) perm.push_back(i);
+  perm.push_back(1);
+  return x.permute(perm);
+}
+
+/// [N,S...,C] -> [N,C,S...]
+at::Tensor to_channels_first(const at::Tensor& x) {
+  if (x.dim() <= 2) return x;
+  std::vector<int64_t> perm{0, x.dim() - 1};
+  for (int64_t i = 1; i < x.dim() - 1; ++i) perm.push_back(i);
+  return x.permute(perm);
+}
+
+std::vector<int64_t> with_batch(const ir::Shape& s, int64_t n) {
+  std::vector<int64_t> out{n};
+  out.insert(out.end(), s.begin(), s.end());
+  return out;
+}
+
+at::Tensor pool(const at::Tensor& x, const ir::Layer& l, bool max) {
+  std::vector<int64_t> strides = l.strides.empty() ? l.kernel : l.strides;
+  at::Tensor in = x;
+  at::Tensor count;
+  if (l.padding == ir::Padding::kSame) {
+    auto pads = same_pad_list(x, l, strides);
+    if (any_nonzero(pads)) {
+      if (max) {
+        in = at::constant_pad_nd(x, pads, -std::numeric_limits<double>::infinity());
+      } else {
+        // Keras averages over the real pixels only: divide by the average of a padded ones mask.
+        in = at::constant_pad_nd(x, pads, 0.0);
+        count = at::constant_pad_nd(at::ones_like(x.select(1, 0).unsqueeze(1)), pads, 0.0);
+      }
+    }
+  }
+  at::Tensor out;
+  if (l.kernel.size() == 1) {
+    out = max ? at::max_pool1d(in, l.kernel, strides) : at::avg_pool1d(in, l.kernel, strides);
+    if (count.defined()) out = out / at::avg_pool1d(count, l.kernel, strides);
+  } else {
+    out = max ? at::max_pool2d(in, l.kernel, strides) : at::avg_pool2d(in, l.kernel, strides);
+    if (count.defined()) out = out / at::avg_pool2d(count, l.kernel, strides);
+  }
+  return out;
+}
+
+at::Tensor conv(const at::Tensor& x, const ir::Layer& l, const at::Tensor& weight, const at::Tensor& bias) {
+  std::vector<int64_t> strides = l.strides.empty() ? std::vector<int64_t>(l.kernel.size(), 1) : l.strides;
+  std::vector<int64_t> dilation = l.dilation.empty() ? std::vector<int64_t>(l.kernel.size(), 1) : l.dilation;
+  at::Tensor in = x;
+  std::vector<int64_t> padding(l.kernel.size(), 0);
+  if (l.padding == ir::Padding::kSame) {
+    auto pads = same_pad_list(x, l, strides);
+    bool symmetric = true;
+    for (size_t i = 0; i < pads.size(); i += 2) symmetric = symmetric && pads[i] == pads[i + 1];
+    if (symmetric) {
+      for (size_t i = 0; i < l.kernel.size(); ++i) padding[l.kernel.size() - 1 - i] = pads[2 * i];
+    } else {
+      in = at::constant_pad_nd(x, pads, 0.0);
+    }
+  }
+  if (l.kernel.size() == 1) return at::conv1d(in, weight, bias, strides, padding, dilation);
+  return at::conv2d(in, weight, bias, strides, padding, dilation);
+}
+
+at::Tensor reshape(const at::Tensor& x, const ir::Layer& l) {
+  const int64_t n = x.size(0);
+  if (!l.channels_last) return x.reshape(with_batch(l.output_shape, n));
+  // Keras reshapes the channels_last element order: go there, reshape to the channels_last form of
+  // the target, and come back to channels-first.
+  at::Tensor cl = to_channels_last(x).contiguous();
+  ir::Shape target_cl = l.output_shape;
+  if (target_cl.size() >= 2) std::rotate(target_cl.begin(), target_cl.begin() + 1, target_cl.end());
+  return to_channels_first(cl.reshape(with_batch(target_cl, n)));
+}
+
+at::Tensor lstm(const at::Tensor& x, const ir::Layer& l, std::vector<at::Tensor> params, bool training) {
+  at::Tensor seq = x.transpose(1, 2);  // [N,C,L] -> [N,L,C]
+  at::Tensor h0 = at::zeros({1, x.size(0), l.units}, x.options());
+  auto out = at::lstm(seq, {h0, h0}, params, /*has_biases=*/l.use_bias, /*num_layers=*/1, /*dropout=*/0.0, training,
+                      /*bidirectional=*/false, /*batch_first=*/true);
+  at::Tensor y = std::get<0>(out);  // [N,L,U]
+  if (l.return_sequences) return y.transpose(1, 2);
+  return y.select(1, y.size(1) - 1);
+}
+
+bool is_softmax_end(const ir::Graph& g, const ir::Layer& l) {
+  return l.activation == ir::Activation::kSoftmax && (l.kind == LayerKind::kDense || l.kind == LayerKind::kConv1D ||
+                                                      l.kind == LayerKind::kConv2D || l.kind == LayerKind::kActivation) &&
+         g.output_names().size() == 1 && g.output_names()[0] == l.name;
+}
+
+bool trainable(const ir::Layer& l, const std::string& name) {
+  return !(l.kind == LayerKind::kBatchNorm && (name == "running_mean" || name == "running_var"));
+}
+
+}  // namespace
+
+c10::Device parse_device(const std::string& name) {
+  if (name == "cpu") return c10::Device(c10::kCPU);
+  if (name == "cuda" || name.rfind("cuda:", 0) == 0) {
+    if (!at::hasCUDA()) {
+      throw UsageError(fmt::format("--device {}: this snare was built against a LibTorch without CUDA, or no GPU is visible",
+                                   name));
+    }
+    return c10::Device(name);
+  }
+  throw UsageError(fmt::format("--device: expected cpu, cuda or cuda:N, got '{}'", name));
+}
+
+void configure_threads() {
+  static bool done = false;
+  if (done) return;
+  done = true;
+  unsigned n = std::thread::hardware_concurrency();
+  if (n > 0) at::set_num_threads(static_cast<int>(n));
+}
+
+Network::Network(const ir::Graph& graph, c10::Device device) : graph_(graph), device_(device) {
+  configure_threads();
+  graph_.infer_shapes();
+  for (const ir::Layer& l : graph_.layers) {
+    for (const auto& [name, t] : l.weights) {
+      at::Tensor copy = t.to(device_, at::kFloat, /*non_blocking=*/false, /*copy=*/true).detach();
+      if (trainable(l, name)) copy.set_requires_grad(true);
+      weights_[l.name][name] = copy;
+    }
+    for (const auto& [name, m] : l.masks) masks_[l.name][name] = m.to(device_, at::kFloat);
+  }
+}
+
+at::Tensor& Network::w(const ir::Layer& l, const std::string& name) {
+  auto& per_layer = weights_[l.name];
+  auto it = per_layer.find(name);
+  if (it == per_layer.end()) throw InternalError(fmt::format("layer '{}' lost weight '{}'", l.name, name));
+  return it->second;
+}
+
+std::vector<at::Tensor> Network::parameters() const {
+  std::vector<at::Tensor> out;
+  for (const ir::Layer& l : graph_.layers) {
+    auto it = weights_.find(l.name);
+    if (it == weights_.end()) continue;
+    for (const auto& [name, t] : it->second) {
+      if (t.requires_grad()) out.push_back(t);
+    }
+  }
+  return out;
+}
+
+std::vector<at::Tensor> Network::parameter_masks() const {
+  std::vector<at::Tensor> out;
+  for (const ir::Layer& l : graph_.layers) {
+    auto it = weights_.find(l.name);
+    if (it == weights_.end()) continue;
+    auto m = masks_.find(l.name);
+    for (const auto& [name, t] : it->second) {
+      if (!t.requires_grad()) continue;
+      at::Tensor mask;
+      if (m != masks_.end() && m->second.count(name)) mask = m->second.at(name);
+      out.push_back(mask);
+    }
+  }
+  return out;
+}
+
+void Network::apply_masks() {
+  at::NoGradGuard no_grad;
+  for (auto& [layer, per_name] : masks_) {
+    for (auto& [name, mask] : per_name) weights_[layer][name].mul_(mask);
+  }
+}
+
+ir::Graph Network::to_graph() const {
+  ir::Graph g = graph_;
+  for (ir::Layer& l : g.layers) {
+    auto it = weights_.find(l.name);
+    if (it == weights_.end()) continue;
+    for (auto& [name, t] : l.weights) t = it->second.at(name).detach().to(at::kCPU, at::kFloat, false, true);
+  }
+  return g;
+}
+
+at::Tensor Network::run_layer(const ir::Layer& l, const std::vector<at::Tensor>& in, bool training, bool skip_softmax) {
+  auto fused = [&](const at::Tensor& y) {
+    ir::Activation a = skip_softmax && l.activation == ir::Activation::kSoftmax ? ir::Activation::kLinear : l.activation;
+    return activate(y, a, l.alpha);
+  };
+  auto bias = [&]() { return l.use_bias ? w(l, "bias") : at::Tensor(); };
+  switch (l.kind) {
+    case LayerKind::kInput: return in.at(0);
+    case LayerKind::kDense: return fused(at::linear(in.at(0), w(l, "weight"), bias()));
+    case LayerKind::kConv1D:
+    case LayerKind::kConv2D: return fused(conv(in.at(0), l, w(l, "weight"), bias()));
+    case LayerKind::kMaxPool1D:
+    case LayerKind::kMaxPool2D: return pool(in.at(0), l, true);
+    case LayerKind::kAvgPool1D:
+    case LayerKind::kAvgPool2D: return pool(in.at(0), l, false);
+    case LayerKind::kGlobalAvgPool1D: return in.at(0).mean({2});
+    case LayerKind::kGlobalAvgPool2D: return in.at(0).mean({2, 3});
+    case LayerKind::kGlobalMaxPool1D: return in.at(0).amax({2});
+    case LayerKind::kGlobalMaxPool2D: return in.at(0).amax({2, 3});
+    case LayerKind::kFlatten: {
+      const at::Tensor& x = in.at(0);
+      return (l.channels_last ? to_channels_last(x) : x).reshape({x.size(0), -1});
+    }
+    case LayerKind::kReshape: return reshape(in.at(0), l);
+    case LayerKind::kZeroPadding1D: return at::constant_pad_nd(in.at(0), {l.pads[0], l.pads[1]}, 0.0);
+    case LayerKind::kZeroPadding2D:
+      return at::constant_pad_nd(in.at(0), {l.pads[2], l.pads[3], l.pads[0], l.pads[1]}, 0.0);
+    case LayerKind::kDropout: return training && l.rate > 0 ? at::dropout(in.at(0), l.rate, true) : in.at(0);
+    case LayerKind::kBatchNorm:
+      return at::batch_norm(in.at(0), w(l, "weight"), w(l, "bias"), w(l, "running_mean"), w(l, "running_var"), training,
+                            1.0 - l.momentum, l.epsilon, /*cudnn_enabled=*/true);
+    case LayerKind::kActivation: return fused(in.at(0));
+    case LayerKind::kAdd: {
+      at::Tensor sum = in.at(0);
+      for (size_t i = 1; i < in.size(); ++i) sum = sum + in[i];
+      return sum;
+    }
+    case LayerKind::kConcatenate: return at::cat(in, l.axis + 1);
+    case LayerKind::kLSTM: {
+      std::vector<at::Tensor> params{w(l, "weight_ih"), w(l, "weight_hh")};
+      if (l.use_bias) {
+        params.push_back(w(l, "bias_ih"));
+        params.push_back(w(l, "bias_hh"));
+      }
+      return lstm(in.at(0), l, params, training);
+    }
+  }
+  throw InternalError("unknown layer kind");
+}
+
+at::Tensor Network::forward(const at::Tensor& x, bool training, bool logits) {
+  std::map<std::string, at::Tensor> values;
+  if (record_) activations_.clear();
+  at::Tensor input = adapt_input(graph_, x).to(device_, at::kFloat);
+  for (const ir::Layer& l : graph_.layers) {
+    std::vector<at::Tensor> ins;
+    if (l.kind == LayerKind::kInput) {
+      ins.push_back(input);
+    } else {
+      for (const std::string& i : l.inputs) ins.push_back(values.at(i));
+    }
+    at::Tensor y = run_layer(l, ins, training, logits && is_softmax_end(graph_, l));
+    if (record_) activations_[l.name] = y;
+    values[l.name] = y;
+  }
+  return values.at(graph_.output().name);
+}
+
+at::Tensor adapt_input(const ir::Graph& graph, const at::Tensor& x) {
+  const ir::Shape& want = graph.input().input_shape;
+  std::vector<int64_t> got(x.sizes().begin() + 1, x.sizes().end());
+  if (got == want) return x;
+  auto product = [](const std::vector<int64_t>& s) {
+    return std::accumulate(s.begin(), s.end(), int64_t{1}, std::multiplies<int64_t>());
+  };
+  // Same values in the same order: a flat vector vs a single-channel image, or the reverse.
+  bool single_channel = (want.size() == 1 || want[0] == 1) && (got.size() == 1 || got[0] == 1);
+  if (product(got) == product(want) && single_channel) return x.reshape(with_batch(want, x.size(0)));
+  throw DataError(fmt::format("data samples have shape {} but model '{}' expects input {}", ir::shape_string(got),
+                              graph.name, ir::shape_string(want)));
+}
+
+at::Tensor predict(const ir::Graph& graph, const at::Tensor& x, const ExecOptions& options) {
+  at::NoGradGuard no_grad;
+  Network net(graph, parse_device(options.device));
+  std::vector<at::Tensor> outs;
+  for (int64_t start = 0; start < x.size(0); start += options.batch_size) {
+    int64_t len = std::min(options.batch_size, x.size(0) - start);
+    outs.push_back(net.forward(x.narrow(0, start, len)).to(at::kCPU));
+  }
+  if (outs.empty()) throw DataError("predict: no samples");
+  return at::cat(outs, 0);
+}
+
+EvalResult evaluate(const ir::Graph& graph, const data::Split& split, const ExecOptions& options) {
+  if (split.size() == 0) throw DataError("evaluate: the data split is empty");
+  at::NoGradGuard no_grad;
+  Network net(graph, parse_device(options.device));
+  const int64_t classes = graph.output_shape().empty() ? 0 : graph.output_shape()[0];
+  int64_t max_label = split.y.max().item<int64_t>();
+  if (max_label >= classes) {
+    throw DataError(fmt::format("labels go up to {} but model '{}' has {} outputs", max_label, graph.name, classes));
+  }
+  at::Tensor correct_per_class = at::zeros({classes}, at::kLong), total_per_class = at::zeros({classes}, at::kLong);
+  double loss_sum = 0;
+  int64_t correct = 0;
+  for (int64_t start = 0; start < split.size(); start += options.batch_size) {
+    int64_t len = std::min(options.batch_size, split.size() - start);
+    at::Tensor logits = net.forward(split.x.narrow(0, start, len), false, true).to(at::kCPU);
+    at::Tensor y = split.y.narrow(0, start, len);
+    loss_sum += at::cross_entropy_loss(logits, y, {}, at::Reduction::Sum).item<double>();
+    at::Tensor hit = logits.argmax(1).eq(y);
+    correct += hit.sum().item<int64_t>();
+    correct_per_class.index_add_(0, y, hit.to(at::kLong));
+    total_per_class.index_add_(0, y, at::ones_like(y));
+  }
+  EvalResult r;
+  r.samples = split.size();
+  r.accuracy = static_cast<double>(correct) / static_cast<double>(r.samples);
+  r.loss = loss_sum / static_cast<double>(r.samples);
+  for (int64_t c = 0; c < classes; ++c) {
+    int64_t t = total_per_class[c].item<int64_t>();
+    r.per_class_accuracy.push_back(t ? static_cast<double>(correct_per_class[c].item<int64_t>()) / static_cast<double>(t) : 0.0);
+  }
+  return r;
+}
+
+}  // namespace snare::exec

@@ -1,0 +1,139 @@
+#include "exec/train.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <fmt/format.h>
+#include <torch/optim/adam.h>
+#include <torch/optim/sgd.h>
+#include <torch/utils.h>
+
+#include <chrono>
+#include <memory>
+
+#include "common/error.h"
+#include "exec/network.h"
+
+namespace snare::exec {
+
+namespace {
+
+void check_options(const TrainOptions& o) {
+  if (o.epochs < 1) throw UsageError(fmt::format("--epochs: must be at least 1, got {}", o.epochs));
+  if (!(o.lr > 0)) throw UsageError(fmt::format("--lr: must be positive, got {}", o.lr));
+  if (o.batch_size < 1) throw UsageError(fmt::format("--batch: must be at least 1, got {}", o.batch_size));
+  if (o.patience < 0) throw UsageError(fmt::format("--patience: must be >= 0, got {}", o.patience));
+}
+
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<at::Tensor>& params, const TrainOptions& o) {
+  if (o.optimizer == Optimizer::kAdam) {
+    return std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(o.lr).weight_decay(o.weight_decay));
+  }
+  return std::make_unique<torch::optim::SGD>(
+      params, torch::optim::SGDOptions(o.lr).momentum(o.momentum).weight_decay(o.weight_decay));
+}
+
+std::vector<at::Tensor> snapshot(const std::vector<at::Tensor>& params) {
+  std::vector<at::Tensor> out;
+  for (const at::Tensor& p : params) out.push_back(p.detach().clone());
+  return out;
+}
+
+}  // namespace
+
+TrainResult train(const ir::Graph& graph, const data::Split& fit, const data::Split* val, const TrainOptions& o,
+                  ProgressSink& progress) {
+  check_options(o);
+  if (fit.size() == 0) throw DataError("train: the training split is empty");
+  ir::Graph g = graph;
+  g.infer_shapes();
+  const int64_t classes = g.output_shape().at(0);
+  if (fit.y.max().item<int64_t>() >= classes) {
+    throw DataError(fmt::format("labels go up to {} but model '{}' has {} outputs", fit.y.max().item<int64_t>(), g.name,
+                                classes));
+  }
+  // Dropout draws from the global generator; batches from our own, both from the seed.
+  torch::manual_seed(o.seed);
+  at::Generator order = at::detail::createCPUGenerator(o.seed);
+  c10::Device device = parse_device(o.device);
+  Network net(g, device);
+  net.apply_masks();
+  std::vector<at::Tensor> params = net.parameters();
+  std::vector<at::Tensor> masks = net.parameter_masks();
+  auto optimizer = make_optimizer(params, o);
+  std::unique_ptr<Network> teacher;
+  if (o.teacher) teacher = std::make_unique<Network>(*o.teacher, device);
+
+  at::Tensor x_all = fit.x.to(device), y_all = fit.y.to(device);
+  const int64_t n = fit.size();
+  const int64_t batches_per_epoch = (n + o.batch_size - 1) / o.batch_size;
+  TrainResult result;
+  std::vector<at::Tensor> best;
+  int64_t since_best = 0, batches_done = 0;
+  for (int64_t epoch = 1; epoch <= o.epochs; ++epoch) {
+    auto t0 = std::chrono::steady_clock::now();
+    at::Tensor perm = at::randperm(n, order, at::TensorOptions(at::kLong)).to(device);
+    progress.begin(fmt::format("epoch {}/{}", epoch, o.epochs), batches_per_epoch);
+    double loss_sum = 0;
+    int64_t seen = 0;
+    for (int64_t b = 0; b < batches_per_epoch; ++b) {
+      if (o.max_batches > 0 && batches_done >= o.max_batches) break;
+      at::Tensor idx = perm.narrow(0, b * o.batch_size, std::min(o.batch_size, n - b * o.batch_size));
+      at::Tensor x = x_all.index_select(0, idx), y = y_all.index_select(0, idx);
+      at::Tensor logits = net.forward(x, true, true);
+      at::Tensor loss = at::cross_entropy_loss(logits, y);
+      if (teacher) {
+        at::Tensor soft;
+        {
+          at::NoGradGuard no_grad;
+          soft = at::softmax(teacher->forward(x, false, true) / o.distill_temperature, 1);
+        }
+        double t = o.distill_temperature;
+        at::Tensor kl = at::kl_div(at::log_softmax(logits / t, 1), soft, at::Reduction::Sum) / x.size(0);
+        loss = (1 - o.distill_alpha) * loss + o.distill_alpha * t * t * kl;
+      }
+      optimizer->zero_grad();
+      loss.backward();
+      for (size_t i = 0; i < params.size(); ++i) {
+        if (masks[i].defined() && params[i].grad().defined()) params[i].mutable_grad().mul_(masks[i]);
+      }
+      optimizer->step();
+      net.apply_masks();
+      loss_sum += loss.item<double>() * static_cast<double>(x.size(0));
+      seen += x.size(0);
+      ++batches_done;
+      progress.update(b + 1, fmt::format("loss {:.4f}", loss_sum / static_cast<double>(seen)));
+    }
+    EpochRecord rec;
+    rec.epoch = epoch;
+    rec.train_loss = seen ? loss_sum / static_cast<double>(seen) : 0.0;
+    if (val && val->size() > 0) {
+      ExecOptions eo;
+      eo.device = o.device;
+      rec.val_accuracy = evaluate(net.to_graph(), *val, eo).accuracy;
+      if (rec.val_accuracy > result.best_val_accuracy) {
+        result.best_val_accuracy = rec.val_accuracy;
+        result.best_epoch = epoch;
+        if (o.restore_best) best = snapshot(params);
+        since_best = 0;
+      } else {
+        ++since_best;
+      }
+    }
+    rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    result.epochs.push_back(rec);
+    progress.end(rec.val_accuracy >= 0
+                     ? fmt::format("epoch {}: loss {:.4f}, val accuracy {:.4f} ({:.1f} s)", epoch, rec.train_loss,
+                                   rec.val_accuracy, rec.seconds)
+                     : fmt::format("epoch {}: loss {:.4f} ({:.1f} s)", epoch, rec.train_loss, rec.seconds));
+    if (o.patience > 0 && since_best >= o.patience) break;
+    if (o.max_batches > 0 && batches_done >= o.max_batches) break;
+  }
+  if (!best.empty()) {
+    at::NoGradGuard no_grad;
+    for (size_t i = 0; i < params.size(); ++i) params[i].copy_(best[i]);
+  }
+  result.graph = net.to_graph();
+  return result;
+}
+
+}  // namespace snare::exec

@@ -1,0 +1,61 @@
+// snare::exec training: cross-entropy training of an ir graph with Adam or SGD+momentum, shuffled
+// index batches over in-memory tensors, optional validation with early stopping and best-weights
+// restore, optional distillation from a teacher graph. Connection masks stay exactly zero.
+//
+//   exec::TrainOptions o; o.epochs = 3; o.seed = 1;
+//   exec::TrainResult r = exec::train(graph, fit, &val, o, sink);   // r.graph holds the new weights
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/progress.h"
+#include "data/dataset.h"
+#include "ir/graph.h"
+
+namespace snare::exec {
+
+enum class Optimizer { kAdam, kSgd };
+
+struct TrainOptions {
+  Optimizer optimizer = Optimizer::kAdam;
+  double lr = 1e-3;
+  double momentum = 0.9;      ///< SGD only
+  double weight_decay = 0.0;
+  int64_t batch_size = 128;
+  int64_t epochs = 10;
+  /// Stop after this many epochs without a better validation accuracy (0 = never stop early).
+  int64_t patience = 0;
+  /// Keep the weights of the best validation epoch instead of the last.
+  bool restore_best = true;
+  uint64_t seed = 1;
+  std::string device = "cpu";
+  /// Stop after this many batches in total (0 = no limit); for short retraining steps.
+  int64_t max_batches = 0;
+  /// Distillation: loss = (1-a)*CE(labels) + a*T^2*KL(teacher_T || student_T).
+  const ir::Graph* teacher = nullptr;
+  double distill_alpha = 0.5;
+  double distill_temperature = 4.0;
+};
+
+struct EpochRecord {
+  int64_t epoch = 0;
+  double train_loss = 0;
+  double val_accuracy = -1;  ///< -1 when no validation split
+  double seconds = 0;
+};
+
+struct TrainResult {
+  ir::Graph graph;
+  std::vector<EpochRecord> epochs;
+  double best_val_accuracy = -1;
+  int64_t best_epoch = 0;
+};
+
+/// Trains a copy of `graph` on `fit`, validating on `val` when given. Throws UsageError for bad
+/// options (epochs < 1, lr <= 0, batch < 1), DataError for labels beyond the model's outputs.
+TrainResult train(const ir::Graph& graph, const data::Split& fit, const data::Split* val, const TrainOptions& options,
+                  ProgressSink& progress = null_progress());
+
+}  // namespace snare::exec
