@@ -1,0 +1,36 @@
+// snare analyze (MODEL | --arch NAME) [--json]
+#include <fmt/format.h>
+
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "analysis/stats.h"
+#include "cli/commands.h"
+#include "cli/common_options.h"
+
+namespace snare::cli {
+
+void register_analyze(CLI::App& app) {
+  struct Options {
+    ModelSource source;
+    bool json = false;
+  };
+  auto o = std::make_shared<Options>();
+  CLI::App* cmd = app.add_subcommand(
+      "analyze",
+      "Per-layer parameters, non-zero parameters, MACs and shares. One MAC per multiply-add in Dense, Conv "
+      "and LSTM (per time step 4*U*(in+U)); pooling, activations, BatchNorm and Add count 0; FLOPs = 2 x MACs.");
+  add_model_source(*cmd, o->source, true);
+  cmd->add_flag("--json", o->json, "Print one JSON object {layers:[...], total:{params,nonzero_params,macs,flops}}");
+  cmd->callback([o]() {
+    ir::Graph g = load_source(o->source);
+    analysis::ModelStats s = analysis::analyze(g);
+    if (o->json) {
+      fmt::print("{}\n", analysis::stats_json(s).dump());
+    } else {
+      fmt::print("model: {}\n{}", g.name, analysis::stats_table(s));
+    }
+  });
+}
+
+}  // namespace snare::cli

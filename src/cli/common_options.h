@@ -1,0 +1,39 @@
+// Options and steps several subcommands share: where the model comes from (a file or --arch), the
+// data set and its scaling, and saving with the facts a later `eval` needs (scale, statistics).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+
+#include "data/dataset.h"
+#include "ir/graph.h"
+
+namespace snare::cli {
+
+struct ModelSource {
+  std::string path;
+  std::string arch;
+  uint64_t seed = 1;
+};
+
+struct DataOptions {
+  std::string spec;
+  std::string scale;  ///< empty: the model's recorded scale, else the data set's default
+};
+
+/// MODEL positional and --arch; exactly one must be given (checked in load()).
+void add_model_source(CLI::App& cmd, ModelSource& source, bool allow_arch);
+/// --data and --scale.
+void add_data_options(CLI::App& cmd, DataOptions& options, bool required);
+
+ir::Graph load_source(const ModelSource& source);
+
+/// Loads the data set; the scale comes from --scale, else from the model ("snare.scale" with its
+/// statistics), else from the data set's default. Records the scale used into `model_meta` when given.
+data::Dataset load_data(const DataOptions& options, const ir::Graph& model, ir::Graph* record_into = nullptr);
+
+/// Rejects a non-positive value of a numeric flag with a UsageError naming the flag.
+void require_positive(double value, const std::string& flag);
+
+}  // namespace snare::cli
