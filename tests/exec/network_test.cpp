@@ -1,0 +1,79 @@
+#include "exec/network.h"
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include "arch/builder.h"
+#include "arch/zoo.h"
+#include "common/error.h"
+
+namespace {
+
+using snare::ir::Activation;
+using snare::ir::Padding;
+
+TEST(Forward, EveryBuiltInGivesProbabilities) {
+  for (const auto& a : snare::arch::architectures()) {
+    auto g = snare::arch::build(a.name, 1);
+    std::vector<int64_t> shape{5};
+    shape.insert(shape.end(), g.input_shape().begin(), g.input_shape().end());
+    at::Tensor y = snare::exec::predict(g, at::randn(shape));
+    ASSERT_EQ(y.size(0), 5) << a.name;
+    EXPECT_EQ(y.size(1), g.output_shape()[0]) << a.name;
+    EXPECT_TRUE(at::allclose(y.sum(1), at::ones({5}), 1e-5, 1e-5)) << a.name;
+  }
+}
+
+TEST(Forward, ChannelsLastFlattenOrdersHeightWidthChannel) {
+  snare::arch::GraphBuilder b("f", {2, 3, 4}, 1);
+  b.flatten();
+  auto g = b.finish();
+  at::Tensor x = at::arange(24, at::kFloat).reshape({1, 2, 3, 4});
+  at::Tensor y = snare::exec::predict(g, x);
+  at::Tensor expected = x.permute({0, 2, 3, 1}).reshape({1, 24});
+  EXPECT_TRUE(at::equal(y, expected));
+}
+
+TEST(Forward, SamePaddingPutsTheOddPixelAtTheEnd) {
+  // Keras/TensorFlow: 1x1 input padded with a 2x2 kernel -> pad after only.
+  snare::arch::GraphBuilder b("s", {1, 3, 3}, 1);
+  b.conv2d(1, 2, Padding::kSame, Activation::kLinear);
+  auto g = b.finish();
+  g.layers[1].weights["weight"] = at::ones({1, 1, 2, 2});
+  at::Tensor x = at::arange(9, at::kFloat).reshape({1, 1, 3, 3});
+  at::Tensor y = snare::exec::predict(g, x);
+  // Bottom-right output sees only x[2][2] = 8; top-left sees 0+1+3+4.
+  EXPECT_FLOAT_EQ(y[0][0][2][2].item<float>(), 8.0f);
+  EXPECT_FLOAT_EQ(y[0][0][0][0].item<float>(), 8.0f);
+  EXPECT_FLOAT_EQ(y[0][0][1][1].item<float>(), 4 + 5 + 7 + 8);
+}
+
+TEST(Forward, AdaptsFlatInputToSingleChannelImages) {
+  auto g = snare::arch::build("lenet5", 1);
+  at::Tensor x = at::rand({2, 1, 28, 28});
+  EXPECT_TRUE(at::equal(snare::exec::predict(g, x), snare::exec::predict(g, x.reshape({2, 784}))));
+  EXPECT_THROW(snare::exec::predict(g, at::rand({2, 3, 28, 28})), snare::DataError);
+}
+
+TEST(Forward, LogitsSkipOnlyTheFinalSoftmax) {
+  auto g = snare::arch::build("lenet5", 1);
+  snare::exec::Network net(g);
+  at::Tensor x = at::rand({3, 1, 28, 28});
+  at::Tensor logits = net.forward(x, false, true);
+  at::Tensor probs = net.forward(x, false, false);
+  EXPECT_TRUE(at::allclose(at::softmax(logits, 1), probs, 1e-6, 1e-6));
+}
+
+TEST(Evaluate, RejectsLabelsBeyondOutputs) {
+  auto g = snare::arch::build("lenet5", 1);
+  snare::data::Split s;
+  s.x = at::rand({4, 1, 28, 28});
+  s.y = at::full({4}, 12, at::kLong);
+  EXPECT_THROW(snare::exec::evaluate(g, s), snare::DataError);
+}
+
+TEST(Device, UnknownDeviceIsAUsageError) {
+  EXPECT_THROW(snare::exec::parse_device("tpu"), snare::UsageError);
+}
+
+}  // namespace

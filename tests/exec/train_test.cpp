@@ -1,0 +1,93 @@
+#include "exec/train.h"
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include "analysis/stats.h"
+#include "arch/builder.h"
+#include "common/error.h"
+#include "exec/network.h"
+
+namespace {
+
+using snare::ir::Activation;
+using snare::ir::Padding;
+
+// A separable toy problem: class = which of 3 input quarters holds the largest sum.
+snare::data::Split toy(int64_t n, uint64_t seed) {
+  at::manual_seed(seed);
+  snare::data::Split s;
+  s.x = at::rand({n, 12});
+  s.y = s.x.reshape({n, 3, 4}).sum(2).argmax(1);
+  return s;
+}
+
+snare::ir::Graph mlp() {
+  snare::arch::GraphBuilder b("mlp", {12}, 3);
+  b.dense(16, Activation::kRelu).dense(3, Activation::kSoftmax);
+  return b.finish();
+}
+
+TEST(Train, LearnsAToyProblem) {
+  auto fit = toy(2000, 1), test = toy(500, 2);
+  snare::exec::TrainOptions o;
+  o.epochs = 15;
+  o.lr = 1e-2;
+  auto r = snare::exec::train(mlp(), fit, nullptr, o);
+  EXPECT_GT(snare::exec::evaluate(r.graph, test).accuracy, 0.85);
+  EXPECT_EQ(r.epochs.size(), 15u);
+}
+
+TEST(Train, SameSeedSameWeights) {
+  auto fit = toy(500, 1);
+  snare::exec::TrainOptions o;
+  o.epochs = 2;
+  auto a = snare::exec::train(mlp(), fit, nullptr, o);
+  auto b = snare::exec::train(mlp(), fit, nullptr, o);
+  EXPECT_EQ(snare::ir::dump(a.graph), snare::ir::dump(b.graph));
+  o.seed = 2;
+  auto c = snare::exec::train(mlp(), fit, nullptr, o);
+  EXPECT_NE(snare::ir::dump(a.graph), snare::ir::dump(c.graph));
+}
+
+TEST(Train, MaskedWeightsStayExactlyZero) {
+  auto g = mlp();
+  auto& w = g.layers[1].weights["weight"];
+  at::Tensor mask = (at::rand(w.sizes()) > 0.7).to(at::kFloat);
+  g.layers[1].masks["weight"] = mask;
+  w = w * mask;
+  int64_t kept = mask.sum().item<int64_t>();
+  snare::exec::TrainOptions o;
+  o.epochs = 3;
+  o.optimizer = snare::exec::Optimizer::kSgd;
+  auto r = snare::exec::train(g, toy(300, 1), nullptr, o);
+  const auto& trained = r.graph.layers[1].weights.at("weight");
+  EXPECT_EQ(trained.ne(0).sum().item<int64_t>(), kept);
+  EXPECT_TRUE(at::equal(trained.eq(0), mask.eq(0)));
+}
+
+TEST(Train, EarlyStoppingKeepsBestValidationWeights) {
+  auto fit = toy(600, 1), val = toy(300, 5);
+  snare::exec::TrainOptions o;
+  o.epochs = 30;
+  o.patience = 2;
+  o.lr = 5e-2;
+  auto r = snare::exec::train(mlp(), fit, &val, o);
+  EXPECT_LE(r.epochs.size(), 30u);
+  EXPECT_NEAR(snare::exec::evaluate(r.graph, val).accuracy, r.best_val_accuracy, 1e-12);
+}
+
+TEST(Train, RejectsNonsenseOptions) {
+  auto fit = toy(10, 1);
+  snare::exec::TrainOptions o;
+  o.epochs = -1;
+  EXPECT_THROW(snare::exec::train(mlp(), fit, nullptr, o), snare::UsageError);
+  o.epochs = 1;
+  o.lr = 0;
+  EXPECT_THROW(snare::exec::train(mlp(), fit, nullptr, o), snare::UsageError);
+  o.lr = 1e-3;
+  o.batch_size = 0;
+  EXPECT_THROW(snare::exec::train(mlp(), fit, nullptr, o), snare::UsageError);
+}
+
+}  // namespace
