@@ -304,7 +304,11 @@ at::Tensor Network::forward(const at::Tensor& x, bool training, bool logits) {
       for (const std::string& i : l.inputs) ins.push_back(values.at(i));
     }
     at::Tensor y = run_layer(l, ins, training, logits && is_softmax_end(graph_, l));
-    if (record_) activations_[l.name] = y;
+    if (record_) {
+      // Kept with its gradient so criteria such as first-order Taylor can read dLoss/dActivation.
+      if (y.requires_grad()) y.retain_grad();
+      activations_[l.name] = y;
+    }
     values[l.name] = y;
   }
   return values.at(graph_.output().name);

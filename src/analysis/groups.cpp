@@ -1,0 +1,230 @@
+#include "analysis/groups.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <numeric>
+#include <set>
+
+#include "common/error.h"
+
+namespace snare::analysis {
+
+using ir::LayerKind;
+
+namespace {
+
+using Positions = std::vector<std::vector<int64_t>>;
+
+/// Result of following one producer's units forward through the graph.
+struct Trace {
+  std::vector<UnitUse> uses;
+  std::vector<std::string> adds;  ///< Add layers reached (they couple producers)
+  std::string blocked;            ///< non-empty: why the units cannot be removed
+};
+
+int64_t product(const ir::Shape& s) {
+  return std::accumulate(s.begin(), s.end(), int64_t{1}, std::multiplies<int64_t>());
+}
+
+class Tracer {
+ public:
+  explicit Tracer(const ir::Graph& g) : g_(g) {
+    for (const std::string& o : g.output_names()) outputs_.insert(o);
+  }
+
+  /// Follows `positions` (indices along the channel axis of `layer`'s output) to every reader.
+  void follow(const std::string& layer, const Positions& positions, Trace& t) {
+    if (!t.blocked.empty()) return;
+    if (outputs_.count(layer)) {
+      t.blocked = fmt::format("its units reach the network output through '{}'", layer);
+      return;
+    }
+    for (const std::string& c : g_.consumers(layer)) read(g_.layer(c), layer, positions, t);
+  }
+
+ private:
+  void read(const ir::Layer& l, const std::string& from, const Positions& pos, Trace& t) {
+    switch (l.kind) {
+      case LayerKind::kDense:
+      case LayerKind::kConv1D:
+      case LayerKind::kConv2D:
+      case LayerKind::kLSTM: t.uses.push_back({l.name, UnitUse::Kind::kInputColumns, pos}); return;
+      case LayerKind::kBatchNorm:
+        t.uses.push_back({l.name, UnitUse::Kind::kBatchNorm, pos});
+        follow(l.name, pos, t);
+        return;
+      case LayerKind::kMaxPool1D:
+      case LayerKind::kMaxPool2D:
+      case LayerKind::kAvgPool1D:
+      case LayerKind::kAvgPool2D:
+      case LayerKind::kGlobalAvgPool1D:
+      case LayerKind::kGlobalAvgPool2D:
+      case LayerKind::kGlobalMaxPool1D:
+      case LayerKind::kGlobalMaxPool2D:
+      case LayerKind::kZeroPadding1D:
+      case LayerKind::kZeroPadding2D:
+      case LayerKind::kDropout:
+      case LayerKind::kActivation: {
+        if (l.kind == LayerKind::kActivation && l.activation == ir::Activation::kSoftmax) {
+          t.blocked = fmt::format("a softmax over channels in '{}' couples all units", l.name);
+          return;
+        }
+        follow(l.name, pos, t);
+        return;
+      }
+      case LayerKind::kFlatten: {
+        const ir::Shape& in = g_.layer(from).output_shape;
+        if (in.size() <= 1) {
+          follow(l.name, pos, t);
+          return;
+        }
+        const int64_t channels = in[0], spatial = product(in) / in[0];
+        Positions flat(pos.size());
+        for (size_t u = 0; u < pos.size(); ++u) {
+          for (int64_t c : pos[u]) {
+            for (int64_t s = 0; s < spatial; ++s) flat[u].push_back(l.channels_last ? s * channels + c : c * spatial + s);
+          }
+          std::sort(flat[u].begin(), flat[u].end());
+        }
+        follow(l.name, flat, t);
+        return;
+      }
+      case LayerKind::kConcatenate: {
+        if (l.axis != 0) {
+          t.blocked = fmt::format("'{}' concatenates along a non-channel axis", l.name);
+          return;
+        }
+        int64_t offset = 0;
+        for (const std::string& i : l.inputs) {
+          if (i == from) break;
+          offset += g_.layer(i).output_shape.at(0);
+        }
+        Positions shifted = pos;
+        for (auto& p : shifted) {
+          for (int64_t& v : p) v += offset;
+        }
+        follow(l.name, shifted, t);
+        return;
+      }
+      case LayerKind::kAdd:
+        t.adds.push_back(l.name);
+        follow(l.name, pos, t);
+        return;
+      case LayerKind::kReshape:
+        t.blocked = fmt::format("its units pass the Reshape '{}'", l.name);
+        return;
+      case LayerKind::kInput: return;
+    }
+  }
+
+  const ir::Graph& g_;
+  std::set<std::string> outputs_;
+};
+
+/// The producer whose units reach `layer`'s channels through pass-through layers, or "" if none.
+std::string producer_behind(const ir::Graph& g, const std::string& layer) {
+  const ir::Layer& l = g.layer(layer);
+  if (ir::has_units(l.kind)) return l.name;
+  switch (l.kind) {
+    case LayerKind::kActivation:
+    case LayerKind::kDropout:
+    case LayerKind::kBatchNorm:
+    case LayerKind::kMaxPool1D:
+    case LayerKind::kMaxPool2D:
+    case LayerKind::kAvgPool1D:
+    case LayerKind::kAvgPool2D:
+    case LayerKind::kZeroPadding1D:
+    case LayerKind::kZeroPadding2D:
+    case LayerKind::kAdd: return producer_behind(g, l.inputs.at(0));
+    default: return "";
+  }
+}
+
+}  // namespace
+
+std::vector<UnitGroup> unit_groups(const ir::Graph& graph) {
+  ir::Graph g = graph;
+  g.infer_shapes();
+  Tracer tracer(g);
+  // Trace every producer, then merge producers that meet in an Add (union-find over names).
+  std::vector<std::string> producers;
+  std::map<std::string, Trace> traces;
+  for (const ir::Layer& l : g.layers) {
+    if (!ir::has_units(l.kind)) continue;
+    producers.push_back(l.name);
+    Positions identity(static_cast<size_t>(l.units));
+    for (int64_t u = 0; u < l.units; ++u) identity[static_cast<size_t>(u)] = {u};
+    tracer.follow(l.name, identity, traces[l.name]);
+  }
+  std::map<std::string, std::string> parent;
+  std::function<std::string(const std::string&)> find = [&](const std::string& x) {
+    auto it = parent.find(x);
+    if (it == parent.end() || it->second == x) return x;
+    return parent[x] = find(it->second);
+  };
+  std::map<std::string, std::string> add_owner;
+  for (const std::string& p : producers) {
+    for (const std::string& add : traces[p].adds) {
+      auto it = add_owner.find(add);
+      if (it == add_owner.end()) {
+        add_owner[add] = p;
+      } else {
+        parent[find(p)] = find(it->second);
+      }
+    }
+  }
+  // An Add that also reads channels no producer owns (e.g. the network input) pins its group.
+  std::map<std::string, std::string> pinned;  // producer root -> reason
+  for (const auto& [add, owner] : add_owner) {
+    for (const std::string& operand : g.layer(add).inputs) {
+      std::string p = producer_behind(g, operand);
+      if (p.empty() || find(p) != find(owner)) {
+        pinned[find(owner)] = fmt::format("the Add '{}' also reads '{}', whose channels cannot shrink", add, operand);
+      }
+    }
+  }
+  std::vector<UnitGroup> groups;
+  std::map<std::string, size_t> index;
+  for (const std::string& p : producers) {
+    std::string root = find(p);
+    if (!index.count(root)) {
+      index[root] = groups.size();
+      UnitGroup grp;
+      grp.id = p;
+      grp.size = g.layer(p).units;
+      groups.push_back(grp);
+    }
+    UnitGroup& grp = groups[index[root]];
+    if (std::find(grp.producers.begin(), grp.producers.end(), p) == grp.producers.end()) grp.producers.push_back(p);
+    const Trace& t = traces[p];
+    if (g.layer(p).units != grp.size) {
+      grp.prunable = false;
+      grp.reason = "producers joined by an Add have different widths";
+    }
+    if (pinned.count(root) && grp.prunable) {
+      grp.prunable = false;
+      grp.reason = pinned[root];
+    }
+    if (!t.blocked.empty() && grp.prunable) {
+      grp.prunable = false;
+      grp.reason = t.blocked;
+    }
+    for (const UnitUse& u : t.uses) {
+      bool seen = std::any_of(grp.uses.begin(), grp.uses.end(), [&](const UnitUse& x) { return x.layer == u.layer; });
+      if (!seen) grp.uses.push_back(u);
+    }
+  }
+  return groups;
+}
+
+const UnitGroup& group_of(const std::vector<UnitGroup>& groups, const std::string& layer) {
+  for (const UnitGroup& g : groups) {
+    if (std::find(g.producers.begin(), g.producers.end(), layer) != g.producers.end()) return g;
+  }
+  throw ModelError(fmt::format("layer '{}' has no prunable units (only Dense, Conv1D, Conv2D and LSTM layers do)", layer));
+}
+
+}  // namespace snare::analysis

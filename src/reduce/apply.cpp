@@ -1,0 +1,169 @@
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+
+#include <map>
+#include <set>
+
+#include "analysis/groups.h"
+#include "common/error.h"
+#include "reduce/factorize.h"
+#include "reduce/plan.h"
+
+namespace snare::reduce {
+
+using ir::LayerKind;
+
+namespace {
+
+at::Tensor index_tensor(const std::vector<int64_t>& v) { return at::tensor(v, at::kLong); }
+
+/// Slices weight `name` (and its mask) of `l` along `dim` to `index`.
+void slice(ir::Layer& l, const std::string& name, int64_t dim, const at::Tensor& index) {
+  auto it = l.weights.find(name);
+  if (it == l.weights.end()) return;
+  it->second = it->second.index_select(dim, index).contiguous();
+  auto m = l.masks.find(name);
+  if (m != l.masks.end()) m->second = m->second.index_select(dim, index).contiguous();
+}
+
+/// Rows of the four LSTM gate blocks that belong to the kept units.
+at::Tensor lstm_gate_rows(const std::vector<int64_t>& keep, int64_t units) {
+  std::vector<int64_t> rows;
+  for (int64_t gate = 0; gate < 4; ++gate) {
+    for (int64_t u : keep) rows.push_back(gate * units + u);
+  }
+  return index_tensor(rows);
+}
+
+void keep_output_units(ir::Layer& l, const std::vector<int64_t>& keep) {
+  at::Tensor idx = index_tensor(keep);
+  switch (l.kind) {
+    case LayerKind::kDense:
+    case LayerKind::kConv1D:
+    case LayerKind::kConv2D:
+      slice(l, "weight", 0, idx);
+      slice(l, "bias", 0, idx);
+      break;
+    case LayerKind::kLSTM: {
+      at::Tensor rows = lstm_gate_rows(keep, l.units);
+      for (const char* w : {"weight_ih", "weight_hh", "bias_ih", "bias_hh"}) slice(l, w, 0, rows);
+      slice(l, "weight_hh", 1, idx);
+      break;
+    }
+    default: throw InternalError(fmt::format("layer '{}' has no units to keep", l.name));
+  }
+  l.units = static_cast<int64_t>(keep.size());
+}
+
+int64_t input_width(const ir::Layer& l, analysis::UnitUse::Kind kind) {
+  if (kind == analysis::UnitUse::Kind::kBatchNorm) return l.weights.at("weight").size(0);
+  if (l.kind == LayerKind::kLSTM) return l.weights.at("weight_ih").size(1);
+  return l.weights.at("weight").size(1);
+}
+
+void drop_inputs(ir::Layer& l, analysis::UnitUse::Kind kind, const std::set<int64_t>& removed) {
+  int64_t width = input_width(l, kind);
+  std::vector<int64_t> kept;
+  for (int64_t i = 0; i < width; ++i) {
+    if (!removed.count(i)) kept.push_back(i);
+  }
+  at::Tensor idx = index_tensor(kept);
+  if (kind == analysis::UnitUse::Kind::kBatchNorm) {
+    for (const char* w : {"weight", "bias", "running_mean", "running_var"}) slice(l, w, 0, idx);
+  } else if (l.kind == LayerKind::kLSTM) {
+    slice(l, "weight_ih", 1, idx);
+  } else {
+    slice(l, "weight", 1, idx);
+  }
+}
+
+void check_keep(const UnitRemoval& r, const analysis::UnitGroup& g) {
+  if (!g.prunable) throw UsageError(fmt::format("cannot remove units of '{}': {}", r.group, g.reason));
+  if (r.keep.empty()) {
+    throw UsageError(fmt::format("cannot remove all {} units of '{}': a layer is never emptied", g.size, r.group));
+  }
+  for (size_t i = 0; i < r.keep.size(); ++i) {
+    if (r.keep[i] < 0 || r.keep[i] >= g.size) {
+      throw UsageError(fmt::format("'{}': unit index {} out of range [0,{})", r.group, r.keep[i], g.size));
+    }
+    if (i > 0 && r.keep[i] <= r.keep[i - 1]) {
+      throw UsageError(fmt::format("'{}': kept unit indices must be sorted and unique", r.group));
+    }
+  }
+}
+
+void apply_units(ir::Graph& g, const std::vector<UnitRemoval>& removals) {
+  if (removals.empty()) return;
+  std::vector<analysis::UnitGroup> groups = analysis::unit_groups(g);
+  // Every index below refers to the graph before this step, so all removals are gathered first.
+  std::map<std::pair<std::string, analysis::UnitUse::Kind>, std::set<int64_t>> removed_inputs;
+  std::map<std::string, std::vector<int64_t>> kept_outputs;
+  for (const UnitRemoval& r : removals) {
+    if (g.index_of(r.group) < 0) throw UsageError(fmt::format("no layer named '{}'", r.group));
+    const analysis::UnitGroup* grp = nullptr;
+    try {
+      grp = &analysis::group_of(groups, r.group);
+    } catch (const ModelError& e) {
+      throw UsageError(e.what());
+    }
+    check_keep(r, *grp);
+    std::set<int64_t> keep(r.keep.begin(), r.keep.end());
+    for (const std::string& p : grp->producers) {
+      if (kept_outputs.count(p)) throw UsageError(fmt::format("the plan names the group of '{}' twice", p));
+      kept_outputs[p] = r.keep;
+    }
+    for (const analysis::UnitUse& use : grp->uses) {
+      auto& removed = removed_inputs[{use.layer, use.kind}];
+      for (int64_t u = 0; u < grp->size; ++u) {
+        if (!keep.count(u)) removed.insert(use.positions[static_cast<size_t>(u)].begin(), use.positions[static_cast<size_t>(u)].end());
+      }
+    }
+  }
+  for (auto& [layer, keep] : kept_outputs) keep_output_units(g.layer(layer), keep);
+  for (auto& [key, removed] : removed_inputs) drop_inputs(g.layer(key.first), key.second, removed);
+}
+
+void apply_masks(ir::Graph& g, const std::vector<MaskAssignment>& masks) {
+  for (const MaskAssignment& m : masks) {
+    if (g.index_of(m.layer) < 0) throw UsageError(fmt::format("no layer named '{}'", m.layer));
+    ir::Layer& l = g.layer(m.layer);
+    auto w = l.weights.find(m.weight);
+    if (w == l.weights.end()) throw UsageError(fmt::format("layer '{}' has no weight '{}'", m.layer, m.weight));
+    if (!m.mask.sizes().equals(w->second.sizes())) {
+      throw UsageError(fmt::format("mask for '{}'.{} has the wrong shape", m.layer, m.weight));
+    }
+    at::Tensor mask = m.mask.to(at::kFloat).ne(0).to(at::kFloat);
+    l.masks[m.weight] = mask;
+    w->second = w->second * mask;
+  }
+}
+
+}  // namespace
+
+std::string ReductionPlan::describe(const ir::Graph& graph) const {
+  std::string out;
+  for (const UnitRemoval& r : units) {
+    int64_t total = graph.index_of(r.group) >= 0 ? graph.layer(r.group).units : 0;
+    out += fmt::format("{}: keep {} of {} units\n", r.group, r.keep.size(), total);
+  }
+  for (const MaskAssignment& m : masks) {
+    int64_t kept = m.mask.ne(0).sum().item<int64_t>();
+    out += fmt::format("{}.{}: mask keeps {} of {} connections ({:.1f}% sparse)\n", m.layer, m.weight, kept,
+                       m.mask.numel(), 100.0 * (1.0 - static_cast<double>(kept) / static_cast<double>(m.mask.numel())));
+  }
+  for (const Factorization& f : factorizations) out += fmt::format("{}: factorise to rank {}\n", f.layer, f.rank);
+  return out;
+}
+
+ir::Graph apply(const ir::Graph& graph, const ReductionPlan& plan) {
+  ir::Graph g = graph;
+  g.infer_shapes();
+  apply_units(g, plan.units);
+  apply_masks(g, plan.masks);
+  for (const Factorization& f : plan.factorizations) g = factorize(g, f.layer, f.rank);
+  g.infer_shapes();
+  ir::verify(g);
+  return g;
+}
+
+}  // namespace snare::reduce

@@ -1,0 +1,141 @@
+#include "reduce/importance.h"
+
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <numeric>
+
+#include "common/error.h"
+#include "exec/network.h"
+
+namespace snare::reduce {
+
+using ir::LayerKind;
+
+namespace {
+
+/// Sum over the group's weights of f(w) per unit; f = |w| (l1) or w^2 (l2).
+std::vector<double> weight_scores(const ir::Graph& g, const analysis::UnitGroup& grp, bool squared) {
+  at::Tensor total = at::zeros({grp.size}, at::kDouble);
+  auto f = [&](const at::Tensor& t) { return (squared ? t.pow(2) : t.abs()).to(at::kDouble); };
+  for (const std::string& p : grp.producers) {
+    const ir::Layer& l = g.layer(p);
+    if (l.kind == LayerKind::kLSTM) {
+      for (const char* w : {"weight_ih", "weight_hh"}) {
+        at::Tensor rows = f(l.weights.at(w)).sum(1).reshape({4, grp.size}).sum(0);
+        total += rows;
+      }
+    } else {
+      total += f(l.weights.at("weight")).reshape({grp.size, -1}).sum(1);
+    }
+  }
+  for (const analysis::UnitUse& use : grp.uses) {
+    if (use.kind != analysis::UnitUse::Kind::kInputColumns) continue;
+    const ir::Layer& l = g.layer(use.layer);
+    at::Tensor w = f(l.kind == LayerKind::kLSTM ? l.weights.at("weight_ih") : l.weights.at("weight"));
+    at::Tensor per_column = w.transpose(0, 1).reshape({w.size(1), -1}).sum(1);  // [in]
+    for (int64_t u = 0; u < grp.size; ++u) {
+      const auto& pos = use.positions[static_cast<size_t>(u)];
+      total[u] += per_column.index_select(0, at::tensor(pos, at::kLong)).sum();
+    }
+  }
+  if (squared) total = total.sqrt();
+  return std::vector<double>(total.data_ptr<double>(), total.data_ptr<double>() + grp.size);
+}
+
+/// Per-unit statistic of the producers' outputs [N, U, positions...] over samples and positions,
+/// summed over the group's producers.
+std::vector<double> activation_scores(const ir::Graph& g, const analysis::UnitGroup& grp, Criterion c,
+                                      const data::Split& sample) {
+  exec::Network net(g);
+  net.record_activations(true);
+  at::Tensor total = at::zeros({grp.size}, at::kDouble);
+  if (c == Criterion::kTaylor) {
+    at::Tensor logits = net.forward(sample.x, false, true);
+    at::cross_entropy_loss(logits, sample.y.to(logits.device())).backward();
+  } else {
+    at::NoGradGuard no_grad;
+    net.forward(sample.x, false, false);
+  }
+  for (const std::string& p : grp.producers) {
+    const at::Tensor& a = net.activations().at(p);
+    at::Tensor per_unit;
+    switch (c) {
+      case Criterion::kActivation: per_unit = a.detach().abs().transpose(0, 1).reshape({grp.size, -1}).mean(1); break;
+      case Criterion::kApoz: per_unit = 1.0 - a.detach().eq(0).to(at::kFloat).transpose(0, 1).reshape({grp.size, -1}).mean(1); break;
+      case Criterion::kTaylor: {
+        if (!a.grad().defined()) throw InternalError(fmt::format("no gradient reached '{}'", p));
+        at::Tensor prod = (a.detach() * a.grad()).reshape({a.size(0), grp.size, -1}).sum(2);  // [N, U]
+        per_unit = prod.abs().mean(0);
+        break;
+      }
+      case Criterion::kL1:
+      case Criterion::kL2: throw InternalError("weight criterion routed to activation scores");
+    }
+    total += per_unit.to(at::kCPU, at::kDouble);
+  }
+  return std::vector<double>(total.data_ptr<double>(), total.data_ptr<double>() + grp.size);
+}
+
+}  // namespace
+
+Criterion criterion_from_name(const std::string& name, const std::string& flag) {
+  if (name == "l1") return Criterion::kL1;
+  if (name == "l2") return Criterion::kL2;
+  if (name == "activation") return Criterion::kActivation;
+  if (name == "apoz") return Criterion::kApoz;
+  if (name == "taylor") return Criterion::kTaylor;
+  throw UsageError(fmt::format("{}: expected l1, l2, activation, apoz or taylor, got '{}'", flag, name));
+}
+
+const char* criterion_name(Criterion c) {
+  switch (c) {
+    case Criterion::kL1: return "l1";
+    case Criterion::kL2: return "l2";
+    case Criterion::kActivation: return "activation";
+    case Criterion::kApoz: return "apoz";
+    case Criterion::kTaylor: return "taylor";
+  }
+  return "?";
+}
+
+bool needs_data(Criterion c) { return c != Criterion::kL1 && c != Criterion::kL2; }
+
+std::vector<double> unit_importance(const ir::Graph& graph, const analysis::UnitGroup& group, Criterion criterion,
+                                    const data::Split* sample) {
+  if (!needs_data(criterion)) return weight_scores(graph, group, criterion == Criterion::kL2);
+  if (!sample || sample->size() == 0) {
+    throw UsageError(fmt::format("criterion '{}' needs data: give --data", criterion_name(criterion)));
+  }
+  return activation_scores(graph, group, criterion, *sample);
+}
+
+ReductionPlan keep_most_important(const ir::Graph& graph, const std::string& layer, int64_t keep, Criterion criterion,
+                                  const data::Split* sample) {
+  if (graph.index_of(layer) < 0) throw UsageError(fmt::format("--layer: no layer named '{}'", layer));
+  auto groups = analysis::unit_groups(graph);
+  const analysis::UnitGroup* grp = nullptr;
+  try {
+    grp = &analysis::group_of(groups, layer);
+  } catch (const ModelError& e) {
+    throw UsageError(e.what());
+  }
+  if (!grp->prunable) throw UsageError(fmt::format("cannot remove units of '{}': {}", layer, grp->reason));
+  if (keep < 1) throw UsageError(fmt::format("'{}': cannot keep {} units; a layer is never emptied", layer, keep));
+  if (keep > grp->size) throw UsageError(fmt::format("'{}': cannot keep {} units, it has {}", layer, keep, grp->size));
+  std::vector<double> score = unit_importance(graph, *grp, criterion, sample);
+  std::vector<int64_t> order(static_cast<size_t>(grp->size));
+  std::iota(order.begin(), order.end(), 0);
+  // Stable: equal scores keep the lower index, so plans are reproducible.
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+    return score[static_cast<size_t>(a)] > score[static_cast<size_t>(b)];
+  });
+  std::vector<int64_t> kept(order.begin(), order.begin() + keep);
+  std::sort(kept.begin(), kept.end());
+  ReductionPlan plan;
+  plan.units.push_back({grp->id, kept});
+  return plan;
+}
+
+}  // namespace snare::reduce

@@ -1,0 +1,166 @@
+#include "reduce/plan.h"
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include "analysis/groups.h"
+#include "analysis/stats.h"
+#include "common/error.h"
+#include "exec/network.h"
+#include "model_fixtures.h"
+#include "reduce/factorize.h"
+#include "reduce/magnitude.h"
+
+namespace {
+
+using snare::analysis::UnitGroup;
+using snare::analysis::UnitUse;
+using snare::ir::Graph;
+
+at::Tensor sample_input(const Graph& g, int64_t n) {
+  std::vector<int64_t> shape{n};
+  shape.insert(shape.end(), g.input_shape().begin(), g.input_shape().end());
+  at::manual_seed(3);
+  return at::randn(shape);
+}
+
+/// Zeroes everything through which the units not in `keep` reach the rest of the network.
+Graph silence_units(Graph g, const UnitGroup& grp, const std::vector<int64_t>& keep) {
+  std::set<int64_t> kept(keep.begin(), keep.end());
+  for (const UnitUse& use : grp.uses) {
+    if (use.kind != UnitUse::Kind::kInputColumns) continue;
+    auto& l = g.layer(use.layer);
+    std::string name = l.kind == snare::ir::LayerKind::kLSTM ? "weight_ih" : "weight";
+    at::Tensor w = l.weights[name].clone();
+    for (int64_t u = 0; u < grp.size; ++u) {
+      if (kept.count(u)) continue;
+      for (int64_t p : use.positions[static_cast<size_t>(u)]) w.select(1, p).zero_();
+    }
+    l.weights[name] = w;
+  }
+  for (const std::string& p : grp.producers) {
+    auto& l = g.layer(p);
+    if (l.kind != snare::ir::LayerKind::kLSTM) continue;
+    at::Tensor w = l.weights["weight_hh"].clone();  // removed units also feed the recurrence
+    for (int64_t u = 0; u < grp.size; ++u) {
+      if (!kept.count(u)) w.select(1, u).zero_();
+    }
+    l.weights["weight_hh"] = w;
+  }
+  return g;
+}
+
+TEST(Apply, EmptyPlanChangesNothing) {
+  for (auto& [name, g] : snare::testing::reduction_models()) {
+    Graph out = snare::reduce::apply(g, {});
+    EXPECT_EQ(snare::ir::dump(out), snare::ir::dump(g)) << name;
+  }
+}
+
+TEST(Apply, RemovingSilentUnitsLeavesOutputsUnchanged) {
+  for (auto& [name, g] : snare::testing::reduction_models()) {
+    at::Tensor x = sample_input(g, 8);
+    int checked = 0;
+    for (const UnitGroup& grp : snare::analysis::unit_groups(g)) {
+      if (!grp.prunable || grp.size < 2) continue;
+      std::vector<int64_t> keep;
+      for (int64_t u = 0; u < grp.size; u += 2) keep.push_back(u);  // drop every odd unit
+      Graph silent = silence_units(g, grp, keep);
+      snare::reduce::ReductionPlan plan;
+      plan.units.push_back({grp.id, keep});
+      Graph smaller = snare::reduce::apply(silent, plan);
+      EXPECT_NO_THROW(snare::ir::verify(smaller));
+      double diff = (snare::exec::predict(silent, x) - snare::exec::predict(smaller, x)).abs().max().item<double>();
+      EXPECT_LE(diff, 1e-6) << name << " group " << grp.id;
+      EXPECT_LT(snare::analysis::analyze(smaller).params, snare::analysis::analyze(g).params) << name << " " << grp.id;
+      ++checked;
+    }
+    EXPECT_GT(checked, 0) << name << " has no prunable group";
+  }
+}
+
+TEST(Apply, LeNet5Conv2KeepThreeGivesTheExpectedCount) {
+  Graph g = snare::arch::build("lenet5", 1);
+  snare::reduce::ReductionPlan plan;
+  plan.units.push_back({"conv2d", {0, 1, 2}});
+  Graph out = snare::reduce::apply(g, plan);
+  EXPECT_EQ(snare::analysis::analyze(out).params, 61706 - 3 * (25 + 1) - 3 * 25 * 16);
+  EXPECT_EQ(out.layer("conv2d").units, 3);
+  EXPECT_EQ(out.layer("conv2d_1").weights.at("weight").size(1), 3);
+}
+
+TEST(Apply, FlattenColumnsFollowTheChannelsLastOrder) {
+  Graph g = snare::arch::build("lenet5", 1);
+  snare::reduce::ReductionPlan plan;
+  plan.units.push_back({"conv2d_1", {1, 4, 9}});
+  Graph out = snare::reduce::apply(g, plan);
+  const at::Tensor& before = g.layer("dense").weights.at("weight");
+  const at::Tensor& after = out.layer("dense").weights.at("weight");
+  ASSERT_EQ(after.size(1), 3 * 25);
+  // Column s*3 + j of the new Dense is column s*16 + kept[j] of the old one.
+  for (int64_t s : {0, 7, 24}) {
+    EXPECT_TRUE(at::equal(after.select(1, s * 3 + 1), before.select(1, s * 16 + 4)));
+  }
+}
+
+TEST(Apply, RejectsInvalidPlans) {
+  Graph g = snare::arch::build("lenet5", 1);
+  auto plan_with = [](std::string group, std::vector<int64_t> keep) {
+    snare::reduce::ReductionPlan p;
+    p.units.push_back({std::move(group), std::move(keep)});
+    return p;
+  };
+  EXPECT_THROW(snare::reduce::apply(g, plan_with("nope", {0})), snare::UsageError);
+  EXPECT_THROW(snare::reduce::apply(g, plan_with("conv2d", {})), snare::UsageError);
+  EXPECT_THROW(snare::reduce::apply(g, plan_with("dense_2", {0, 1})), snare::UsageError);  // the output layer
+  EXPECT_THROW(snare::reduce::apply(g, plan_with("conv2d", {0, 6})), snare::UsageError);
+  EXPECT_THROW(snare::reduce::apply(g, plan_with("flatten", {0})), snare::UsageError);
+}
+
+TEST(Magnitude, MasksReachTheRequestedSparsityAndZeroWeights) {
+  Graph g = snare::arch::build("lenet5", 1);
+  Graph out = snare::reduce::apply(g, snare::reduce::magnitude_plan(g, 0.9));
+  for (const auto& [layer, weight] : snare::reduce::maskable_weights(out)) {
+    const at::Tensor& w = out.layer(layer).weights.at(weight);
+    int64_t zeros = w.eq(0).sum().item<int64_t>();
+    EXPECT_EQ(zeros, static_cast<int64_t>(0.9 * static_cast<double>(w.numel()))) << layer;
+    EXPECT_TRUE(at::equal(out.layer(layer).masks.at(weight).eq(0), w.eq(0))) << layer;
+  }
+  EXPECT_EQ(snare::analysis::analyze(out).params, 61706);
+}
+
+TEST(Magnitude, GlobalThresholdPrunesLargeLayersMost) {
+  Graph g = snare::arch::build("lenet5", 1);
+  Graph out = snare::reduce::apply(g, snare::reduce::magnitude_plan(g, 0.8, {}, true));
+  auto s = snare::analysis::analyze(out);
+  EXPECT_NEAR(static_cast<double>(s.nonzero_params), 61706 - 0.8 * (61706 - 236), 300);
+  EXPECT_THROW(snare::reduce::magnitude_plan(g, 1.0), snare::UsageError);
+  EXPECT_THROW(snare::reduce::magnitude_plan(g, -0.1), snare::UsageError);
+  EXPECT_THROW(snare::reduce::magnitude_plan(g, 0.5, {"flatten"}), snare::UsageError);
+}
+
+TEST(Factorize, FullRankSvdReproducesTheLayer) {
+  Graph g = snare::arch::build("lenet5-caffe", 1);
+  int64_t r = snare::reduce::max_useful_rank(g.layer("dense"));
+  ASSERT_GT(r, 0);
+  Graph out = snare::reduce::factorize(g, "dense", r);
+  EXPECT_LT(snare::analysis::analyze(out).params, snare::analysis::analyze(g).params);
+  at::Tensor x = sample_input(g, 4);
+  // rank 10 of dense_1 (500->10): the 10x500 matrix has rank <= 10, so factorising dense_1 is exact;
+  // it does not reduce parameters, so it is rejected, and the lossy one changes outputs a little.
+  EXPECT_THROW(snare::reduce::factorize(g, "dense_1", 10), snare::UsageError);
+  double diff = (snare::exec::predict(out, x) - snare::exec::predict(g, x)).abs().max().item<double>();
+  EXPECT_LT(diff, 0.5);
+}
+
+TEST(Factorize, ConvBecomesKxKThenPointwise) {
+  Graph g = snare::arch::build("lenet5-caffe", 1);
+  Graph out = snare::reduce::factorize(g, "conv2d_1", 8);
+  EXPECT_EQ(out.layer("conv2d_1_lowrank").units, 8);
+  EXPECT_EQ(out.layer("conv2d_1").kernel, (std::vector<int64_t>{1, 1}));
+  EXPECT_EQ(out.layer("conv2d_1").output_shape, g.layer("conv2d_1").output_shape);
+  EXPECT_THROW(snare::reduce::factorize(g, "conv2d_1", 0), snare::UsageError);
+  EXPECT_THROW(snare::reduce::factorize(g, "max_pooling2d", 2), snare::UsageError);
+}
+
+}  // namespace
