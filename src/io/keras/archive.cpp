@@ -1,0 +1,85 @@
+#include "io/keras/archive.h"
+
+#include <fmt/format.h>
+#include <zip.h>
+
+#include <fstream>
+#include <memory>
+
+#include "common/error.h"
+
+namespace snare::io::keras::archive {
+
+namespace {
+
+struct ArchiveCloser {
+  void operator()(zip_t* z) const { zip_discard(z); }
+};
+using Archive = std::unique_ptr<zip_t, ArchiveCloser>;
+
+struct EntryCloser {
+  void operator()(zip_file_t* f) const { zip_fclose(f); }
+};
+
+std::string zip_error_text(int code) {
+  zip_error_t error;
+  zip_error_init_with_code(&error, code);
+  std::string text = zip_error_strerror(&error);
+  zip_error_fini(&error);
+  return text;
+}
+
+}  // namespace
+
+bool is_zip(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[4] = {};
+  return in.read(magic, 4) && magic[0] == 'P' && magic[1] == 'K' && magic[2] == 3 && magic[3] == 4;
+}
+
+std::map<std::string, std::string> read_entries(const std::string& path, const std::vector<std::string>& names) {
+  int code = 0;
+  Archive z(zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &code));
+  if (!z) throw ModelError(fmt::format("{}: not a readable zip archive ({})", path, zip_error_text(code)));
+  std::map<std::string, std::string> out;
+  for (const std::string& name : names) {
+    zip_int64_t index = zip_name_locate(z.get(), name.c_str(), 0);
+    if (index < 0) continue;
+    zip_stat_t st;
+    zip_stat_init(&st);
+    if (zip_stat_index(z.get(), static_cast<zip_uint64_t>(index), 0, &st) != 0 || !(st.valid & ZIP_STAT_SIZE)) {
+      throw ModelError(fmt::format("{}: cannot read zip entry '{}'", path, name));
+    }
+    std::unique_ptr<zip_file_t, EntryCloser> f(zip_fopen_index(z.get(), static_cast<zip_uint64_t>(index), 0));
+    std::string bytes(static_cast<size_t>(st.size), '\0');
+    if (!f || zip_fread(f.get(), bytes.data(), st.size) != static_cast<zip_int64_t>(st.size)) {
+      throw ModelError(fmt::format("{}: cannot read zip entry '{}' (archive damaged?)", path, name));
+    }
+    out[name] = std::move(bytes);
+  }
+  return out;
+}
+
+void write_entries(const std::string& path, const std::vector<std::pair<std::string, std::string>>& entries) {
+  int code = 0;
+  Archive z(zip_open(path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &code));
+  if (!z) throw OutputError(fmt::format("{}: cannot create the zip archive ({})", path, zip_error_text(code)));
+  for (const auto& [name, bytes] : entries) {
+    // The buffer stays owned by `entries`, which outlives zip_close below.
+    zip_source_t* src = zip_source_buffer(z.get(), bytes.data(), bytes.size(), 0);
+    zip_int64_t index = src ? zip_file_add(z.get(), name.c_str(), src, ZIP_FL_ENC_UTF_8 | ZIP_FL_OVERWRITE) : -1;
+    if (index < 0) {
+      if (src) zip_source_free(src);
+      throw OutputError(fmt::format("{}: cannot add '{}' to the zip archive: {}", path, name, zip_strerror(z.get())));
+    }
+    zip_set_file_compression(z.get(), static_cast<zip_uint64_t>(index), ZIP_CM_STORE, 0);
+  }
+  zip_t* raw = z.release();
+  if (zip_close(raw) != 0) {
+    std::string why = zip_strerror(raw);
+    zip_discard(raw);
+    throw OutputError(fmt::format("{}: cannot write the zip archive: {}", path, why));
+  }
+}
+
+}  // namespace snare::io::keras::archive

@@ -1,0 +1,623 @@
+#include "io/keras/config.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <optional>
+#include <regex>
+
+#include "common/error.h"
+#include "io/keras/layout.h"
+
+namespace snare::io::keras {
+
+using ir::LayerKind;
+
+namespace {
+
+std::string where(const LayerEntry& e) { return fmt::format("layer '{}' ({})", e.name, e.class_name); }
+
+const Json& config_of(const LayerEntry& e) {
+  static const Json kEmpty = Json::object();
+  auto it = e.entry.find("config");
+  return it != e.entry.end() && it->is_object() ? *it : kEmpty;
+}
+
+bool has(const Json& c, const char* key) { return c.contains(key) && !c[key].is_null(); }
+
+/// An int or a list of ints (Keras writes both: pool_size 2 or [2, 2]) as `n` values.
+std::vector<int64_t> ints(const Json& c, const char* key, size_t n, const std::vector<int64_t>& fallback) {
+  if (!has(c, key)) return fallback;
+  const Json& v = c[key];
+  if (v.is_number_integer()) return std::vector<int64_t>(n, v.get<int64_t>());
+  std::vector<int64_t> out;
+  for (const Json& x : v) out.push_back(x.get<int64_t>());
+  if (out.size() != n) throw ModelError(fmt::format("'{}' has {} values, expected {}", key, out.size(), n));
+  return out;
+}
+
+std::optional<ir::Activation> activation_of(const Json& v) {
+  if (v.is_null()) return ir::Activation::kLinear;
+  std::string name;
+  if (v.is_string()) {
+    name = v.get<std::string>();
+  } else if (v.is_object() && v.contains("config") && v["config"].is_string()) {
+    name = v["config"].get<std::string>();  // Keras 3 may wrap built-in functions
+  } else {
+    return std::nullopt;
+  }
+  try {
+    return ir::activation_from_name(name);
+  } catch (const UnsupportedError&) {
+    return std::nullopt;
+  }
+}
+
+std::string activation_reason(const Json& c, const char* key = "activation") {
+  if (!c.contains(key)) return "";
+  return activation_of(c[key]) ? "" : fmt::format("{} {} is not supported", key, c[key].dump());
+}
+
+std::string data_format_reason(const Json& c) {
+  if (has(c, "data_format") && c["data_format"] != "channels_last") return "data_format channels_first is not supported";
+  return "";
+}
+
+std::string padding_reason(const Json& c) {
+  if (has(c, "padding") && c["padding"] != "valid" && c["padding"] != "same") {
+    return fmt::format("padding {} is not supported", c["padding"].dump());
+  }
+  return "";
+}
+
+std::string first_reason(std::initializer_list<std::string> reasons) {
+  for (const std::string& r : reasons) {
+    if (!r.empty()) return r;
+  }
+  return "";
+}
+
+size_t spatial_dims(LayerKind k) {
+  switch (k) {
+    case LayerKind::kConv2D:
+    case LayerKind::kMaxPool2D:
+    case LayerKind::kAvgPool2D: return 2;
+    default: return 1;
+  }
+}
+
+/// Sets l.activation (and l.alpha for the fused forms whose slope Keras fixes).
+void set_fused_activation(ir::Layer& l, const Json& c) {
+  l.activation = c.contains("activation") ? activation_of(c["activation"]).value_or(ir::Activation::kLinear)
+                                          : ir::Activation::kLinear;
+  if (l.activation == ir::Activation::kLeakyRelu) l.alpha = 0.2;  // keras.activations.leaky_relu default
+  if (l.activation == ir::Activation::kElu) l.alpha = 1.0;
+}
+
+void collect_history(const Json& v, std::vector<std::string>& names) {
+  if (v.is_object()) {
+    if (v.value("class_name", "") == "__keras_tensor__") {
+      names.push_back(v.at("config").at("keras_history").at(0).get<std::string>());
+      return;
+    }
+    for (const auto& item : v.items()) collect_history(item.value(), names);
+  } else if (v.is_array()) {
+    for (const Json& x : v) collect_history(x, names);
+  }
+}
+
+/// Layer names of an input_layers/output_layers value: [["a",0,0], ...] or a single ["a",0,0].
+std::vector<std::string> endpoint_names(const Json& v) {
+  std::vector<std::string> out;
+  if (!v.is_array() || v.empty()) return out;
+  if (v[0].is_string()) return {v[0].get<std::string>()};
+  for (const Json& x : v) out.push_back(x.at(0).get<std::string>());
+  return out;
+}
+
+Json keras_shape(const ir::Shape& shape) {
+  Json s = Json::array({nullptr});
+  for (int64_t d : layout::shape_to_keras(shape)) s.push_back(d);
+  return s;
+}
+
+Json activation_json(const ir::Layer& l, Style style) {
+  if (l.activation == ir::Activation::kLeakyRelu && !(style == Style::kKeras3 && l.alpha == 0.2)) {
+    throw UnsupportedError(fmt::format("layer '{}': Keras cannot express a fused leaky_relu with slope {}", l.name,
+                                       l.alpha));
+  }
+  if (l.activation == ir::Activation::kElu && l.alpha != 0.0 && l.alpha != 1.0) {
+    throw UnsupportedError(fmt::format("layer '{}': Keras cannot express a fused elu with alpha {}", l.name, l.alpha));
+  }
+  return ir::activation_name(l.activation);
+}
+
+void expect_activation(const ir::Layer& l, const std::string& cls, std::initializer_list<ir::Activation> allowed) {
+  for (ir::Activation a : allowed) {
+    if (l.activation == a) return;
+  }
+  throw UnsupportedError(fmt::format("layer '{}' ({}) cannot compute activation {}", l.name, cls,
+                                     ir::activation_name(l.activation)));
+}
+
+}  // namespace
+
+Style style_of_version(const std::string& keras_version) {
+  return !keras_version.empty() && keras_version[0] == '3' ? Style::kKeras3 : Style::kKeras2;
+}
+
+const std::vector<KerasClass>& supported_classes() {
+  static const std::vector<KerasClass> kClasses = {
+      {"Activation", LayerKind::kActivation},
+      {"Add", LayerKind::kAdd},
+      {"AveragePooling1D", LayerKind::kAvgPool1D},
+      {"AveragePooling2D", LayerKind::kAvgPool2D},
+      {"BatchNormalization", LayerKind::kBatchNorm},
+      {"Concatenate", LayerKind::kConcatenate},
+      {"Conv1D", LayerKind::kConv1D},
+      {"Conv2D", LayerKind::kConv2D},
+      {"Dense", LayerKind::kDense},
+      {"Dropout", LayerKind::kDropout},
+      {"ELU", LayerKind::kActivation},
+      {"Flatten", LayerKind::kFlatten},
+      {"GlobalAveragePooling1D", LayerKind::kGlobalAvgPool1D},
+      {"GlobalAveragePooling2D", LayerKind::kGlobalAvgPool2D},
+      {"GlobalMaxPooling1D", LayerKind::kGlobalMaxPool1D},
+      {"GlobalMaxPooling2D", LayerKind::kGlobalMaxPool2D},
+      {"InputLayer", LayerKind::kInput},
+      {"LSTM", LayerKind::kLSTM},
+      {"LeakyReLU", LayerKind::kActivation},
+      {"MaxPooling1D", LayerKind::kMaxPool1D},
+      {"MaxPooling2D", LayerKind::kMaxPool2D},
+      {"ReLU", LayerKind::kActivation},
+      {"Reshape", LayerKind::kReshape},
+      {"Softmax", LayerKind::kActivation},
+      {"ZeroPadding1D", LayerKind::kZeroPadding1D},
+      {"ZeroPadding2D", LayerKind::kZeroPadding2D},
+  };
+  return kClasses;
+}
+
+const KerasClass* find_class(const std::string& class_name) {
+  const auto& table = supported_classes();
+  auto it = std::lower_bound(table.begin(), table.end(), class_name,
+                             [](const KerasClass& k, const std::string& n) { return std::strcmp(k.name, n.c_str()) < 0; });
+  return it != table.end() && class_name == it->name ? &*it : nullptr;
+}
+
+ModelConfig parse_model_config(const Json& model, const std::string& file) {
+  try {
+    ModelConfig mc;
+    if (!model.is_object() || !model.contains("class_name")) {
+      throw ModelError(fmt::format("{}: the model config has no class_name", file));
+    }
+    mc.model_class = model["class_name"].get<std::string>();
+    const Json& cfg = model.at("config");
+    const Json& layers = cfg.is_array() ? cfg : cfg.at("layers");
+    mc.name = cfg.is_object() ? cfg.value("name", std::string("model")) : "sequential";
+    mc.skeleton = model;
+    if (cfg.is_array()) mc.skeleton["config"] = Json{{"name", mc.name}, {"layers", Json::array()}};
+    else mc.skeleton["config"]["layers"] = Json::array();
+
+    if (mc.model_class == "Sequential") {
+      for (const Json& entry : layers) {
+        LayerEntry e;
+        e.entry = entry;
+        e.class_name = entry.at("class_name").get<std::string>();
+        e.name = entry.at("config").at("name").get<std::string>();
+        if (mc.layers.empty() && e.class_name != "InputLayer") {
+          const Json& c = entry.at("config");
+          Json shape = has(c, "batch_input_shape") ? c["batch_input_shape"]
+                       : has(c, "batch_shape")     ? c["batch_shape"]
+                       : cfg.is_object() && has(cfg, "build_input_shape") ? cfg["build_input_shape"]
+                                                                          : Json();
+          if (shape.is_null()) {
+            throw ModelError(fmt::format("{}: Sequential model '{}' has no input shape (it was saved unbuilt)", file,
+                                         mc.name));
+          }
+          LayerEntry in;
+          in.class_name = "InputLayer";
+          in.name = e.name + "_input";  // the name Keras gives the InputLayer it creates
+          in.entry = Json{{"class_name", "InputLayer"}, {"config", {{"batch_input_shape", shape}, {"name", in.name}}}};
+          mc.implicit_input = in.name;
+          mc.layers.push_back(in);
+        }
+        if (!mc.layers.empty()) e.inputs = {mc.layers.back().name};
+        mc.layers.push_back(e);
+      }
+      if (!mc.layers.empty()) mc.outputs = {mc.layers.back().name};
+    } else if (mc.model_class == "Functional" || mc.model_class == "Model") {
+      for (const Json& entry : layers) {
+        LayerEntry e;
+        e.entry = entry;
+        e.class_name = entry.at("class_name").get<std::string>();
+        e.name = entry.contains("name") ? entry["name"].get<std::string>()
+                                        : entry.at("config").at("name").get<std::string>();
+        const Json& nodes = entry.contains("inbound_nodes") ? entry["inbound_nodes"] : Json::array();
+        e.calls = std::max<size_t>(nodes.size(), 1);
+        if (!nodes.empty()) {
+          const Json& node = nodes[0];
+          if (node.is_array()) {
+            for (const Json& ref : node) e.inputs.push_back(ref.at(0).get<std::string>());  // Keras 2
+          } else {
+            collect_history(node.at("args"), e.inputs);  // Keras 3
+          }
+        }
+        mc.layers.push_back(e);
+      }
+      std::vector<std::string> ins = endpoint_names(cfg.value("input_layers", Json::array()));
+      if (ins.size() != 1) {
+        throw UnsupportedError(fmt::format("{}: model '{}' has {} inputs; snare supports exactly one", file, mc.name,
+                                           ins.size()));
+      }
+      auto input = std::find_if(mc.layers.begin(), mc.layers.end(), [&](const LayerEntry& e) { return e.name == ins[0]; });
+      if (input == mc.layers.end()) throw ModelError(fmt::format("{}: input layer '{}' is not in the model", file, ins[0]));
+      std::rotate(mc.layers.begin(), input, input + 1);  // the IR wants the Input first
+      mc.outputs = endpoint_names(cfg.value("output_layers", Json::array()));
+    } else {
+      throw UnsupportedError(fmt::format("{}: model class '{}' is not supported (Sequential, Functional)", file,
+                                         mc.model_class));
+    }
+    if (mc.layers.empty()) throw ModelError(fmt::format("{}: model '{}' has no layers", file, mc.name));
+    return mc;
+  } catch (const Json::exception& err) {
+    throw ModelError(fmt::format("{}: malformed model config: {}", file, err.what()));
+  }
+}
+
+std::string unsupported_reason(const LayerEntry& e) {
+  const KerasClass* k = find_class(e.class_name);
+  if (!k) {
+    if (e.class_name == "Sequential" || e.class_name == "Functional" || e.class_name == "Model") {
+      return "nested models are not supported";
+    }
+    return "unknown layer class";
+  }
+  if (e.calls > 1) return fmt::format("shared layer (called {} times)", e.calls);
+  const Json& c = config_of(e);
+  switch (k->kind) {
+    case LayerKind::kInput:
+    case LayerKind::kReshape:
+    case LayerKind::kDropout:
+    case LayerKind::kAdd:
+    case LayerKind::kConcatenate: return "";
+    case LayerKind::kDense: return activation_reason(c);
+    case LayerKind::kConv1D:
+    case LayerKind::kConv2D:
+      if (has(c, "groups") && c["groups"] != 1) return "grouped convolution is not supported";
+      return first_reason({data_format_reason(c), padding_reason(c), activation_reason(c)});
+    case LayerKind::kMaxPool1D:
+    case LayerKind::kMaxPool2D:
+    case LayerKind::kAvgPool1D:
+    case LayerKind::kAvgPool2D: return first_reason({data_format_reason(c), padding_reason(c)});
+    case LayerKind::kGlobalAvgPool1D:
+    case LayerKind::kGlobalAvgPool2D:
+    case LayerKind::kGlobalMaxPool1D:
+    case LayerKind::kGlobalMaxPool2D:
+      if (c.value("keepdims", false)) return "keepdims=true is not supported";
+      return data_format_reason(c);
+    case LayerKind::kFlatten:
+    case LayerKind::kZeroPadding1D:
+    case LayerKind::kZeroPadding2D: return data_format_reason(c);
+    case LayerKind::kBatchNorm:
+      if (!c.value("center", true) || !c.value("scale", true)) return "center=false or scale=false is not supported";
+      if (c.contains("axis") && c["axis"].is_array() && c["axis"].size() != 1) return "several axes are not supported";
+      return "";
+    case LayerKind::kActivation:
+      if (e.class_name == "Activation") return activation_reason(c);
+      if (e.class_name == "ReLU") {
+        if (has(c, "max_value")) return "max_value is not supported";
+        if (c.value("threshold", 0.0) != 0.0) return "threshold is not supported";
+      }
+      if (e.class_name == "Softmax" && has(c, "axis") && c["axis"] != -1 && c["axis"] != Json::array({-1})) {
+        return "softmax over an axis other than -1 is not supported";
+      }
+      return "";
+    case LayerKind::kLSTM:
+      if (c.value("activation", std::string("tanh")) != "tanh") return "activation other than tanh is not supported";
+      if (c.value("recurrent_activation", std::string("sigmoid")) != "sigmoid") {
+        return fmt::format("recurrent_activation {} is not supported (only sigmoid)", c["recurrent_activation"].dump());
+      }
+      for (const char* flag : {"go_backwards", "stateful", "return_state", "time_major"}) {
+        if (c.value(flag, false)) return fmt::format("{}=true is not supported", flag);
+      }
+      return "";
+  }
+  return "";
+}
+
+ir::Layer to_ir_layer(const LayerEntry& e, const std::vector<ir::Shape>& ins, const std::string& file) {
+  const KerasClass* k = find_class(e.class_name);
+  if (!k) throw InternalError("to_ir_layer on an unsupported class");
+  const Json& c = config_of(e);
+  ir::Layer l;
+  l.name = e.name;
+  l.kind = k->kind;
+  l.inputs = e.inputs;
+  auto fail = [&](const std::string& what) { return ModelError(fmt::format("{}: {}: {}", file, where(e), what)); };
+  auto rank_of_input = [&]() -> size_t {
+    if (ins.empty()) throw fail("has no input");
+    return ins[0].size();
+  };
+  try {
+    switch (l.kind) {
+      case LayerKind::kInput: {
+        Json shape = has(c, "batch_shape") ? c["batch_shape"] : has(c, "batch_input_shape") ? c["batch_input_shape"] : Json();
+        if (!shape.is_array() || shape.size() < 2) throw fail("has no batch_shape / batch_input_shape");
+        std::vector<int64_t> dims;
+        for (size_t i = 1; i < shape.size(); ++i) {
+          if (shape[i].is_null()) {
+            throw UnsupportedError(fmt::format("{}: {}: input shape {} has an unknown dimension; snare needs fixed sizes",
+                                               file, where(e), shape.dump()));
+          }
+          dims.push_back(shape[i].get<int64_t>());
+        }
+        l.input_shape = layout::shape_from_keras(dims);
+        break;
+      }
+      case LayerKind::kDense:
+        if (rank_of_input() != 1) {
+          throw UnsupportedError(fmt::format("{}: {}: Dense on an input of rank {} {} is not supported (only flat inputs)",
+                                             file, where(e), ins[0].size(), ir::shape_string(ins[0])));
+        }
+        l.units = c.at("units").get<int64_t>();
+        l.use_bias = c.value("use_bias", true);
+        set_fused_activation(l, c);
+        break;
+      case LayerKind::kConv1D:
+      case LayerKind::kConv2D: {
+        size_t n = spatial_dims(l.kind);
+        l.units = c.at("filters").get<int64_t>();
+        l.kernel = ints(c, "kernel_size", n, {});
+        if (l.kernel.empty()) throw fail("has no kernel_size");
+        l.strides = ints(c, "strides", n, std::vector<int64_t>(n, 1));
+        l.dilation = ints(c, "dilation_rate", n, std::vector<int64_t>(n, 1));
+        l.padding = c.value("padding", std::string("valid")) == "same" ? ir::Padding::kSame : ir::Padding::kValid;
+        l.use_bias = c.value("use_bias", true);
+        set_fused_activation(l, c);
+        break;
+      }
+      case LayerKind::kMaxPool1D:
+      case LayerKind::kMaxPool2D:
+      case LayerKind::kAvgPool1D:
+      case LayerKind::kAvgPool2D: {
+        size_t n = spatial_dims(l.kind);
+        l.kernel = ints(c, "pool_size", n, std::vector<int64_t>(n, 2));
+        l.strides = ints(c, "strides", n, l.kernel);
+        l.padding = c.value("padding", std::string("valid")) == "same" ? ir::Padding::kSame : ir::Padding::kValid;
+        break;
+      }
+      case LayerKind::kGlobalAvgPool1D:
+      case LayerKind::kGlobalAvgPool2D:
+      case LayerKind::kGlobalMaxPool1D:
+      case LayerKind::kGlobalMaxPool2D: break;
+      case LayerKind::kFlatten: l.channels_last = true; break;
+      case LayerKind::kReshape: {
+        std::vector<int64_t> target;
+        for (const Json& d : c.at("target_shape")) target.push_back(d.get<int64_t>());
+        l.target_shape = layout::shape_from_keras(target);
+        l.channels_last = true;
+        break;
+      }
+      case LayerKind::kZeroPadding1D:
+        l.pads = ints(c, "padding", 2, {1, 1});
+        break;
+      case LayerKind::kZeroPadding2D: {
+        const Json& p = c.contains("padding") ? c["padding"] : Json(1);
+        if (p.is_number_integer()) {
+          l.pads = std::vector<int64_t>(4, p.get<int64_t>());
+        } else if (p.size() == 2 && p[0].is_number_integer()) {  // (symmetric_height, symmetric_width)
+          int64_t h = p[0].get<int64_t>(), w = p[1].get<int64_t>();
+          l.pads = {h, h, w, w};
+        } else {
+          l.pads = {p.at(0).at(0).get<int64_t>(), p.at(0).at(1).get<int64_t>(), p.at(1).at(0).get<int64_t>(),
+                    p.at(1).at(1).get<int64_t>()};
+        }
+        break;
+      }
+      case LayerKind::kDropout: l.rate = c.value("rate", 0.0); break;
+      case LayerKind::kBatchNorm: {
+        l.epsilon = c.value("epsilon", 1e-3);
+        l.momentum = c.value("momentum", 0.99);
+        Json axis = c.contains("axis") ? c["axis"] : Json(-1);
+        if (axis.is_array()) axis = axis.at(0);
+        if (layout::axis_from_keras(axis.get<int64_t>(), rank_of_input()) != 0) {
+          throw UnsupportedError(fmt::format("{}: {}: normalisation over axis {} is not supported (only the channel axis)",
+                                             file, where(e), axis.dump()));
+        }
+        break;
+      }
+      case LayerKind::kActivation:
+        if (e.class_name == "Activation") {
+          set_fused_activation(l, c);
+        } else if (e.class_name == "ReLU") {
+          double slope = has(c, "negative_slope") ? c["negative_slope"].get<double>() : 0.0;
+          l.activation = slope != 0.0 ? ir::Activation::kLeakyRelu : ir::Activation::kRelu;
+          l.alpha = slope;
+        } else if (e.class_name == "LeakyReLU") {
+          l.activation = ir::Activation::kLeakyRelu;
+          l.alpha = has(c, "negative_slope") ? c["negative_slope"].get<double>() : c.value("alpha", 0.3);
+        } else if (e.class_name == "ELU") {
+          l.activation = ir::Activation::kElu;
+          l.alpha = c.value("alpha", 1.0);
+        } else {  // Softmax
+          l.activation = ir::Activation::kSoftmax;
+        }
+        break;
+      case LayerKind::kAdd: break;
+      case LayerKind::kConcatenate: {
+        int64_t axis = c.value("axis", int64_t{-1});
+        l.axis = layout::axis_from_keras(axis, rank_of_input());
+        if (l.axis < 0) throw fail(fmt::format("axis {} is out of range for inputs of rank {}", axis, rank_of_input()));
+        break;
+      }
+      case LayerKind::kLSTM:
+        l.units = c.at("units").get<int64_t>();
+        l.return_sequences = c.value("return_sequences", false);
+        l.use_bias = c.value("use_bias", true);
+        l.activation = ir::Activation::kTanh;
+        break;
+    }
+  } catch (const Json::exception& err) {
+    throw fail(fmt::format("malformed config: {}", err.what()));
+  }
+  return l;
+}
+
+std::vector<std::string> keras_weight_names(const ir::Layer& l) {
+  switch (l.kind) {
+    case LayerKind::kDense:
+    case LayerKind::kConv1D:
+    case LayerKind::kConv2D:
+      if (l.use_bias) return {"kernel", "bias"};
+      return {"kernel"};
+    case LayerKind::kBatchNorm: return {"gamma", "beta", "moving_mean", "moving_variance"};
+    case LayerKind::kLSTM:
+      if (l.use_bias) return {"kernel", "recurrent_kernel", "bias"};
+      return {"kernel", "recurrent_kernel"};
+    case LayerKind::kInput:
+    case LayerKind::kMaxPool1D:
+    case LayerKind::kMaxPool2D:
+    case LayerKind::kAvgPool1D:
+    case LayerKind::kAvgPool2D:
+    case LayerKind::kGlobalAvgPool1D:
+    case LayerKind::kGlobalAvgPool2D:
+    case LayerKind::kGlobalMaxPool1D:
+    case LayerKind::kGlobalMaxPool2D:
+    case LayerKind::kFlatten:
+    case LayerKind::kReshape:
+    case LayerKind::kZeroPadding1D:
+    case LayerKind::kZeroPadding2D:
+    case LayerKind::kDropout:
+    case LayerKind::kActivation:
+    case LayerKind::kAdd:
+    case LayerKind::kConcatenate: return {};
+  }
+  return {};
+}
+
+std::string keras_class_for(const ir::Layer& l) {
+  if (!l.origin_config.empty()) {
+    Json origin = Json::parse(l.origin_config, nullptr, false);
+    if (origin.is_object() && origin.contains("class_name") && origin["class_name"].is_string()) {
+      return origin["class_name"].get<std::string>();
+    }
+  }
+  switch (l.kind) {
+    case LayerKind::kInput: return "InputLayer";
+    case LayerKind::kDense: return "Dense";
+    case LayerKind::kConv1D: return "Conv1D";
+    case LayerKind::kConv2D: return "Conv2D";
+    case LayerKind::kMaxPool1D: return "MaxPooling1D";
+    case LayerKind::kMaxPool2D: return "MaxPooling2D";
+    case LayerKind::kAvgPool1D: return "AveragePooling1D";
+    case LayerKind::kAvgPool2D: return "AveragePooling2D";
+    case LayerKind::kGlobalAvgPool1D: return "GlobalAveragePooling1D";
+    case LayerKind::kGlobalAvgPool2D: return "GlobalAveragePooling2D";
+    case LayerKind::kGlobalMaxPool1D: return "GlobalMaxPooling1D";
+    case LayerKind::kGlobalMaxPool2D: return "GlobalMaxPooling2D";
+    case LayerKind::kFlatten: return "Flatten";
+    case LayerKind::kReshape: return "Reshape";
+    case LayerKind::kZeroPadding1D: return "ZeroPadding1D";
+    case LayerKind::kZeroPadding2D: return "ZeroPadding2D";
+    case LayerKind::kDropout: return "Dropout";
+    case LayerKind::kBatchNorm: return "BatchNormalization";
+    case LayerKind::kActivation:
+      if (l.activation == ir::Activation::kLeakyRelu) return "LeakyReLU";
+      if (l.activation == ir::Activation::kElu && l.alpha != 0.0 && l.alpha != 1.0) return "ELU";
+      return "Activation";
+    case LayerKind::kAdd: return "Add";
+    case LayerKind::kConcatenate: return "Concatenate";
+    case LayerKind::kLSTM: return "LSTM";
+  }
+  return "";
+}
+
+Json modeled_config(const ir::Layer& l, const std::string& cls, const std::vector<ir::Shape>& ins, Style style) {
+  Json c = Json::object();
+  switch (l.kind) {
+    case LayerKind::kInput: c[style == Style::kKeras3 ? "batch_shape" : "batch_input_shape"] = keras_shape(l.input_shape); break;
+    case LayerKind::kDense:
+      c["units"] = l.units;
+      c["activation"] = activation_json(l, style);
+      c["use_bias"] = l.use_bias;
+      break;
+    case LayerKind::kConv1D:
+    case LayerKind::kConv2D:
+      c["filters"] = l.units;
+      c["kernel_size"] = l.kernel;
+      c["strides"] = l.strides.empty() ? std::vector<int64_t>(l.kernel.size(), 1) : l.strides;
+      c["padding"] = l.padding == ir::Padding::kSame ? "same" : "valid";
+      c["data_format"] = "channels_last";
+      c["dilation_rate"] = l.dilation.empty() ? std::vector<int64_t>(l.kernel.size(), 1) : l.dilation;
+      c["activation"] = activation_json(l, style);
+      c["use_bias"] = l.use_bias;
+      break;
+    case LayerKind::kMaxPool1D:
+    case LayerKind::kMaxPool2D:
+    case LayerKind::kAvgPool1D:
+    case LayerKind::kAvgPool2D:
+      c["pool_size"] = l.kernel;
+      c["padding"] = l.padding == ir::Padding::kSame ? "same" : "valid";
+      c["strides"] = l.strides.empty() ? l.kernel : l.strides;
+      c["data_format"] = "channels_last";
+      break;
+    case LayerKind::kGlobalAvgPool1D:
+    case LayerKind::kGlobalAvgPool2D:
+    case LayerKind::kGlobalMaxPool1D:
+    case LayerKind::kGlobalMaxPool2D:
+    case LayerKind::kFlatten: c["data_format"] = "channels_last"; break;
+    case LayerKind::kReshape: c["target_shape"] = layout::shape_to_keras(l.target_shape); break;
+    case LayerKind::kZeroPadding1D: c["padding"] = l.pads; break;
+    case LayerKind::kZeroPadding2D:
+      c["padding"] = Json::array({Json::array({l.pads.at(0), l.pads.at(1)}), Json::array({l.pads.at(2), l.pads.at(3)})});
+      c["data_format"] = "channels_last";
+      break;
+    case LayerKind::kDropout: c["rate"] = l.rate; break;
+    case LayerKind::kBatchNorm:
+      c["momentum"] = l.momentum;
+      c["epsilon"] = l.epsilon;
+      break;
+    case LayerKind::kActivation:
+      if (cls == "ReLU") {
+        expect_activation(l, cls, {ir::Activation::kRelu, ir::Activation::kLeakyRelu});
+        c["negative_slope"] = l.activation == ir::Activation::kLeakyRelu ? l.alpha : 0.0;
+      } else if (cls == "LeakyReLU") {
+        expect_activation(l, cls, {ir::Activation::kLeakyRelu});
+        c[style == Style::kKeras3 ? "negative_slope" : "alpha"] = l.alpha;
+      } else if (cls == "ELU") {
+        expect_activation(l, cls, {ir::Activation::kElu});
+        c["alpha"] = l.alpha == 0.0 ? 1.0 : l.alpha;
+      } else if (cls == "Softmax") {
+        expect_activation(l, cls, {ir::Activation::kSoftmax});
+      } else {
+        c["activation"] = activation_json(l, style);
+      }
+      break;
+    case LayerKind::kAdd: break;
+    case LayerKind::kConcatenate: c["axis"] = layout::axis_to_keras(l.axis, ins.at(0).size()); break;
+    case LayerKind::kLSTM:
+      c["return_sequences"] = l.return_sequences;
+      c["units"] = l.units;
+      c["activation"] = "tanh";
+      c["recurrent_activation"] = "sigmoid";
+      c["use_bias"] = l.use_bias;
+      break;
+  }
+  return c;
+}
+
+std::string snake_case(const std::string& class_name) {
+  static const std::regex kNonWord("[^A-Za-z0-9_]+");
+  static const std::regex kWord("(.)([A-Z][a-z]+)");
+  static const std::regex kHump("([a-z])([A-Z])");
+  std::string s = std::regex_replace(class_name, kNonWord, "");
+  s = std::regex_replace(s, kWord, "$1_$2");
+  s = std::regex_replace(s, kHump, "$1_$2");
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  return s;
+}
+
+}  // namespace snare::io::keras

@@ -1,0 +1,84 @@
+#include "io/keras/layout.h"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+
+#include "common/error.h"
+
+namespace snare::io::keras::layout {
+
+ir::Shape shape_from_keras(const std::vector<int64_t>& keras_shape) {
+  ir::Shape s = keras_shape;
+  if (s.size() >= 2) std::rotate(s.begin(), s.end() - 1, s.end());
+  return s;
+}
+
+std::vector<int64_t> shape_to_keras(const ir::Shape& shape) {
+  std::vector<int64_t> s = shape;
+  if (s.size() >= 2) std::rotate(s.begin(), s.begin() + 1, s.end());
+  return s;
+}
+
+int64_t axis_from_keras(int64_t keras_axis, size_t rank) {
+  auto r = static_cast<int64_t>(rank);
+  int64_t per_sample = keras_axis < 0 ? keras_axis + r : keras_axis - 1;  // index into (spatial..., C)
+  if (per_sample < 0 || per_sample >= r) return -1;
+  return per_sample == r - 1 ? 0 : per_sample + 1;
+}
+
+int64_t axis_to_keras(int64_t axis, size_t rank) {
+  if (axis == 0) return -1;
+  if (axis < 0 || axis >= static_cast<int64_t>(rank)) throw InternalError("axis out of range");
+  return axis;  // IR axis k >= 1 is spatial k-1, which Keras counts as k with the batch axis
+}
+
+at::Tensor conv_kernel_from_keras(const at::Tensor& kernel) {
+  if (kernel.dim() == 3) return kernel.permute({2, 1, 0}).contiguous();
+  if (kernel.dim() == 4) return kernel.permute({3, 2, 0, 1}).contiguous();
+  throw InternalError("conv_kernel_from_keras: kernel rank must be 3 or 4");
+}
+
+at::Tensor conv_kernel_to_keras(const at::Tensor& weight) {
+  if (weight.dim() == 3) return weight.permute({2, 1, 0}).contiguous();
+  if (weight.dim() == 4) return weight.permute({2, 3, 1, 0}).contiguous();
+  throw InternalError("conv_kernel_to_keras: weight rank must be 3 or 4");
+}
+
+at::Tensor dense_kernel_from_keras(const at::Tensor& kernel) { return kernel.t().contiguous(); }
+
+at::Tensor dense_kernel_to_keras(const at::Tensor& weight) { return weight.t().contiguous(); }
+
+TorchLstm lstm_from_keras(const KerasLstm& keras) {
+  TorchLstm t;
+  t.weight_ih = keras.kernel.t().contiguous();
+  t.weight_hh = keras.recurrent_kernel.t().contiguous();
+  if (keras.bias.defined()) {
+    t.bias_ih = keras.bias.contiguous();
+    t.bias_hh = at::zeros_like(keras.bias);
+  }
+  return t;
+}
+
+KerasLstm lstm_to_keras(const TorchLstm& torch) {
+  KerasLstm k;
+  k.kernel = torch.weight_ih.t().contiguous();
+  k.recurrent_kernel = torch.weight_hh.t().contiguous();
+  if (torch.bias_ih.defined()) {
+    bool zero_hh = !torch.bias_hh.defined() || !torch.bias_hh.ne(0).any().item<bool>();
+    k.bias = zero_hh ? torch.bias_ih.contiguous() : (torch.bias_ih + torch.bias_hh).contiguous();
+  }
+  return k;
+}
+
+at::Tensor dense_columns_to_channels_last(const at::Tensor& weight, const ir::Shape& chw) {
+  if (chw.size() < 2) return weight;
+  std::vector<int64_t> view{weight.size(0)};
+  view.insert(view.end(), chw.begin(), chw.end());  // [out, C, spatial...]
+  std::vector<int64_t> perm{0};
+  for (int64_t i = 2; i < static_cast<int64_t>(view.size()); ++i) perm.push_back(i);
+  perm.push_back(1);  // [out, spatial..., C]
+  return weight.reshape(view).permute(perm).reshape({weight.size(0), -1}).contiguous();
+}
+
+}  // namespace snare::io::keras::layout

@@ -1,0 +1,66 @@
+// Layout conversion between Keras (channels_last, TensorFlow weight layouts) and the IR (channels
+// first, LibTorch weight layouts). Every conversion is a named function with its inverse, because
+// this is where silent bugs live: a transposed kernel still has a plausible shape.
+//
+//   Keras                              IR
+//   input (H,W,C) / (L,C) / (F)        (C,H,W) / (C,L) / (F)
+//   Conv2D kernel [H,W,I,O]            weight [O,I,H,W]
+//   Conv1D kernel [K,I,O]              weight [O,I,K]
+//   Dense kernel [in,out]              weight [out,in]
+//   LSTM kernel [in,4U]                weight_ih [4U,in]     gate order i,f,c,o = LibTorch i,f,g,o
+//   LSTM recurrent_kernel [U,4U]       weight_hh [4U,U]
+//   LSTM bias [4U]                     bias_ih [4U], bias_hh zeros (written back as their sum)
+//
+// Flatten needs no weight change: the IR Flatten keeps Keras' (spatial..., C) element order
+// (Layer::channels_last). dense_columns_to_channels_last() converts a Dense that follows a
+// channels-first Flatten (graphs from other formats) so Keras' Flatten order computes the same.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "ir/layer.h"
+
+namespace snare::io::keras::layout {
+
+/// Keras per-sample shape (channels last) to IR (channels first): (H,W,C) -> (C,H,W), (L,C) -> (C,L).
+ir::Shape shape_from_keras(const std::vector<int64_t>& keras_shape);
+/// Inverse of shape_from_keras.
+std::vector<int64_t> shape_to_keras(const ir::Shape& shape);
+
+/// Keras axis (counting the batch axis, negative from the end) of a rank-`rank` per-sample tensor to
+/// the IR's per-sample channels-first axis; -1 when out of range.
+int64_t axis_from_keras(int64_t keras_axis, size_t rank);
+/// Inverse: IR per-sample axis to Keras' batch-inclusive axis (channels -> -1).
+int64_t axis_to_keras(int64_t axis, size_t rank);
+
+/// Conv kernel [K..., I, O] -> [O, I, K...] (1-D and 2-D).
+at::Tensor conv_kernel_from_keras(const at::Tensor& kernel);
+/// Conv weight [O, I, K...] -> [K..., I, O].
+at::Tensor conv_kernel_to_keras(const at::Tensor& weight);
+
+/// Dense kernel [in, out] -> weight [out, in].
+at::Tensor dense_kernel_from_keras(const at::Tensor& kernel);
+/// Dense weight [out, in] -> kernel [in, out].
+at::Tensor dense_kernel_to_keras(const at::Tensor& weight);
+
+struct TorchLstm {
+  at::Tensor weight_ih, weight_hh, bias_ih, bias_hh;  ///< biases undefined when the layer has none
+};
+struct KerasLstm {
+  at::Tensor kernel, recurrent_kernel, bias;  ///< bias undefined when the layer has none
+};
+/// Keras LSTM weights to LibTorch's: transposes, and puts the single Keras bias in bias_ih with a
+/// zero bias_hh. Gate order needs no change (Keras i,f,c,o is LibTorch's i,f,g,o).
+TorchLstm lstm_from_keras(const KerasLstm& keras);
+/// Inverse. bias = bias_ih + bias_hh; when bias_hh is all zeros bias_ih is passed through unchanged,
+/// so -0.0 entries survive and a read-write-read round trip is bit-exact.
+KerasLstm lstm_to_keras(const TorchLstm& torch);
+
+/// A Dense weight [out, C*S] whose columns follow the channels-first flatten of per-sample shape
+/// `chw` (C, spatial...) -> the same weight with columns in channels-last (spatial..., C) order.
+at::Tensor dense_columns_to_channels_last(const at::Tensor& weight, const ir::Shape& chw);
+
+}  // namespace snare::io::keras::layout

@@ -1,0 +1,350 @@
+// read_keras: container (legacy HDF5 or .keras zip) -> model config + per-layer Keras weights ->
+// ir::Graph. The steps, in order: open and find the config, parse it, reject every unsupported
+// layer at once, then build layer by layer (IR layer, weights converted and checked against the
+// config, shapes inferred), and finally restore snare's own root attributes (meta, masks).
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <fstream>
+#include <functional>
+
+#include "common/error.h"
+#include "io/keras/archive.h"
+#include "io/keras/config.h"
+#include "io/keras/hdf5.h"
+#include "io/keras/keras.h"
+#include "io/keras/layout.h"
+
+namespace snare::io::keras {
+
+using ir::LayerKind;
+
+namespace {
+
+struct NamedTensor {
+  std::string name;
+  at::Tensor value;
+};
+
+/// Where a layer's stored Keras weights come from, in Keras' order.
+using WeightSource = std::function<std::vector<NamedTensor>(const LayerEntry&, const ir::Layer&)>;
+
+std::string where(const std::string& file, const ir::Layer& l, const std::string& cls) {
+  return fmt::format("{}: layer '{}' ({})", file, l.name, cls);
+}
+
+std::string dims(const at::Tensor& t) {
+  std::vector<int64_t> s(t.sizes().begin(), t.sizes().end());
+  return fmt::format("[{}]", fmt::join(s, ","));
+}
+
+/// Keras splits long name lists into "name0", "name1", ... (HDF5's 64 KiB object header limit).
+std::vector<std::string> chunked_attr(const h5::Group& g, const std::string& name) {
+  if (g.has_attr(name)) return g.attr_strings(name);
+  std::vector<std::string> out;
+  for (int i = 0; g.has_attr(name + std::to_string(i)); ++i) {
+    for (std::string& s : g.attr_strings(name + std::to_string(i))) out.push_back(std::move(s));
+  }
+  if (out.empty() && !g.has_attr(name + "0")) {
+    throw ModelError(fmt::format("{}: group '{}' has no '{}' attribute", g.label(), g.path(), name));
+  }
+  return out;
+}
+
+/// Converts and checks one layer's Keras weights; messages say expected vs got.
+std::map<std::string, at::Tensor> convert_weights(const ir::Layer& l, const std::string& cls,
+                                                  const std::vector<NamedTensor>& stored, const ir::Shape& in,
+                                                  const std::string& file) {
+  std::vector<std::string> expected = keras_weight_names(l);
+  if (stored.size() != expected.size()) {
+    std::vector<std::string> got;
+    for (const NamedTensor& t : stored) got.push_back(t.name);
+    throw ModelError(fmt::format("{}: expected {} weights ({}) but the file has {} ({})", where(file, l, cls),
+                                 expected.size(), fmt::join(expected, ", "), stored.size(),
+                                 got.empty() ? "none" : fmt::format("{}", fmt::join(got, ", "))));
+  }
+  auto check = [&](size_t i, const std::vector<int64_t>& shape, const std::string& why) {
+    const at::Tensor& t = stored[i].value;
+    if (!t.sizes().equals(shape)) {
+      throw ModelError(fmt::format("{}: {} has shape {} but {}", where(file, l, cls), expected[i], dims(t), why));
+    }
+  };
+  auto bias = [&](size_t i, int64_t n, const char* what) {
+    check(i, {n}, fmt::format("config says {}={}", what, n));
+  };
+  std::map<std::string, at::Tensor> w;
+  switch (l.kind) {
+    case LayerKind::kDense: {
+      const at::Tensor& k = stored[0].value;
+      if (k.dim() != 2 || k.size(1) != l.units) check(0, {in.at(0), l.units}, fmt::format("config says units={}", l.units));
+      check(0, {in.at(0), l.units}, fmt::format("the layer's input has {} features", in.at(0)));
+      w["weight"] = layout::dense_kernel_from_keras(k);
+      if (l.use_bias) {
+        bias(1, l.units, "units");
+        w["bias"] = stored[1].value;
+      }
+      break;
+    }
+    case LayerKind::kConv1D:
+    case LayerKind::kConv2D: {
+      std::vector<int64_t> shape = l.kernel;
+      shape.push_back(in.at(0));
+      shape.push_back(l.units);
+      const at::Tensor& k = stored[0].value;
+      if (k.dim() != static_cast<int64_t>(shape.size()) || k.size(-1) != l.units) {
+        check(0, shape, fmt::format("config says filters={}", l.units));
+      }
+      std::vector<int64_t> ks(k.sizes().begin(), k.sizes().end() - 2);
+      if (ks != l.kernel) check(0, shape, fmt::format("config says kernel_size=[{}]", fmt::join(l.kernel, ",")));
+      check(0, shape, fmt::format("the layer's input has {} channels", in.at(0)));
+      w["weight"] = layout::conv_kernel_from_keras(k);
+      if (l.use_bias) {
+        bias(1, l.units, "filters");
+        w["bias"] = stored[1].value;
+      }
+      break;
+    }
+    case LayerKind::kBatchNorm: {
+      static const char* kNames[] = {"weight", "bias", "running_mean", "running_var"};
+      for (size_t i = 0; i < 4; ++i) {
+        check(i, {in.at(0)}, fmt::format("the layer's input has {} channels", in.at(0)));
+        w[kNames[i]] = stored[i].value;
+      }
+      break;
+    }
+    case LayerKind::kLSTM: {
+      int64_t u4 = 4 * l.units;
+      const at::Tensor& k = stored[0].value;
+      if (k.dim() != 2 || k.size(1) != u4) check(0, {in.at(0), u4}, fmt::format("config says units={}", l.units));
+      check(0, {in.at(0), u4}, fmt::format("the layer's input has {} features per step", in.at(0)));
+      check(1, {l.units, u4}, fmt::format("config says units={}", l.units));
+      layout::KerasLstm keras{stored[0].value, stored[1].value, at::Tensor()};
+      if (l.use_bias) {
+        bias(2, u4, "4*units");
+        keras.bias = stored[2].value;
+      }
+      layout::TorchLstm t = layout::lstm_from_keras(keras);
+      w["weight_ih"] = t.weight_ih;
+      w["weight_hh"] = t.weight_hh;
+      if (l.use_bias) {
+        w["bias_ih"] = t.bias_ih;
+        w["bias_hh"] = t.bias_hh;
+      }
+      break;
+    }
+    case LayerKind::kInput:
+    case LayerKind::kMaxPool1D:
+    case LayerKind::kMaxPool2D:
+    case LayerKind::kAvgPool1D:
+    case LayerKind::kAvgPool2D:
+    case LayerKind::kGlobalAvgPool1D:
+    case LayerKind::kGlobalAvgPool2D:
+    case LayerKind::kGlobalMaxPool1D:
+    case LayerKind::kGlobalMaxPool2D:
+    case LayerKind::kFlatten:
+    case LayerKind::kReshape:
+    case LayerKind::kZeroPadding1D:
+    case LayerKind::kZeroPadding2D:
+    case LayerKind::kDropout:
+    case LayerKind::kActivation:
+    case LayerKind::kAdd:
+    case LayerKind::kConcatenate: break;
+  }
+  return w;
+}
+
+ir::Graph build_graph(const ModelConfig& mc, const std::string& file, const WeightSource& weights) {
+  std::vector<std::string> problems;
+  for (const LayerEntry& e : mc.layers) {
+    std::string why = unsupported_reason(e);
+    if (!why.empty()) problems.push_back(fmt::format("'{}' ({}): {}", e.name, e.class_name, why));
+  }
+  if (!problems.empty()) {
+    throw UnsupportedError(fmt::format("{}: {} unsupported layer{}: {}", file, problems.size(),
+                                       problems.size() == 1 ? "" : "s", fmt::join(problems, "; ")));
+  }
+  size_t inputs = std::count_if(mc.layers.begin(), mc.layers.end(),
+                                [](const LayerEntry& e) { return e.class_name == "InputLayer"; });
+  if (inputs != 1) throw UnsupportedError(fmt::format("{}: model has {} InputLayers; snare supports one", file, inputs));
+
+  ir::Graph g;
+  g.name = mc.name;
+  g.outputs = mc.outputs;
+  std::map<std::string, ir::Shape> shapes;
+  for (const LayerEntry& e : mc.layers) {
+    std::vector<ir::Shape> ins;
+    for (const std::string& i : e.inputs) {
+      auto it = shapes.find(i);
+      if (it == shapes.end()) {
+        throw ModelError(fmt::format("{}: layer '{}' ({}) reads '{}', which is not defined before it", file, e.name,
+                                     e.class_name, i));
+      }
+      ins.push_back(it->second);
+    }
+    ir::Layer l = to_ir_layer(e, ins, file);
+    l.origin_config = e.entry.dump();
+    if (!keras_weight_names(l).empty()) l.weights = convert_weights(l, e.class_name, weights(e, l), ins.at(0), file);
+    g.layers.push_back(std::move(l));
+    try {
+      g.infer_shapes();
+    } catch (const ModelError& err) {
+      throw ModelError(fmt::format("{}: {}", file, err.what()));
+    }
+    shapes[e.name] = g.layers.back().output_shape;
+  }
+  // Shapes were inferred for checking; a freshly read graph carries them as any graph would.
+  return g;
+}
+
+/// Restores snare's own root attributes: snare_meta (Graph::meta "snare.*") and snare_masks.
+void restore_snare_attributes(ir::Graph& g, const h5::Group& root, const std::string& file) {
+  if (root.has_attr("snare_meta")) {
+    Json meta = Json::parse(root.attr_string("snare_meta"), nullptr, false);
+    if (!meta.is_object()) throw ModelError(fmt::format("{}: attribute snare_meta is not a JSON object", file));
+    for (const auto& item : meta.items()) {
+      g.meta[item.key()] = item.value().is_string() ? item.value().get<std::string>() : item.value().dump();
+    }
+  }
+  if (root.has_attr("snare_masks")) {
+    Json masks = Json::parse(root.attr_string("snare_masks"), nullptr, false);
+    if (!masks.is_object()) throw ModelError(fmt::format("{}: attribute snare_masks is not a JSON object", file));
+    for (const auto& item : masks.items()) {
+      int idx = g.index_of(item.key());
+      if (idx < 0) throw ModelError(fmt::format("{}: snare_masks names layer '{}', which the model lacks", file, item.key()));
+      ir::Layer& l = g.layers[static_cast<size_t>(idx)];
+      for (const Json& name : item.value()) {
+        auto w = l.weights.find(name.get<std::string>());
+        if (w == l.weights.end()) {
+          throw ModelError(fmt::format("{}: snare_masks names weight '{}' of layer '{}', which it lacks", file,
+                                       name.get<std::string>(), l.name));
+        }
+        l.masks[w->first] = w->second.ne(0).to(at::kFloat);
+      }
+    }
+  }
+}
+
+Json parse_json(const std::string& text, const std::string& file, const std::string& what) {
+  try {
+    return Json::parse(text);
+  } catch (const Json::parse_error& err) {
+    throw ModelError(fmt::format("{}: {} is not valid JSON: {}", file, what, err.what()));
+  }
+}
+
+std::string optional_attr(const h5::Group& g, const std::string& name) {
+  return g.has_attr(name) ? g.attr_string(name) : std::string();
+}
+
+ir::Graph read_h5(const std::string& path) {
+  h5::File f = h5::File::open(path);
+  h5::Group root = f.root();
+  if (!root.has_attr("model_config")) {
+    throw ModelError(fmt::format("{}: no 'model_config' attribute: not a full Keras model file (weights-only files "
+                                 "cannot be read)",
+                                 path));
+  }
+  ModelConfig mc = parse_model_config(parse_json(root.attr_string("model_config"), path, "model_config"), path);
+  if (!root.has_group("model_weights")) throw ModelError(fmt::format("{}: no 'model_weights' group", path));
+  h5::Group mw = root.group("model_weights");
+  std::vector<std::string> layer_names = chunked_attr(mw, "layer_names");
+
+  WeightSource source = [&](const LayerEntry& e, const ir::Layer& l) {
+    if (std::find(layer_names.begin(), layer_names.end(), e.name) == layer_names.end() || !mw.has_group(e.name)) {
+      throw ModelError(fmt::format("{}: layer '{}' ({}): missing weights: model_weights has no group '{}'", path,
+                                   e.name, e.class_name, e.name));
+    }
+    h5::Group lg = mw.group(e.name);
+    std::vector<NamedTensor> out;
+    for (const std::string& name : chunked_attr(lg, "weight_names")) {
+      if (!lg.has_dataset(name)) {
+        throw ModelError(fmt::format("{}: layer '{}' ({}): missing weight: weight_names lists '{}' but there is no "
+                                     "dataset '{}/{}'",
+                                     path, e.name, e.class_name, name, lg.path(), name));
+      }
+      out.push_back({name, lg.dataset(name)});
+    }
+    (void)l;
+    return out;
+  };
+  ir::Graph g = build_graph(mc, path, source);
+  g.meta["format"] = "keras-h5";
+  g.meta["keras.keras_version"] = optional_attr(root, "keras_version");
+  g.meta["keras.backend"] = optional_attr(root, "backend");
+  if (root.has_attr("training_config")) g.meta["keras.training_config"] = root.attr_string("training_config");
+  g.meta["keras.model_class"] = mc.model_class;
+  g.meta["keras.model_config"] = mc.skeleton.dump();
+  if (!mc.implicit_input.empty()) g.meta["keras.implicit_input"] = mc.implicit_input;
+  restore_snare_attributes(g, root, path);
+  return g;
+}
+
+ir::Graph read_zip(const std::string& path) {
+  auto entries = archive::read_entries(path, {"config.json", "metadata.json", "model.weights.h5"});
+  if (!entries.count("config.json")) {
+    throw ModelError(fmt::format("{}: the zip archive has no config.json: not a .keras model", path));
+  }
+  if (!entries.count("model.weights.h5")) {
+    throw ModelError(fmt::format("{}: the zip archive has no model.weights.h5: not a .keras model", path));
+  }
+  ModelConfig mc = parse_model_config(parse_json(entries["config.json"], path, "config.json"), path);
+  std::string label = path + ":model.weights.h5";
+  h5::File f = h5::File::open_image(entries["model.weights.h5"], label);
+  h5::Group root = f.root();
+
+  // .keras files address layers by snake_case class name with a counter (saving_lib), not by name.
+  std::map<std::string, std::string> paths;
+  std::map<std::string, int> used;
+  for (const LayerEntry& e : mc.layers) {
+    if (e.class_name == "InputLayer") continue;
+    std::string base = snake_case(e.class_name);
+    int n = used.count(base) ? ++used[base] : (used[base] = 0);
+    paths[e.name] = "layers/" + (n == 0 ? base : fmt::format("{}_{}", base, n));
+  }
+  WeightSource source = [&](const LayerEntry& e, const ir::Layer& l) {
+    std::string base = paths.at(e.name);
+    std::string vars = base + "/vars";
+    if (l.kind == LayerKind::kLSTM && root.has_group(base + "/cell/vars")) vars = base + "/cell/vars";
+    if (!root.has_group(vars)) {
+      throw ModelError(fmt::format("{}: layer '{}' ({}): missing weights: no group '/{}'", label, e.name,
+                                   e.class_name, vars));
+    }
+    h5::Group g = root.group(vars);
+    std::vector<std::string> names = g.members();
+    std::sort(names.begin(), names.end(), [](const std::string& a, const std::string& b) {
+      return a.size() != b.size() ? a.size() < b.size() : a < b;  // "2" before "10"
+    });
+    std::vector<NamedTensor> out;
+    for (const std::string& n : names) out.push_back({vars + "/" + n, g.dataset(n)});
+    return out;
+  };
+  ir::Graph g = build_graph(mc, path, source);
+  g.meta["format"] = "keras-zip";
+  std::string version;
+  if (entries.count("metadata.json")) {
+    g.meta["keras.metadata"] = entries["metadata.json"];
+    Json metadata = Json::parse(entries["metadata.json"], nullptr, false);
+    if (metadata.is_object() && metadata.contains("keras_version") && metadata["keras_version"].is_string()) {
+      version = metadata["keras_version"].get<std::string>();
+    }
+  }
+  g.meta["keras.keras_version"] = version;
+  g.meta["keras.model_class"] = mc.model_class;
+  g.meta["keras.model_config"] = mc.skeleton.dump();
+  if (!mc.implicit_input.empty()) g.meta["keras.implicit_input"] = mc.implicit_input;
+  restore_snare_attributes(g, root, label);
+  return g;
+}
+
+}  // namespace
+
+ir::Graph read_keras(const std::string& path) {
+  h5::silence_hdf5_errors();
+  if (!std::ifstream(path, std::ios::binary)) throw ModelError(fmt::format("{}: cannot open the file", path));
+  if (archive::is_zip(path)) return read_zip(path);
+  if (h5::has_hdf5_signature(path)) return read_h5(path);
+  throw ModelError(fmt::format("{}: neither an HDF5 file nor a .keras zip archive", path));
+}
+
+}  // namespace snare::io::keras
