@@ -1,0 +1,406 @@
+// ir -> ONNX (opset 13). Each ir layer becomes one principal node named after the layer (plus
+// Transposes, a separate activation node, ... around it); the tensor holding a layer's final output
+// is named after the layer too, so a reader can map nodes back to layers. Weights go out in LibTorch
+// layouts, which are ONNX's (Conv OIHW, Gemm with transB=1), except LSTM gates (i,f,g,o -> i,o,f,c).
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+#include <onnx/checker.h>
+
+#include <fstream>
+#include <set>
+
+#include "common/atomic_file.h"
+#include "common/error.h"
+#include "io/onnx/onnx.h"
+#include "io/onnx/proto.h"
+
+namespace snare::io::onnx {
+
+using namespace detail;
+using ir::Layer;
+using ir::LayerKind;
+using ir::Shape;
+
+namespace {
+
+constexpr int64_t kOpset = 13;
+constexpr int64_t kIrVersion = 7;  // the IR version that goes with opset 13
+
+std::vector<int64_t> to_last_perm(size_t per_sample_rank) {
+  std::vector<int64_t> p{0};
+  for (int64_t i = 2; i <= static_cast<int64_t>(per_sample_rank); ++i) p.push_back(i);
+  p.push_back(1);
+  return p;
+}
+
+std::vector<int64_t> to_first_perm(size_t per_sample_rank) {
+  auto rank = static_cast<int64_t>(per_sample_rank) + 1;
+  std::vector<int64_t> p{0, rank - 1};
+  for (int64_t i = 1; i < rank - 1; ++i) p.push_back(i);
+  return p;
+}
+
+/// TensorFlow "same" padding as ONNX pads [b1, b2, ..., e1, e2, ...]: the odd pixel goes at the end.
+std::vector<int64_t> onnx_pads(const Layer& l, const Shape& in) {
+  size_t dims = l.kernel.size();
+  std::vector<int64_t> before(dims, 0), after(dims, 0);
+  if (l.padding == ir::Padding::kSame) {
+    for (size_t i = 0; i < dims; ++i) {
+      int64_t s = l.strides.empty() ? (ir::has_units(l.kind) ? 1 : l.kernel[i]) : l.strides[i];
+      int64_t d = l.dilation.empty() ? 1 : l.dilation[i];
+      int64_t out = (in.at(i + 1) + s - 1) / s;
+      int64_t total = std::max<int64_t>((out - 1) * s + (l.kernel[i] - 1) * d + 1 - in.at(i + 1), 0);
+      before[i] = total / 2;
+      after[i] = total - total / 2;
+    }
+  }
+  before.insert(before.end(), after.begin(), after.end());
+  return before;
+}
+
+/// ir LSTM gate blocks i,f,g,o -> ONNX i,o,f,c along axis 0.
+at::Tensor gates_to_onnx(const at::Tensor& t) {
+  auto q = t.chunk(4, 0);
+  return at::cat({q[0], q[3], q[1], q[2]}, 0).contiguous();
+}
+
+class Writer {
+ public:
+  explicit Writer(const ir::Graph& graph) : g_(graph) {}
+  pb::ModelProto build();
+
+ private:
+  void layer(const Layer& l);
+  const Shape& in_shape(const Layer& l, size_t i = 0) const { return g_.layer(l.inputs.at(i)).output_shape; }
+  std::string in(const Layer& l, size_t i = 0) const { return tensor_.at(l.inputs.at(i)); }
+  /// A tensor or node name not used yet; layer names are reserved for the layers' own tensor and
+  /// principal node, so the reader gets the layer names back.
+  std::string unique(const std::string& base, std::set<std::string>& used);
+  std::string tensor_name(const std::string& base) { return unique(base, tensors_); }
+  std::string node_name(const std::string& base) { return unique(base, nodes_); }
+  pb::NodeProto* node(const std::string& op, const std::string& name, const std::vector<std::string>& inputs,
+                      const std::vector<std::string>& outputs);
+  std::string weight(const Layer& l, const std::string& key, const at::Tensor& t);
+  std::string ints_const(const std::string& name, const std::vector<int64_t>& values);
+  /// Emits `activation` from `x` into `out`; `standalone` marks an ir Activation layer.
+  void activation(const Layer& l, const std::string& x, const std::string& out, const std::string& name, bool standalone);
+  /// Output tensor for the layer's last node (its name, unless the name is taken by the input).
+  std::string output_of(const Layer& l);
+  void value_info(pb::ValueInfoProto* v, const std::string& name, const Shape& shape);
+
+  ir::Graph g_;
+  pb::ModelProto model_;
+  pb::GraphProto* graph_ = nullptr;
+  std::map<std::string, std::string> tensor_;  ///< layer -> ONNX tensor holding its output
+  std::set<std::string> tensors_, nodes_;      ///< names in use
+  std::set<std::string> layer_names_;
+};
+
+std::string Writer::unique(const std::string& base, std::set<std::string>& used) {
+  std::string name = base;
+  for (int k = 1; used.count(name) || layer_names_.count(name); ++k) name = base + "_" + std::to_string(k);
+  used.insert(name);
+  return name;
+}
+
+pb::NodeProto* Writer::node(const std::string& op, const std::string& name, const std::vector<std::string>& inputs,
+                            const std::vector<std::string>& outputs) {
+  pb::NodeProto* n = graph_->add_node();
+  n->set_op_type(op);
+  n->set_name(name);
+  for (const auto& i : inputs) n->add_input(i);
+  for (const auto& o : outputs) n->add_output(o);
+  return n;
+}
+
+std::string Writer::weight(const Layer& l, const std::string& key, const at::Tensor& t) {
+  std::string name = tensor_name(l.name + "." + key);
+  from_tensor(t.to(at::kFloat), name, graph_->add_initializer());
+  return name;
+}
+
+std::string Writer::ints_const(const std::string& base, const std::vector<int64_t>& values) {
+  std::string name = tensor_name(base);
+  from_tensor(at::tensor(values, at::kLong), name, graph_->add_initializer());
+  return name;
+}
+
+std::string Writer::output_of(const Layer& l) {
+  // The Input's tensor is "input": a later layer called "input" gets a suffixed tensor.
+  std::string name = l.name;
+  if (tensors_.count(name)) name = tensor_name(l.name);
+  tensors_.insert(name);
+  tensor_[l.name] = name;
+  return name;
+}
+
+void Writer::value_info(pb::ValueInfoProto* v, const std::string& name, const Shape& shape) {
+  v->set_name(name);
+  auto* t = v->mutable_type()->mutable_tensor_type();
+  t->set_elem_type(pb::TensorProto::FLOAT);
+  t->mutable_shape()->add_dim()->set_dim_param("N");
+  for (int64_t d : shape) t->mutable_shape()->add_dim()->set_dim_value(d);
+}
+
+void Writer::activation(const Layer& l, const std::string& x, const std::string& out, const std::string& name,
+                        bool standalone) {
+  Hints hints;
+  if (standalone) hints.values["layer"] = "";
+  pb::NodeProto* n = nullptr;
+  switch (l.activation) {
+    case ir::Activation::kLinear: n = node("Identity", name, {x}, {out}); break;
+    case ir::Activation::kRelu: n = node("Relu", name, {x}, {out}); break;
+    case ir::Activation::kTanh: n = node("Tanh", name, {x}, {out}); break;
+    case ir::Activation::kSigmoid: n = node("Sigmoid", name, {x}, {out}); break;
+    case ir::Activation::kSelu: n = node("Selu", name, {x}, {out}); break;
+    case ir::Activation::kSoftmax:
+      n = node("Softmax", name, {x}, {out});
+      set_attr(n, "axis", int64_t{1});  // the channel axis, whatever the rank
+      break;
+    case ir::Activation::kElu:
+      n = node("Elu", name, {x}, {out});
+      // snare reads alpha 0 as Elu's default 1.0; leave the attribute out then.
+      if (l.alpha != 0.0) {
+        set_attr(n, "alpha", static_cast<float>(l.alpha));
+        hints.values["alpha"] = format_real(l.alpha);
+      }
+      break;
+    case ir::Activation::kLeakyRelu:
+      n = node("LeakyRelu", name, {x}, {out});
+      set_attr(n, "alpha", static_cast<float>(l.alpha));
+      hints.values["alpha"] = format_real(l.alpha);
+      break;
+  }
+  n->set_doc_string(hints.text());
+}
+
+void Writer::layer(const Layer& l) {
+  // Dense and Conv end in their fused activation: the principal node writes a pre-activation tensor.
+  auto principal_out = [&]() {
+    return l.activation == ir::Activation::kLinear ? output_of(l) : tensor_name(l.name + "/linear");
+  };
+  auto finish_activation = [&](const std::string& pre) {
+    if (l.activation == ir::Activation::kLinear) return;
+    activation(l, pre, output_of(l), node_name(l.name + "/" + ir::activation_name(l.activation)), false);
+  };
+  switch (l.kind) {
+    case LayerKind::kInput: tensor_[l.name] = "input"; return;
+    case LayerKind::kDense: {
+      std::vector<std::string> inputs{in(l), weight(l, "weight", l.weights.at("weight"))};
+      if (l.use_bias) inputs.push_back(weight(l, "bias", l.weights.at("bias")));
+      std::string pre = principal_out();
+      pb::NodeProto* n = node("Gemm", l.name, inputs, {pre});
+      set_attr(n, "transB", int64_t{1});
+      finish_activation(pre);
+      return;
+    }
+    case LayerKind::kConv1D:
+    case LayerKind::kConv2D: {
+      std::vector<std::string> inputs{in(l), weight(l, "weight", l.weights.at("weight"))};
+      if (l.use_bias) inputs.push_back(weight(l, "bias", l.weights.at("bias")));
+      std::string pre = principal_out();
+      size_t dims = l.kernel.size();
+      pb::NodeProto* n = node("Conv", l.name, inputs, {pre});
+      set_attr(n, "kernel_shape", l.kernel);
+      set_attr(n, "strides", l.strides.empty() ? Shape(dims, 1) : l.strides);
+      set_attr(n, "dilations", l.dilation.empty() ? Shape(dims, 1) : l.dilation);
+      set_attr(n, "pads", onnx_pads(l, in_shape(l)));
+      set_attr(n, "group", int64_t{1});
+      if (l.padding == ir::Padding::kSame) n->set_doc_string("snare: padding=same");
+      finish_activation(pre);
+      return;
+    }
+    case LayerKind::kMaxPool1D:
+    case LayerKind::kMaxPool2D:
+    case LayerKind::kAvgPool1D:
+    case LayerKind::kAvgPool2D: {
+      bool max = l.kind == LayerKind::kMaxPool1D || l.kind == LayerKind::kMaxPool2D;
+      pb::NodeProto* n = node(max ? "MaxPool" : "AveragePool", l.name, {in(l)}, {output_of(l)});
+      set_attr(n, "kernel_shape", l.kernel);
+      set_attr(n, "strides", l.strides.empty() ? l.kernel : l.strides);
+      set_attr(n, "pads", onnx_pads(l, in_shape(l)));
+      // Keras averages over real pixels only, as ONNX does without count_include_pad.
+      if (!max) set_attr(n, "count_include_pad", int64_t{0});
+      if (l.padding == ir::Padding::kSame) n->set_doc_string("snare: padding=same");
+      return;
+    }
+    case LayerKind::kGlobalAvgPool1D:
+    case LayerKind::kGlobalAvgPool2D:
+    case LayerKind::kGlobalMaxPool1D:
+    case LayerKind::kGlobalMaxPool2D: {
+      bool max = l.kind == LayerKind::kGlobalMaxPool1D || l.kind == LayerKind::kGlobalMaxPool2D;
+      std::string kept = tensor_name(l.name + "/keepdims");
+      node(max ? "GlobalMaxPool" : "GlobalAveragePool", l.name, {in(l)}, {kept});
+      pb::NodeProto* f = node("Flatten", node_name(l.name + "/flatten"), {kept}, {output_of(l)});
+      set_attr(f, "axis", int64_t{1});
+      return;
+    }
+    case LayerKind::kFlatten: {
+      std::string x = in(l);
+      if (l.channels_last && in_shape(l).size() >= 2) {
+        std::string t = tensor_name(l.name + "/channels_last");
+        pb::NodeProto* tr = node("Transpose", node_name(l.name + "/to_channels_last"), {x}, {t});
+        set_attr(tr, "perm", to_last_perm(in_shape(l).size()));
+        x = t;
+      }
+      pb::NodeProto* n = node("Flatten", l.name, {x}, {output_of(l)});
+      set_attr(n, "axis", int64_t{1});
+      if (l.channels_last) n->set_doc_string("snare: channels_last=1");
+      return;
+    }
+    case LayerKind::kReshape: {
+      std::string x = in(l);
+      if (l.channels_last && in_shape(l).size() >= 2) {
+        std::string t = tensor_name(l.name + "/channels_last");
+        pb::NodeProto* tr = node("Transpose", node_name(l.name + "/to_channels_last"), {x}, {t});
+        set_attr(tr, "perm", to_last_perm(in_shape(l).size()));
+        x = t;
+      }
+      Shape target = l.target_shape;
+      bool back = l.channels_last && target.size() >= 2;
+      if (back) std::rotate(target.begin(), target.begin() + 1, target.end());
+      target.insert(target.begin(), 0);  // 0: keep the batch axis
+      std::string out = back ? tensor_name(l.name + "/channels_last_out") : output_of(l);
+      pb::NodeProto* n = node("Reshape", l.name, {x, ints_const(l.name + ".shape", target)}, {out});
+      n->set_doc_string(l.channels_last ? "snare: channels_last=1 layer" : "snare: layer");
+      if (back) {
+        pb::NodeProto* tr = node("Transpose", node_name(l.name + "/to_channels_first"), {out}, {output_of(l)});
+        set_attr(tr, "perm", to_first_perm(l.output_shape.size()));
+      }
+      return;
+    }
+    case LayerKind::kZeroPadding1D:
+    case LayerKind::kZeroPadding2D: {
+      size_t dims = l.pads.size() / 2;
+      std::vector<int64_t> pads(2 * (dims + 2), 0);
+      for (size_t i = 0; i < dims; ++i) {
+        pads[2 + i] = l.pads[2 * i];
+        pads[dims + 4 + i] = l.pads[2 * i + 1];
+      }
+      pb::NodeProto* n = node("Pad", l.name, {in(l), ints_const(l.name + ".pads", pads)}, {output_of(l)});
+      set_attr(n, "mode", std::string("constant"));
+      return;
+    }
+    case LayerKind::kDropout: {
+      std::string ratio = tensor_name(l.name + ".ratio");
+      from_tensor(at::full({}, l.rate, at::kFloat), ratio, graph_->add_initializer());
+      pb::NodeProto* n = node("Dropout", l.name, {in(l), ratio}, {output_of(l)});
+      n->set_doc_string("snare: rate=" + format_real(l.rate));
+      return;
+    }
+    case LayerKind::kBatchNorm: {
+      std::vector<std::string> inputs{in(l)};
+      for (const char* w : {"weight", "bias", "running_mean", "running_var"}) inputs.push_back(weight(l, w, l.weights.at(w)));
+      pb::NodeProto* n = node("BatchNormalization", l.name, inputs, {output_of(l)});
+      set_attr(n, "epsilon", static_cast<float>(l.epsilon));
+      set_attr(n, "momentum", static_cast<float>(l.momentum));
+      n->set_doc_string(fmt::format("snare: epsilon={} momentum={}", format_real(l.epsilon), format_real(l.momentum)));
+      return;
+    }
+    case LayerKind::kActivation: activation(l, in(l), output_of(l), l.name, true); return;
+    case LayerKind::kAdd: {
+      std::vector<std::string> inputs;
+      for (size_t i = 0; i < l.inputs.size(); ++i) inputs.push_back(in(l, i));
+      node(inputs.size() == 2 ? "Add" : "Sum", l.name, inputs, {output_of(l)});
+      return;
+    }
+    case LayerKind::kConcatenate: {
+      std::vector<std::string> inputs;
+      for (size_t i = 0; i < l.inputs.size(); ++i) inputs.push_back(in(l, i));
+      pb::NodeProto* n = node("Concat", l.name, inputs, {output_of(l)});
+      set_attr(n, "axis", l.axis + 1);
+      return;
+    }
+    case LayerKind::kLSTM: {
+      // ir (C, L) per sample -> ONNX [L, N, C]; Y [L,1,N,U] or Y_h [1,N,U] back to ir (U, L) / (U).
+      std::string seq = tensor_name(l.name + "/time_major");
+      pb::NodeProto* tr = node("Transpose", node_name(l.name + "/to_time_major"), {in(l)}, {seq});
+      set_attr(tr, "perm", std::vector<int64_t>{2, 0, 1});
+      std::vector<std::string> inputs{seq, weight(l, "W", gates_to_onnx(l.weights.at("weight_ih")).unsqueeze(0)),
+                                      weight(l, "R", gates_to_onnx(l.weights.at("weight_hh")).unsqueeze(0))};
+      if (l.use_bias) {
+        at::Tensor b = at::cat({gates_to_onnx(l.weights.at("bias_ih")), gates_to_onnx(l.weights.at("bias_hh"))});
+        inputs.push_back(weight(l, "B", b.unsqueeze(0)));
+      }
+      std::string y = tensor_name(l.name + (l.return_sequences ? "/Y" : "/Y_h"));
+      pb::NodeProto* n = node("LSTM", l.name, inputs,
+                              l.return_sequences ? std::vector<std::string>{y} : std::vector<std::string>{"", y});
+      set_attr(n, "hidden_size", l.units);
+      if (l.activation != ir::Activation::kTanh) {
+        n->set_doc_string(fmt::format("snare: activation={}", ir::activation_name(l.activation)));
+      }
+      if (l.return_sequences) {
+        std::string squeezed = tensor_name(l.name + "/Y_squeezed");
+        node("Squeeze", node_name(l.name + "/squeeze"), {y, ints_const(l.name + ".squeeze_axes", {1})}, {squeezed});
+        pb::NodeProto* back = node("Transpose", node_name(l.name + "/to_channels_first"), {squeezed}, {output_of(l)});
+        set_attr(back, "perm", std::vector<int64_t>{1, 2, 0});
+      } else {
+        node("Squeeze", node_name(l.name + "/squeeze"), {y, ints_const(l.name + ".squeeze_axes", {0})}, {output_of(l)});
+      }
+      return;
+    }
+  }
+  throw InternalError("io/onnx writer: unknown layer kind");
+}
+
+pb::ModelProto Writer::build() {
+  g_.infer_shapes();
+  model_.set_ir_version(kIrVersion);
+  model_.set_producer_name("snare");
+  model_.set_producer_version("0.1");
+  auto* opset = model_.add_opset_import();
+  opset->set_domain("");
+  opset->set_version(kOpset);
+  for (const auto& [k, v] : g_.meta) {
+    // Facts about the file snare read are not facts about this one.
+    if (k == "format" || k.rfind("onnx.", 0) == 0) continue;
+    auto* p = model_.add_metadata_props();
+    p->set_key(k);
+    p->set_value(v);
+  }
+  graph_ = model_.mutable_graph();
+  graph_->set_name(g_.name.empty() ? "snare" : g_.name);
+  tensors_.insert("input");
+  for (const Layer& l : g_.layers) layer_names_.insert(l.name);
+  value_info(graph_->add_input(), "input", g_.input().input_shape);
+  for (const Layer& l : g_.layers) {
+    try {
+      layer(l);
+    } catch (const Error&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw InternalError(fmt::format("layer '{}' ({}): {}", l.name, ir::kind_name(l.kind), e.what()));
+    }
+  }
+  for (const std::string& o : g_.output_names()) value_info(graph_->add_output(), tensor_.at(o), g_.layer(o).output_shape);
+  return model_;
+}
+
+}  // namespace
+
+void write_onnx(const ir::Graph& graph, const std::string& path) {
+  pb::ModelProto model;
+  try {
+    ir::verify(graph);
+    model = Writer(graph).build();
+    ::ONNX_NAMESPACE::checker::check_model(model);
+  } catch (const UnsupportedError& e) {
+    throw UnsupportedError(fmt::format("{}: cannot export model '{}': {}", path, graph.name, e.what()));
+  } catch (const ModelError& e) {
+    throw ModelError(fmt::format("{}: cannot export model '{}': {}", path, graph.name, e.what()));
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw InternalError(fmt::format("{}: exported model '{}' fails the ONNX checker: {}", path, graph.name, e.what()));
+  }
+  std::string bytes;
+  if (!model.SerializeToString(&bytes)) throw InternalError(fmt::format("{}: protobuf serialisation failed", path));
+  write_atomically(path, [&](const std::string& tmp) {
+    std::ofstream out(tmp, std::ios::binary);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.close();
+    if (!out) throw OutputError(fmt::format("{}: write failed", tmp));
+  });
+}
+
+}  // namespace snare::io::onnx

@@ -1,0 +1,55 @@
+// Helpers for the io_onnx tests: fixture paths, running a model in ONNX Runtime through
+// tools/ort_run.js, and comparing outputs.
+#pragma once
+
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "data/temp_dir.h"
+
+namespace snare::test {
+
+inline const char* kMnist8 = "../shared/models/onnx/mnist-8_onnxzoo_cntk_emclab.onnx";
+inline const char* kMnistCnn = "../shared/models/onnx/mnist_cnn_tf2onnx1.6.3_opset8_llf.onnx";
+inline const char* kMnistMlp = "../shared/models/onnx/mnist_mlp_tf2onnx1.17_opset13_ohhmkar.onnx";
+
+inline bool ort_available() { return std::filesystem::exists("node_modules/onnxruntime-node/package.json"); }
+
+inline std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+/// Runs `model` in ONNX Runtime on x (float32, any shape incl. batch); returns its first output.
+inline at::Tensor run_ort(const std::string& model, const at::Tensor& x, const TempDir& dir) {
+  at::Tensor c = x.to(at::kFloat).contiguous();
+  std::string in = dir.str("ort_in.f32"), out = dir.str("ort_out.f32"), json = dir.str("ort.json"), err = dir.str("ort.err");
+  write_file(in, std::string(static_cast<const char*>(c.data_ptr()), c.numel() * 4));
+  std::string shape = fmt::format("{}", fmt::join(c.sizes(), ","));
+  std::string cmd = fmt::format("node tools/ort_run.js '{}' '{}' {} '{}' > '{}' 2> '{}'", model, in, shape, out, json, err);
+  int rc = std::system(cmd.c_str());
+  if (rc != 0) throw std::runtime_error("ort_run failed: " + read_text(err));
+  auto meta = nlohmann::json::parse(read_text(json));
+  std::vector<int64_t> dims = meta.at("shape").get<std::vector<int64_t>>();
+  std::string bytes = read_text(out);
+  at::Tensor y = at::empty(dims, at::kFloat);
+  if (static_cast<size_t>(y.numel()) * 4 != bytes.size()) throw std::runtime_error("ort_run output size mismatch");
+  std::memcpy(y.data_ptr(), bytes.data(), bytes.size());
+  return y;
+}
+
+inline double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {
+  return (a.to(at::kDouble).reshape({-1}) - b.to(at::kDouble).reshape({-1})).abs().max().item<double>();
+}
+
+}  // namespace snare::test
