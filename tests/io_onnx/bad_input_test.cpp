@@ -4,6 +4,7 @@
 #include <onnx/onnx_pb.h>
 
 #include "common/error.h"
+#include "exec/network.h"
 #include "io/onnx/onnx.h"
 #include "io_onnx/onnx_test_util.h"
 
@@ -127,6 +128,105 @@ TEST(BadOnnx, UnfoldableConstantAddIsUnsupportedNamingTheNode) {
   std::string msg = read_error<UnsupportedError>(path);
   EXPECT_NE(msg.find("add_const"), std::string::npos) << msg;
   EXPECT_NE(msg.find(path), std::string::npos) << msg;
+}
+
+}  // namespace
+}  // namespace snare
+
+namespace snare {
+namespace {
+
+namespace pb = ::ONNX_NAMESPACE;
+
+void add_float(pb::GraphProto* g, const std::string& name, const at::Tensor& t) {
+  at::Tensor c = t.contiguous();
+  auto* p = g->add_initializer();
+  p->set_name(name);
+  p->set_data_type(pb::TensorProto::FLOAT);
+  for (int64_t d : c.sizes()) p->add_dims(d);
+  p->set_raw_data(std::string(static_cast<const char*>(c.data_ptr()), c.numel() * 4));
+}
+
+void add_ints(pb::GraphProto* g, const std::string& name, const std::vector<int64_t>& v) {
+  auto* p = g->add_initializer();
+  p->set_name(name);
+  p->set_data_type(pb::TensorProto::INT64);
+  p->add_dims(static_cast<int64_t>(v.size()));
+  for (int64_t x : v) p->add_int64_data(x);
+}
+
+pb::NodeProto* add_node(pb::GraphProto* g, const std::string& op, const std::string& name,
+                        const std::vector<std::string>& in, const std::string& out) {
+  auto* n = g->add_node();
+  n->set_op_type(op);
+  n->set_name(name);
+  for (const auto& i : in) n->add_input(i);
+  n->add_output(out);
+  return n;
+}
+
+void ints_attr(pb::NodeProto* n, const std::string& name, const std::vector<int64_t>& v) {
+  auto* a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(pb::AttributeProto::INTS);
+  for (int64_t x : v) a->add_ints(x);
+}
+
+// A tf2onnx-style graph with a 2-channel NHWC input, asymmetric explicit conv pads, a channels-last
+// flatten and Gemm with transB=0: snare reads it channels-first and computes what ONNX Runtime computes.
+TEST(ReadOnnxLayouts, NhwcInputExplicitPadsAndGemmMatchOnnxRuntime) {
+  at::manual_seed(5);
+  pb::ModelProto m;
+  m.set_ir_version(7);
+  m.add_opset_import()->set_version(13);
+  auto* g = m.mutable_graph();
+  g->set_name("nhwc");
+  auto* in = g->add_input();
+  in->set_name("image");
+  auto* t = in->mutable_type()->mutable_tensor_type();
+  t->set_elem_type(pb::TensorProto::FLOAT);
+  t->mutable_shape()->add_dim()->set_dim_param("batch");
+  for (int64_t d : {5, 5, 2}) t->mutable_shape()->add_dim()->set_dim_value(d);
+  add_float(g, "w", at::randn({3, 2, 3, 3}));
+  add_float(g, "b", at::randn({3}));
+  add_float(g, "fc", at::randn({45, 4}));
+  add_float(g, "fc_b", at::randn({4}));
+  add_ints(g, "flat_shape", {-1, 45});
+  ints_attr(add_node(g, "Transpose", "to_nchw", {"image"}, "x"), "perm", {0, 3, 1, 2});
+  auto* conv = add_node(g, "Conv", "conv", {"x", "w", "b"}, "c");
+  ints_attr(conv, "pads", {1, 0, 1, 0});
+  add_node(g, "Relu", "relu", {"c"}, "r");
+  ints_attr(add_node(g, "Transpose", "to_nhwc", {"r"}, "rt"), "perm", {0, 2, 3, 1});
+  add_node(g, "Reshape", "flatten", {"rt", "flat_shape"}, "f");
+  add_node(g, "Gemm", "dense", {"f", "fc", "fc_b"}, "logits");
+  add_node(g, "Softmax", "softmax", {"logits"}, "probs");
+  auto* out = g->add_output();
+  out->set_name("probs");
+  auto* ot = out->mutable_type()->mutable_tensor_type();
+  ot->set_elem_type(pb::TensorProto::FLOAT);
+  ot->mutable_shape()->add_dim()->set_dim_param("batch");
+  ot->mutable_shape()->add_dim()->set_dim_value(4);
+
+  test::TempDir dir;
+  std::string path = dir.str("nhwc.onnx");
+  save(m, path);
+  ir::Graph ir_graph = io::onnx::read_onnx(path);
+  std::string d = ir::dump(ir_graph);
+  EXPECT_EQ(ir_graph.input_shape(), (ir::Shape{2, 5, 5})) << d;
+  EXPECT_EQ(ir_graph.layer("conv/pad").kind, ir::LayerKind::kZeroPadding2D) << d;
+  EXPECT_EQ(ir_graph.layer("conv").activation, ir::Activation::kRelu) << d;
+  EXPECT_TRUE(ir_graph.layer("flatten").channels_last) << d;
+  EXPECT_EQ(ir_graph.layer("dense").activation, ir::Activation::kSoftmax) << d;
+  std::string again = dir.str("nhwc_again.onnx");
+  io::onnx::write_onnx(ir_graph, again);
+  EXPECT_EQ(d, ir::dump(io::onnx::read_onnx(again)));
+  if (!test::ort_available()) GTEST_SKIP() << "node_modules/onnxruntime-node missing";
+  at::Tensor nchw = at::rand({6, 2, 5, 5});
+  at::Tensor theirs = test::run_ort(path, nchw.permute({0, 2, 3, 1}).contiguous(), dir);
+  at::Tensor ours = exec::predict(ir_graph, nchw);
+  double diff = test::max_abs_diff(ours, theirs);
+  std::printf("nhwc graph: original in ONNX Runtime vs snare max abs diff %.3g\n", diff);
+  EXPECT_LE(diff, 1e-5);
 }
 
 }  // namespace
