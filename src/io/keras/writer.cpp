@@ -276,7 +276,8 @@ struct Writer {
     auto w = [&](const char* name) {
       at::Tensor t = l.weights.at(name);
       auto m = l.masks.find(name);
-      return m == l.masks.end() ? t : t.masked_fill(m->second.eq(0), 0.0);
+      // Only non-zero masked values change, so a -0.0 that masking produced is kept bit for bit.
+      return m == l.masks.end() ? t : t.masked_fill(m->second.eq(0).logical_and(t.ne(0)), 0.0);
     };
     std::vector<std::string> names = keras_weight_names(l);
     std::vector<at::Tensor> values;

@@ -1,0 +1,168 @@
+// Broken and unsupported files: each fails with the right snare::Error kind and a message naming
+// the file (and the layer, with expected vs got, where there is one). Nothing crashes or prints.
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <functional>
+
+#include "arch/zoo.h"
+#include "common/error.h"
+#include "io/keras/archive.h"
+#include "io/keras/config.h"
+#include "io/keras/hdf5.h"
+#include "io/keras/keras.h"
+#include "keras_test_util.h"
+
+namespace {
+
+namespace keras = snare::io::keras;
+namespace h5 = snare::io::keras::h5;
+namespace t = snare::test;
+
+/// Copies a legacy Keras HDF5 file through the h5 helpers, letting a test edit the model config and
+/// drop one dataset: the way to make files that are broken in exactly one respect.
+void copy_h5(const std::string& src, const std::string& dst, const std::function<void(keras::Json&)>& edit_config,
+             const std::string& drop_dataset = "") {
+  h5::File in = h5::File::open(src);
+  h5::File out = h5::File::create(dst);
+  h5::Group r = in.root(), w = out.root();
+  for (const char* name : {"backend", "keras_version"}) w.set_attr_string(name, r.attr_string(name), h5::StringStorage::kVariableAscii);
+  keras::Json config = keras::Json::parse(r.attr_string("model_config"));
+  edit_config(config);
+  w.set_attr_string("model_config", config.dump(), h5::StringStorage::kVariableAscii);
+  h5::Group rw = r.group("model_weights"), ww = w.create_group("model_weights");
+  std::vector<std::string> layers = rw.attr_strings("layer_names");
+  ww.set_attr_strings("layer_names", layers, h5::StringStorage::kFixedAscii);
+  for (const std::string& l : layers) {
+    h5::Group rl = rw.group(l), wl = ww.create_group(l);
+    std::vector<std::string> names = rl.attr_strings("weight_names");
+    if (names.empty()) {
+      wl.set_attr_empty("weight_names");
+      continue;
+    }
+    wl.set_attr_strings("weight_names", names, h5::StringStorage::kFixedAscii);
+    for (const std::string& n : names) {
+      if (l + "/" + n != drop_dataset) wl.write_dataset(n, rl.dataset(n));
+    }
+  }
+}
+
+keras::Json& layer_config(keras::Json& model, const std::string& name) {
+  for (keras::Json& l : model["config"]["layers"]) {
+    if (l["config"]["name"] == name) return l;
+  }
+  throw std::runtime_error("no layer " + name);
+}
+
+TEST(KerasBadInput, CopyOfAGoodFileStillReads) {
+  // The helper itself must not break files, or the tests below would pass for the wrong reason.
+  t::KerasTempDir dir;
+  copy_h5(t::kLenetKeras2, dir.str("copy.h5"), [](keras::Json&) {});
+  EXPECT_EQ(snare::ir::dump(keras::read_keras(dir.str("copy.h5"))), snare::ir::dump(keras::read_keras(t::kLenetKeras2)));
+}
+
+TEST(KerasBadInput, MissingFile) {
+  EXPECT_THROW_WITH(keras::read_keras("no/such/model.h5"), snare::ModelError, "no/such/model.h5", "cannot open");
+}
+
+TEST(KerasBadInput, TruncatedFile) {
+  t::KerasTempDir dir;
+  std::string path = dir.str("truncated.h5");
+  t::write_bytes(path, t::read_bytes(t::kLenetKeras2, 1000));
+  EXPECT_THROW_WITH(keras::read_keras(path), snare::ModelError, path, "truncated");
+}
+
+TEST(KerasBadInput, TruncatedZip) {
+  t::KerasTempDir dir;
+  std::string path = dir.str("truncated.keras");
+  t::write_bytes(path, t::read_bytes(t::kLenetKeras3Zip, 1000));
+  EXPECT_THROW_WITH(keras::read_keras(path), snare::ModelError, path);
+}
+
+TEST(KerasBadInput, NotHdf5) {
+  t::KerasTempDir dir;
+  std::string path = dir.str("notes.h5");
+  t::write_bytes(path, "these are not the weights you are looking for\n");
+  EXPECT_THROW_WITH(keras::read_keras(path), snare::ModelError, path, "neither an HDF5 file nor a .keras zip");
+}
+
+TEST(KerasBadInput, Hdf5WithoutModelConfig) {
+  t::KerasTempDir dir;
+  std::string path = dir.str("weights_only.h5");
+  {
+    h5::File f = h5::File::create(path);
+    f.root().create_group("dense").write_dataset("kernel", at::zeros({2, 2}));
+  }
+  EXPECT_THROW_WITH(keras::read_keras(path), snare::ModelError, path, "model_config");
+}
+
+TEST(KerasBadInput, UnparsableJson) {
+  t::KerasTempDir dir;
+  std::string path = dir.str("bad_json.h5");
+  {
+    h5::File f = h5::File::create(path);
+    f.root().set_attr_string("model_config", "{\"class_name\": \"Sequential\", \"config\": {", h5::StringStorage::kVariableAscii);
+  }
+  EXPECT_THROW_WITH(keras::read_keras(path), snare::ModelError, path, "model_config is not valid JSON");
+}
+
+TEST(KerasBadInput, WeightShapeContradictsConfig) {
+  t::KerasTempDir dir;
+  std::string path = dir.str("units.h5");
+  copy_h5(t::kLenetKeras2, path, [](keras::Json& m) { layer_config(m, "dense_1")["config"]["units"] = 84; });
+  EXPECT_THROW_WITH(keras::read_keras(path), snare::ModelError, path, "layer 'dense_1' (Dense)",
+                    "kernel has shape [400,120] but config says units=84");
+}
+
+TEST(KerasBadInput, KernelSizeContradictsConfig) {
+  t::KerasTempDir dir;
+  std::string path = dir.str("kernel.h5");
+  copy_h5(t::kLenetKeras2, path, [](keras::Json& m) { layer_config(m, "conv2d_2")["config"]["kernel_size"] = {3, 3}; });
+  EXPECT_THROW_WITH(keras::read_keras(path), snare::ModelError, path, "layer 'conv2d_2' (Conv2D)",
+                    "kernel has shape [5,5,6,16] but config says kernel_size=[3,3]");
+}
+
+TEST(KerasBadInput, MissingWeight) {
+  t::KerasTempDir dir;
+  std::string path = dir.str("missing.h5");
+  copy_h5(t::kLenetKeras2, path, [](keras::Json&) {}, "dense_2/dense_2/kernel:0");
+  EXPECT_THROW_WITH(keras::read_keras(path), snare::ModelError, path, "layer 'dense_2' (Dense)", "missing weight",
+                    "dense_2/kernel:0");
+}
+
+TEST(KerasBadInput, UnknownLayersAreListedTogether) {
+  t::KerasTempDir dir;
+  std::string path = dir.str("unknown.h5");
+  copy_h5(t::kLenetKeras2, path, [](keras::Json& m) {
+    layer_config(m, "max_pooling2d_1")["class_name"] = "FractionalMaxPooling2D";
+    layer_config(m, "flatten_1")["class_name"] = "Flatten3D";
+  });
+  EXPECT_THROW_WITH(keras::read_keras(path), snare::UnsupportedError, path, "2 unsupported layers",
+                    "'max_pooling2d_1' (FractionalMaxPooling2D)", "'flatten_1' (Flatten3D)");
+}
+
+TEST(KerasBadInput, ZipWithoutConfig) {
+  t::KerasTempDir dir;
+  std::string path = dir.str("no_config.keras");
+  keras::archive::write_entries(path, {{"metadata.json", "{}"}, {"model.weights.h5", "x"}});
+  EXPECT_THROW_WITH(keras::read_keras(path), snare::ModelError, path, "config.json");
+}
+
+TEST(KerasBadOutput, UnwritableDirectory) {
+  snare::ir::Graph g = snare::arch::build("wisdm-mlp", 1);
+  EXPECT_THROW(keras::write_keras(g, "no/such/dir/model.h5"), snare::OutputError);
+  EXPECT_THROW(keras::write_keras(g, "model.onnx.txt"), snare::OutputError);
+}
+
+TEST(KerasBadOutput, InexpressibleLayerLeavesNothingBehind) {
+  t::KerasTempDir dir;
+  snare::ir::Graph g = snare::arch::build("wisdm-mlp", 1);
+  g.layers[1].activation = snare::ir::Activation::kLeakyRelu;  // Keras 2 has no fused leaky_relu
+  g.layers[1].alpha = 0.1;
+  std::string path = dir.str("leaky.h5");
+  EXPECT_THROW(keras::write_keras(g, path), snare::UnsupportedError);
+  EXPECT_FALSE(std::filesystem::exists(path));
+}
+
+}  // namespace
