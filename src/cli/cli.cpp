@@ -16,6 +16,8 @@ int run(int argc, char** argv) {
   register_analyze(app);
   register_train(app);
   register_eval(app);
+  register_prune(app);
+  register_factorize(app);
   try {
     app.parse(argc, argv);
     return 0;

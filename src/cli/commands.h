@@ -8,5 +8,7 @@ namespace snare::cli {
 void register_analyze(CLI::App& app);
 void register_train(CLI::App& app);
 void register_eval(CLI::App& app);
+void register_prune(CLI::App& app);
+void register_factorize(CLI::App& app);
 
 }  // namespace snare::cli

@@ -1,0 +1,28 @@
+// What the SNARE loop needs from training and data, behind one small interface, so the loop can be
+// tested with a fake in milliseconds and run on LibTorch (TorchOracle) for real.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "analysis/groups.h"
+#include "ir/graph.h"
+
+namespace snare::search {
+
+class Oracle {
+ public:
+  virtual ~Oracle() = default;
+  /// Accuracy on the validation split (the basis of every accept/reject decision).
+  virtual double validate(const ir::Graph& model) = 0;
+  /// Accuracy on a small fixed validation sample: the cheap sensitivity probe of a trial reduction.
+  virtual double probe(const ir::Graph& model) = 0;
+  /// Brief retraining after a reduction step; `seed` makes it reproducible.
+  virtual ir::Graph retrain(const ir::Graph& model, uint64_t seed) = 0;
+  /// The longer fine-tuning at the end (keeps the best-validation weights).
+  virtual ir::Graph finetune(const ir::Graph& model, uint64_t seed) = 0;
+  /// Importance of each unit of `group` (higher = keep).
+  virtual std::vector<double> importance(const ir::Graph& model, const analysis::UnitGroup& group) = 0;
+};
+
+}  // namespace snare::search

@@ -1,0 +1,293 @@
+#include "search/search.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+
+#include "analysis/groups.h"
+#include "analysis/stats.h"
+#include "common/error.h"
+#include "reduce/factorize.h"
+#include "reduce/magnitude.h"
+
+namespace snare::search {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// A reduction that could be taken in this step, already applied (but not retrained).
+struct Candidate {
+  Op op = Op::kUnits;
+  std::string target;
+  std::string key;
+  reduce::ReductionPlan plan;
+  ir::Graph result;
+  analysis::ModelStats stats;
+};
+
+std::string key_of(Op op, const std::string& target) { return std::string(op_name(op)) + ":" + target; }
+
+uint64_t step_seed(uint64_t seed, int64_t step) { return seed * 1000003ULL + static_cast<uint64_t>(step); }
+
+double step_of(const SearchState& s, const std::string& key, double initial) {
+  auto it = s.step_size.find(key);
+  return it == s.step_size.end() ? initial : it->second;
+}
+
+int failures_of(const SearchState& s, const std::string& key) {
+  auto it = s.failures.find(key);
+  return it == s.failures.end() ? 0 : it->second;
+}
+
+void unit_candidates(const ir::Graph& g, Oracle& oracle, const SearchOptions& o, SearchState& st,
+                     std::vector<Candidate>& out) {
+  for (const analysis::UnitGroup& grp : analysis::unit_groups(g)) {
+    std::string key = key_of(Op::kUnits, grp.id);
+    if (!grp.prunable || grp.size < 2 || st.retired.count(key)) continue;
+    double step = step_of(st, key, o.unit_step);
+    int64_t remove = std::clamp<int64_t>(std::llround(step * static_cast<double>(grp.size)), 1, grp.size - 1);
+    std::vector<double> score = oracle.importance(g, grp);
+    std::vector<int64_t> order(static_cast<size_t>(grp.size));
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+      return score[static_cast<size_t>(a)] > score[static_cast<size_t>(b)];
+    });
+    std::vector<int64_t> keep(order.begin(), order.begin() + (grp.size - remove));
+    std::sort(keep.begin(), keep.end());
+    Candidate c;
+    c.op = Op::kUnits;
+    c.target = grp.id;
+    c.key = key;
+    c.plan.units.push_back({grp.id, keep});
+    out.push_back(std::move(c));
+  }
+}
+
+void mask_candidates(const ir::Graph& g, const SearchOptions& o, SearchState& st, std::vector<Candidate>& out) {
+  std::vector<std::string> layers;
+  for (const auto& [layer, weight] : reduce::maskable_weights(g)) {
+    if (layers.empty() || layers.back() != layer) layers.push_back(layer);
+  }
+  for (const std::string& layer : layers) {
+    std::string key = key_of(Op::kMask, layer);
+    if (st.retired.count(key)) continue;
+    const ir::Layer& l = g.layer(layer);
+    int64_t total = 0, nonzero = 0;
+    for (const auto& [layer_name, weight] : reduce::maskable_weights(g)) {
+      if (layer_name != layer) continue;
+      total += l.weights.at(weight).numel();
+      nonzero += l.weights.at(weight).ne(0).sum().item<int64_t>();
+    }
+    double step = step_of(st, key, o.mask_step);
+    auto to_prune = static_cast<int64_t>(std::floor(step * static_cast<double>(nonzero)));
+    if (to_prune < 1 || nonzero - to_prune < 2) continue;
+    double sparsity = static_cast<double>(total - nonzero + to_prune) / static_cast<double>(total);
+    Candidate c;
+    c.op = Op::kMask;
+    c.target = layer;
+    c.key = key;
+    c.plan = reduce::magnitude_plan(g, sparsity, {layer}, /*global=*/true);
+    out.push_back(std::move(c));
+  }
+}
+
+void lowrank_candidates(const ir::Graph& g, const SearchOptions& o, SearchState& st, std::vector<Candidate>& out) {
+  for (const ir::Layer& l : g.layers) {
+    std::string key = key_of(Op::kLowRank, l.name);
+    if (st.retired.count(key) || !l.masks.empty()) continue;
+    bool derived = l.name.size() > 8 && l.name.compare(l.name.size() - 8, 8, "_lowrank") == 0;
+    if (derived || g.index_of(l.name + "_lowrank") >= 0) continue;
+    int64_t max_rank = reduce::max_useful_rank(l);
+    if (max_rank < 1) continue;
+    double step = step_of(st, key, o.lowrank_step);
+    Candidate c;
+    c.op = Op::kLowRank;
+    c.target = l.name;
+    c.key = key;
+    c.plan.factorizations.push_back(
+        {l.name, std::clamp<int64_t>(std::llround(step * static_cast<double>(max_rank)), 1, max_rank)});
+    out.push_back(std::move(c));
+  }
+}
+
+/// Shrinks a rejected target's step; retires it after repeated failures or when the step is too small.
+void on_reject(SearchState& st, const Candidate& c, const SearchOptions& o) {
+  int f = ++st.failures[c.key];
+  double step = 0;
+  switch (c.op) {
+    case Op::kUnits: step = step_of(st, c.key, o.unit_step) * 0.5; break;
+    case Op::kMask: step = step_of(st, c.key, o.mask_step) * 0.5; break;
+    // Low rank: keep more of the rank next time.
+    case Op::kLowRank: step = 1.0 - (1.0 - step_of(st, c.key, o.lowrank_step)) * 0.5; break;
+    case Op::kFinetune: return;
+  }
+  st.step_size[c.key] = step;
+  bool too_small = c.op == Op::kMask && step < o.min_mask_step;
+  if (f >= o.max_failures || too_small) st.retired.insert(c.key);
+}
+
+StepRecord record_of(int64_t step, const Candidate& c, const analysis::ModelStats& s) {
+  StepRecord r;
+  r.step = step;
+  r.op = c.op;
+  r.target = c.target;
+  r.params = s.params;
+  r.nonzero_params = s.nonzero_params;
+  r.macs = s.macs;
+  return r;
+}
+
+}  // namespace
+
+const char* op_name(Op op) {
+  switch (op) {
+    case Op::kUnits: return "units";
+    case Op::kMask: return "mask";
+    case Op::kLowRank: return "lowrank";
+    case Op::kFinetune: return "finetune";
+  }
+  return "?";
+}
+
+SearchResult run(const ir::Graph& model, Oracle& oracle, const SearchOptions& o, const SearchHooks& hooks,
+                 const SearchState* resume) {
+  if (o.max_loss_pp < 0) throw UsageError(fmt::format("--max-loss: must be >= 0, got {}", o.max_loss_pp));
+  ProgressSink& progress = hooks.progress ? *hooks.progress : null_progress();
+  const auto start = Clock::now();
+  SearchState st;
+  if (resume) {
+    st = *resume;
+  } else {
+    st.model = model;
+    st.baseline_val_accuracy = oracle.validate(model);
+  }
+  SearchResult result;
+  if (st.finished) {
+    result.model = st.model;
+    result.state = st;
+    return result;
+  }
+  const double threshold = st.baseline_val_accuracy - o.max_loss_pp / 100.0 - 1e-12;
+  double current_val = st.baseline_val_accuracy;
+  for (const StepRecord& r : st.history) {
+    if (r.accepted) current_val = r.val_accuracy;
+  }
+  progress.log(fmt::format("baseline validation accuracy {:.4f}; steps keep it >= {:.4f}", st.baseline_val_accuracy,
+                           threshold));
+  for (;;) {
+    analysis::ModelStats now = analysis::analyze(st.model);
+    if (hooks.stop && hooks.stop->load()) {
+      result.interrupted = true;
+      st.stop_reason = "interrupted";
+      break;
+    }
+    if (o.budget_params > 0 && now.nonzero_params <= o.budget_params) {
+      st.stop_reason = fmt::format("parameter budget met ({} <= {})", now.nonzero_params, o.budget_params);
+      break;
+    }
+    if (o.budget_macs > 0 && now.macs <= o.budget_macs) {
+      st.stop_reason = fmt::format("MAC budget met ({} <= {})", now.macs, o.budget_macs);
+      break;
+    }
+    if (o.time_limit_s > 0 && std::chrono::duration<double>(Clock::now() - start).count() > o.time_limit_s) {
+      st.stop_reason = "time limit reached";
+      break;
+    }
+    auto t0 = Clock::now();
+    std::vector<Candidate> cands;
+    if (o.units) unit_candidates(st.model, oracle, o, st, cands);
+    if (o.masks) mask_candidates(st.model, o, st, cands);
+    if (o.lowrank) lowrank_candidates(st.model, o, st, cands);
+    // Score: (share of non-zero params removed + mac_weight * share of MACs removed) divided by the
+    // probe accuracy drop (plus a floor), halved for every recent failure of the same target.
+    const double probe_now = oracle.probe(st.model);
+    std::vector<CandidateScore> scores;
+    for (Candidate& c : cands) {
+      CandidateScore s;
+      s.target = c.target;
+      s.op = c.op;
+      s.failures = failures_of(st, c.key);
+      try {
+        c.result = reduce::apply(st.model, c.plan);
+      } catch (const UsageError&) {
+        st.retired.insert(c.key);
+        s.score = -1;
+        scores.push_back(s);
+        continue;
+      }
+      c.stats = analysis::analyze(c.result);
+      s.param_share = static_cast<double>(now.nonzero_params - c.stats.nonzero_params) /
+                      static_cast<double>(std::max<int64_t>(1, now.nonzero_params));
+      s.mac_share = static_cast<double>(now.macs - c.stats.macs) / static_cast<double>(std::max<int64_t>(1, now.macs));
+      s.sensitivity = probe_now - oracle.probe(c.result);
+      double gain = s.param_share + o.mac_weight * s.mac_share;
+      s.score = gain <= 0 ? 0.0 : gain / (std::max(0.0, s.sensitivity) + 0.005) * std::pow(0.5, s.failures);
+      scores.push_back(s);
+    }
+    size_t best = scores.size();
+    for (size_t i = 0; i < scores.size(); ++i) {
+      if (scores[i].score > 0 && (best == scores.size() || scores[i].score > scores[best].score)) best = i;
+    }
+    if (best == scores.size()) {
+      st.stop_reason = "no reducible part left";
+      break;
+    }
+    const Candidate& pick = cands[best];
+    const int64_t step = st.next_step++;
+    progress.log(fmt::format("step {}: {} {} (score {:.3g}, probe drop {:.4f})", step, op_name(pick.op), pick.target,
+                             scores[best].score, scores[best].sensitivity));
+    ir::Graph retrained = oracle.retrain(pick.result, step_seed(o.seed, step));
+    double val = oracle.validate(retrained);
+    StepRecord rec = record_of(step, pick, analysis::analyze(retrained));
+    rec.plan = pick.plan.describe(st.model);
+    rec.scores = scores;
+    rec.val_accuracy = val;
+    rec.accepted = val >= threshold;
+    rec.reason = fmt::format("val accuracy {:.4f} {} {:.4f}", val, rec.accepted ? ">=" : "<", threshold + 1e-12);
+    rec.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    st.history.push_back(rec);
+    progress.log(fmt::format("step {}: {} -> {} non-zero params, {} MACs, val {:.4f}: {}", step, rec.plan.substr(0, rec.plan.find('\n')),
+                             rec.nonzero_params, rec.macs, val, rec.accepted ? "accepted" : "rolled back"));
+    if (rec.accepted) {
+      st.model = retrained;
+      st.failures[pick.key] = 0;
+      current_val = val;
+      if (hooks.checkpoint) hooks.checkpoint(st);
+    } else {
+      on_reject(st, pick, o);
+    }
+  }
+  if (o.final_finetune && !result.interrupted) {
+    auto t0 = Clock::now();
+    const int64_t step = st.next_step++;
+    ir::Graph tuned = oracle.finetune(st.model, step_seed(o.seed, step));
+    double val = oracle.validate(tuned);
+    analysis::ModelStats s = analysis::analyze(tuned);
+    StepRecord rec;
+    rec.step = step;
+    rec.op = Op::kFinetune;
+    rec.target = "all";
+    rec.plan = "fine-tune the whole network";
+    rec.params = s.params;
+    rec.nonzero_params = s.nonzero_params;
+    rec.macs = s.macs;
+    rec.val_accuracy = val;
+    rec.accepted = val >= current_val;
+    rec.reason = fmt::format("val accuracy {:.4f} {} {:.4f} before fine-tuning", val, rec.accepted ? ">=" : "<", current_val);
+    rec.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    st.history.push_back(rec);
+    if (rec.accepted) st.model = tuned;
+    progress.log(fmt::format("final fine-tuning: val {:.4f} ({})", val, rec.accepted ? "kept" : "discarded"));
+  }
+  st.finished = !result.interrupted;
+  if (hooks.checkpoint) hooks.checkpoint(st);
+  result.model = st.model;
+  result.state = st;
+  return result;
+}
+
+}  // namespace snare::search

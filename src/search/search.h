@@ -1,0 +1,98 @@
+// snare::search — the SNARE loop: score every reducible part of the network, apply the best-scored
+// reduction, retrain briefly, keep it if validation accuracy stays within the tolerance, roll back
+// and shrink the step otherwise; stop when nothing is left to reduce or a budget is met; fine-tune.
+// docs/search.md states the score formula and the step-size rules.
+//
+//   search::SearchOptions o; o.max_loss_pp = 0.39;
+//   search::SearchResult r = search::run(model, oracle, o);   // r.model, r.state.history
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/progress.h"
+#include "ir/graph.h"
+#include "reduce/plan.h"
+#include "search/oracle.h"
+
+namespace snare::search {
+
+enum class Op { kUnits, kMask, kLowRank, kFinetune };
+const char* op_name(Op op);
+
+struct SearchOptions {
+  double max_loss_pp = 0.39;      ///< tolerated validation-accuracy loss, percentage points
+  int64_t budget_params = 0;      ///< stop once non-zero params <= this (0 = none)
+  int64_t budget_macs = 0;        ///< stop once MACs <= this (0 = none)
+  double time_limit_s = 0;        ///< stop starting new steps after this (0 = none)
+  uint64_t seed = 1;
+  double unit_step = 0.5;         ///< first attempt removes this fraction of a group's units
+  double mask_step = 0.5;         ///< first attempt masks this fraction of a layer's remaining weights
+  double lowrank_step = 0.25;     ///< first attempt keeps this fraction of the useful rank
+  int max_failures = 3;           ///< a target is retired after this many rejected steps in a row
+  double min_mask_step = 0.05;    ///< smaller mask steps are not tried
+  bool units = true, masks = true, lowrank = true;
+  double mac_weight = 0.5;        ///< weight of the MAC gain against the non-zero-parameter gain
+  bool final_finetune = true;
+};
+
+/// One scored candidate of a step.
+struct CandidateScore {
+  std::string target;
+  Op op = Op::kUnits;
+  double score = 0;
+  double param_share = 0;  ///< non-zero params it removes / current non-zero params
+  double mac_share = 0;    ///< MACs it removes / current MACs
+  double sensitivity = 0;  ///< probe accuracy drop without retraining
+  int failures = 0;
+};
+
+struct StepRecord {
+  int64_t step = 0;
+  Op op = Op::kUnits;
+  std::string target;
+  std::string plan;
+  std::vector<CandidateScore> scores;
+  int64_t params = 0, nonzero_params = 0, macs = 0;
+  double val_accuracy = 0;
+  double seconds = 0;
+  bool accepted = false;
+  std::string reason;
+};
+
+/// Everything needed to continue a run: the model after the last accepted step and the loop's memory.
+struct SearchState {
+  ir::Graph model;
+  double baseline_val_accuracy = -1;
+  int64_t next_step = 1;
+  std::map<std::string, double> step_size;  ///< "units:conv2d_1" -> fraction
+  std::map<std::string, int> failures;
+  std::set<std::string> retired;
+  std::vector<StepRecord> history;
+  bool finished = false;
+  std::string stop_reason;
+};
+
+struct SearchHooks {
+  /// Called after every accepted step (and at the end) with the state to checkpoint.
+  std::function<void(const SearchState&)> checkpoint;
+  /// When set and true, the loop stops before the next step (Ctrl-C).
+  const std::atomic<bool>* stop = nullptr;
+  ProgressSink* progress = nullptr;
+};
+
+struct SearchResult {
+  ir::Graph model;
+  SearchState state;
+  bool interrupted = false;
+};
+
+/// Runs the loop from `model`, or continues `resume` when given (its model is the start).
+SearchResult run(const ir::Graph& model, Oracle& oracle, const SearchOptions& options, const SearchHooks& hooks = {},
+                 const SearchState* resume = nullptr);
+
+}  // namespace snare::search

@@ -1,0 +1,103 @@
+#include "search/state_json.h"
+
+#include <fmt/format.h>
+
+#include "common/error.h"
+
+namespace snare::search {
+
+namespace {
+
+Op op_from_name(const std::string& s) {
+  for (Op op : {Op::kUnits, Op::kMask, Op::kLowRank, Op::kFinetune}) {
+    if (s == op_name(op)) return op;
+  }
+  throw ModelError(fmt::format("checkpoint: unknown step kind '{}'", s));
+}
+
+nlohmann::json score_json(const CandidateScore& s) {
+  return {{"target", s.target},          {"op", op_name(s.op)},           {"score", s.score},
+          {"param_share", s.param_share}, {"mac_share", s.mac_share},     {"sensitivity", s.sensitivity},
+          {"failures", s.failures}};
+}
+
+CandidateScore score_from(const nlohmann::json& j) {
+  CandidateScore s;
+  s.target = j.at("target");
+  s.op = op_from_name(j.at("op"));
+  s.score = j.at("score");
+  s.param_share = j.at("param_share");
+  s.mac_share = j.at("mac_share");
+  s.sensitivity = j.at("sensitivity");
+  s.failures = j.at("failures");
+  return s;
+}
+
+StepRecord step_from(const nlohmann::json& j) {
+  StepRecord r;
+  r.step = j.at("step");
+  r.op = op_from_name(j.at("op"));
+  r.target = j.at("target");
+  r.plan = j.at("plan");
+  for (const auto& s : j.at("scores")) r.scores.push_back(score_from(s));
+  r.params = j.at("params");
+  r.nonzero_params = j.at("nonzero_params");
+  r.macs = j.at("macs");
+  r.val_accuracy = j.at("val_accuracy");
+  r.seconds = j.at("seconds");
+  r.accepted = j.at("accepted");
+  r.reason = j.at("reason");
+  return r;
+}
+
+}  // namespace
+
+nlohmann::json to_json(const StepRecord& r) {
+  nlohmann::json scores = nlohmann::json::array();
+  for (const CandidateScore& s : r.scores) scores.push_back(score_json(s));
+  return {{"step", r.step},       {"op", op_name(r.op)},         {"target", r.target},
+          {"plan", r.plan},       {"scores", scores},             {"params", r.params},
+          {"nonzero_params", r.nonzero_params}, {"macs", r.macs}, {"val_accuracy", r.val_accuracy},
+          {"seconds", r.seconds}, {"accepted", r.accepted},       {"reason", r.reason}};
+}
+
+nlohmann::json history_json(const std::vector<StepRecord>& history) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const StepRecord& r : history) out.push_back(to_json(r));
+  return out;
+}
+
+nlohmann::json state_json(const SearchState& s) {
+  return {{"format", "snare-search-state"},
+          {"version", 1},
+          {"baseline_val_accuracy", s.baseline_val_accuracy},
+          {"next_step", s.next_step},
+          {"step_size", s.step_size},
+          {"failures", s.failures},
+          {"retired", s.retired},
+          {"history", history_json(s.history)},
+          {"finished", s.finished},
+          {"stop_reason", s.stop_reason}};
+}
+
+SearchState state_from_json(const nlohmann::json& j) {
+  try {
+    if (j.at("format") != "snare-search-state" || j.at("version") != 1) {
+      throw ModelError("checkpoint: not a snare search state of version 1");
+    }
+    SearchState s;
+    s.baseline_val_accuracy = j.at("baseline_val_accuracy");
+    s.next_step = j.at("next_step");
+    s.step_size = j.at("step_size").get<std::map<std::string, double>>();
+    s.failures = j.at("failures").get<std::map<std::string, int>>();
+    s.retired = j.at("retired").get<std::set<std::string>>();
+    for (const auto& r : j.at("history")) s.history.push_back(step_from(r));
+    s.finished = j.at("finished");
+    s.stop_reason = j.at("stop_reason");
+    return s;
+  } catch (const nlohmann::json::exception& e) {
+    throw ModelError(fmt::format("checkpoint: malformed search state: {}", e.what()));
+  }
+}
+
+}  // namespace snare::search

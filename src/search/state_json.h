@@ -1,0 +1,19 @@
+// JSON form of the search's records: the history in report.json, and the checkpoint state that
+// --resume reads back (the model itself is checkpointed as a Keras file beside it).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "search/search.h"
+
+namespace snare::search {
+
+nlohmann::json to_json(const StepRecord& r);
+nlohmann::json history_json(const std::vector<StepRecord>& history);
+
+/// Everything of SearchState except the model.
+nlohmann::json state_json(const SearchState& s);
+/// Inverse of state_json; the caller sets `model`. Throws ModelError on a malformed checkpoint.
+SearchState state_from_json(const nlohmann::json& j);
+
+}  // namespace snare::search

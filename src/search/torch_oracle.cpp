@@ -1,0 +1,69 @@
+#include "search/torch_oracle.h"
+
+#include <ATen/ATen.h>
+
+#include "exec/network.h"
+
+namespace snare::search {
+
+namespace {
+
+/// The first `n` rows of a split (validation splits are already shuffled or subject-grouped).
+data::Split head(const data::Split& s, int64_t n) {
+  return data::subset(s, at::arange(std::min(n, s.size()), at::TensorOptions(at::kLong)));
+}
+
+}  // namespace
+
+TorchOracle::TorchOracle(data::Split fit, data::Split validation, TorchOracleOptions options, ProgressSink* progress)
+    : fit_(std::move(fit)), validation_(std::move(validation)), options_(options), progress_(progress) {
+  // A stride through the validation split keeps every class (and subject) in the probe.
+  int64_t step = std::max<int64_t>(1, validation_.size() / std::max<int64_t>(1, options_.probe_samples));
+  probe_ = data::subset(validation_, at::arange(0, validation_.size(), step, at::TensorOptions(at::kLong)));
+  importance_sample_ = head(fit_, options_.importance_samples);
+}
+
+double TorchOracle::validate(const ir::Graph& model) {
+  exec::ExecOptions eo;
+  eo.device = options_.device;
+  return exec::evaluate(model, validation_, eo).accuracy;
+}
+
+double TorchOracle::probe(const ir::Graph& model) {
+  exec::ExecOptions eo;
+  eo.device = options_.device;
+  return exec::evaluate(model, probe_, eo).accuracy;
+}
+
+exec::TrainOptions TorchOracle::train_options(uint64_t seed) const {
+  exec::TrainOptions o;
+  o.lr = options_.lr;
+  o.batch_size = options_.batch_size;
+  o.seed = seed;
+  o.device = options_.device;
+  o.teacher = options_.teacher;
+  return o;
+}
+
+ir::Graph TorchOracle::retrain(const ir::Graph& model, uint64_t seed) {
+  exec::TrainOptions o = train_options(seed);
+  int64_t per_epoch = (fit_.size() + o.batch_size - 1) / o.batch_size;
+  o.max_batches = options_.retrain_batches;
+  o.epochs = std::max<int64_t>(1, (options_.retrain_batches + per_epoch - 1) / per_epoch);
+  if (options_.retrain_batches <= 0) return model;
+  return exec::train(model, fit_, nullptr, o).graph;
+}
+
+ir::Graph TorchOracle::finetune(const ir::Graph& model, uint64_t seed) {
+  exec::TrainOptions o = train_options(seed);
+  o.epochs = options_.finetune_epochs;
+  o.patience = options_.finetune_patience;
+  o.restore_best = true;
+  return exec::train(model, fit_, &validation_, o, progress_ ? *progress_ : null_progress()).graph;
+}
+
+std::vector<double> TorchOracle::importance(const ir::Graph& model, const analysis::UnitGroup& group) {
+  return reduce::unit_importance(model, group, options_.criterion, &importance_sample_);
+}
+
+}  // namespace snare::search

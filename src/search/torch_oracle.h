@@ -1,0 +1,47 @@
+// TorchOracle: the Oracle of the real SNARE run — LibTorch training and evaluation on in-memory
+// splits (exec), unit importance from reduce's criteria.
+#pragma once
+
+#include <memory>
+#include <optional>
+
+#include "data/dataset.h"
+#include "exec/train.h"
+#include "reduce/importance.h"
+#include "search/oracle.h"
+
+namespace snare::search {
+
+struct TorchOracleOptions {
+  int64_t retrain_batches = 400;   ///< batches of brief retraining after each step
+  int64_t batch_size = 128;
+  double lr = 1e-3;
+  int64_t finetune_epochs = 10;    ///< final fine-tuning (best validation weights kept)
+  int64_t finetune_patience = 3;
+  int64_t probe_samples = 2000;    ///< validation samples of the sensitivity probe
+  int64_t importance_samples = 512;
+  reduce::Criterion criterion = reduce::Criterion::kL2;
+  std::string device = "cpu";
+  /// Distil from this model (the input) while retraining; null = plain cross-entropy.
+  const ir::Graph* teacher = nullptr;
+};
+
+class TorchOracle : public Oracle {
+ public:
+  TorchOracle(data::Split fit, data::Split validation, TorchOracleOptions options, ProgressSink* progress = nullptr);
+
+  double validate(const ir::Graph& model) override;
+  double probe(const ir::Graph& model) override;
+  ir::Graph retrain(const ir::Graph& model, uint64_t seed) override;
+  ir::Graph finetune(const ir::Graph& model, uint64_t seed) override;
+  std::vector<double> importance(const ir::Graph& model, const analysis::UnitGroup& group) override;
+
+ private:
+  exec::TrainOptions train_options(uint64_t seed) const;
+
+  data::Split fit_, validation_, probe_, importance_sample_;
+  TorchOracleOptions options_;
+  ProgressSink* progress_;
+};
+
+}  // namespace snare::search
