@@ -18,6 +18,7 @@ int run(int argc, char** argv) {
   register_eval(app);
   register_prune(app);
   register_factorize(app);
+  register_reduce(app);
   try {
     app.parse(argc, argv);
     return 0;

@@ -10,5 +10,6 @@ void register_train(CLI::App& app);
 void register_eval(CLI::App& app);
 void register_prune(CLI::App& app);
 void register_factorize(CLI::App& app);
+void register_reduce(CLI::App& app);
 
 }  // namespace snare::cli

@@ -1,0 +1,302 @@
+// snare reduce (MODEL | --arch NAME) --data D -o OUT [--max-loss PP] [--budget-params N | --budget-macs N]
+//              [--time-limit MIN] [--seed S] [--device D] [--report DIR] [--resume] ...
+//
+// The whole SNARE run: (train a baseline when given --arch), carve a validation split, run the
+// search with checkpoints after every accepted step, fine-tune, evaluate baseline and result on the
+// test split, write the reduced model (+ .onnx beside it) and the report. Ctrl-C stops cleanly after
+// saving; --resume continues from the report folder's checkpoint.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <torch/version.h>
+#include <fmt/format.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "analysis/stats.h"
+#include "cli/commands.h"
+#include "cli/common_options.h"
+#include "cli/console_progress.h"
+#include "common/atomic_file.h"
+#include "common/error.h"
+#include "exec/network.h"
+#include "exec/train.h"
+#include "io/model_file.h"
+#include "report/report.h"
+#include "search/search.h"
+#include "search/state_json.h"
+#include "search/torch_oracle.h"
+
+namespace fs = std::filesystem;
+
+namespace snare::cli {
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+extern "C" void on_signal(int) { g_stop.store(true); }
+
+struct ReduceOptions {
+  ModelSource source;
+  DataOptions data;
+  std::string output;
+  std::string report_dir;
+  search::SearchOptions search;
+  search::TorchOracleOptions oracle;
+  double time_limit_min = 0;
+  double val_split = 0.1;
+  int64_t baseline_epochs = 8;
+  int64_t train_samples = 0;
+  std::string criterion = "l2";
+  bool distill = false;
+  bool resume = false;
+  bool no_units = false, no_masks = false, no_lowrank = false;
+};
+
+std::string machine_description() {
+  std::ifstream cpu("/proc/cpuinfo");
+  std::string line, model = "unknown CPU";
+  while (std::getline(cpu, line)) {
+    if (line.rfind("model name", 0) == 0) {
+      model = line.substr(line.find(':') + 2);
+      break;
+    }
+  }
+  return fmt::format("{}, {} cores, {} intra-op threads, GPU: {}", model, std::thread::hardware_concurrency(),
+                     at::get_num_threads(), at::hasCUDA() ? "CUDA available" : "none");
+}
+
+std::string now_utc() {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+nlohmann::json summary(const ir::Graph& g, double val, double test) {
+  analysis::ModelStats s = analysis::analyze(g);
+  nlohmann::json layers = nlohmann::json::array();
+  for (size_t i = 0; i < s.layers.size(); ++i) {
+    const ir::Layer& l = g.layers[i];
+    if (!ir::has_units(l.kind)) continue;
+    layers.push_back({{"name", l.name},
+                      {"kind", ir::kind_name(l.kind)},
+                      {"units", l.units},
+                      {"params", s.layers[i].params},
+                      {"nonzero_params", s.layers[i].nonzero_params},
+                      {"macs", s.layers[i].macs}});
+  }
+  return {{"params", s.params},     {"nonzero_params", s.nonzero_params}, {"macs", s.macs},
+          {"val_accuracy", val},    {"test_accuracy", test},            {"layers", layers}};
+}
+
+nlohmann::json options_json(const ReduceOptions& o) {
+  return {{"max_loss_pp", o.search.max_loss_pp},
+          {"budget_params", o.search.budget_params},
+          {"budget_macs", o.search.budget_macs},
+          {"time_limit_min", o.time_limit_min},
+          {"val_split", o.val_split},
+          {"retrain_batches", o.oracle.retrain_batches},
+          {"batch_size", o.oracle.batch_size},
+          {"lr", o.oracle.lr},
+          {"finetune_epochs", o.oracle.finetune_epochs},
+          {"criterion", o.criterion},
+          {"distill", o.distill},
+          {"units", o.search.units},
+          {"masks", o.search.masks},
+          {"lowrank", o.search.lowrank},
+          {"train_samples", o.train_samples},
+          {"baseline_epochs", o.baseline_epochs},
+          {"device", o.oracle.device}};
+}
+
+void check(const ReduceOptions& o) {
+  if (o.search.max_loss_pp < 0) throw UsageError(fmt::format("--max-loss: must be >= 0, got {}", o.search.max_loss_pp));
+  if (o.search.budget_params < 0 || o.search.budget_macs < 0) throw UsageError("--budget-params/--budget-macs: must be >= 0");
+  if (o.time_limit_min < 0) throw UsageError(fmt::format("--time-limit: must be >= 0, got {}", o.time_limit_min));
+  if (!(o.val_split > 0 && o.val_split < 1)) throw UsageError(fmt::format("--val-split: must be in (0,1), got {}", o.val_split));
+  if (o.oracle.retrain_batches < 0) throw UsageError("--retrain-batches: must be >= 0");
+  if (o.baseline_epochs < 1) throw UsageError("--baseline-epochs: must be >= 1");
+  if (o.oracle.finetune_epochs < 1) throw UsageError("--finetune-epochs: must be >= 1");
+  require_positive(o.oracle.lr, "--lr");
+  if (o.oracle.batch_size < 1) throw UsageError("--batch: must be >= 1");
+  if (o.train_samples < 0) throw UsageError("--train-samples: must be >= 0");
+  if (o.no_units && o.no_masks && o.no_lowrank) throw UsageError("--no-units, --no-masks and --no-lowrank leave nothing to do");
+}
+
+void print_table(const nlohmann::json& b, const nlohmann::json& f) {
+  auto factor = [](double a, double z) { return z > 0 ? a / z : 0.0; };
+  fmt::print("\n{:<22}{:>14}{:>14}{:>10}\n", "", "baseline", "reduced", "factor");
+  for (const char* k : {"params", "nonzero_params", "macs"}) {
+    double a = b[k].get<double>(), z = f[k].get<double>();
+    fmt::print("{:<22}{:>14}{:>14}{:>9.2f}x\n", k, b[k].get<int64_t>(), f[k].get<int64_t>(), factor(a, z));
+  }
+  fmt::print("{:<22}{:>14}{:>14}\n", "non-zero reduction", "",
+             fmt::format("{:.2f}x", factor(b["params"].get<double>(), f["nonzero_params"].get<double>())));
+  fmt::print("{:<22}{:>14.4f}{:>14.4f}{:>+9.2f}pp\n", "validation accuracy", b["val_accuracy"].get<double>(),
+             f["val_accuracy"].get<double>(), 100 * (f["val_accuracy"].get<double>() - b["val_accuracy"].get<double>()));
+  fmt::print("{:<22}{:>14.4f}{:>14.4f}{:>+9.2f}pp\n", "test accuracy", b["test_accuracy"].get<double>(),
+             f["test_accuracy"].get<double>(), 100 * (f["test_accuracy"].get<double>() - b["test_accuracy"].get<double>()));
+}
+
+void run_reduce(ReduceOptions& o) {
+  check(o);
+  io::format_of(o.output);
+  if (o.report_dir.empty()) o.report_dir = (fs::path(o.output).parent_path() / (fs::path(o.output).stem().string() + "_report")).string();
+  fs::create_directories(o.report_dir);
+  const std::string ckpt_model = (fs::path(o.report_dir) / "checkpoint.h5").string();
+  const std::string ckpt_state = (fs::path(o.report_dir) / "checkpoint.json").string();
+  const std::string baseline_file = (fs::path(o.report_dir) / "baseline.h5").string();
+  o.search.time_limit_s = o.time_limit_min * 60.0;
+  o.search.units = !o.no_units;
+  o.search.masks = !o.no_masks;
+  o.search.lowrank = !o.no_lowrank;
+  o.oracle.criterion = reduce::criterion_from_name(o.criterion);
+  ConsoleProgress progress;
+  const auto start = std::chrono::steady_clock::now();
+
+  // The model to reduce: a file, or a built-in trained here first (kept for --resume).
+  ir::Graph model;
+  bool trained_here = false;
+  if (!o.source.arch.empty() && o.resume && fs::exists(baseline_file)) {
+    model = io::load_model(baseline_file);
+  } else {
+    model = load_source(o.source);
+    trained_here = !o.source.arch.empty();
+  }
+  data::Dataset d = load_data(o.data, model, &model);
+  if (o.train_samples > 0 && o.train_samples < d.train.size()) {
+    d.train = data::subset(d.train, at::arange(o.train_samples, at::TensorOptions(at::kLong)));
+  }
+  auto [fit, val] = data::split_validation(d.train, o.val_split, o.source.seed);
+  if (trained_here) {
+    progress.log(fmt::format("training the baseline {} on {} ({} epochs, best validation epoch kept)", model.name, d.name,
+                             o.baseline_epochs));
+    exec::TrainOptions t;
+    t.epochs = o.baseline_epochs;
+    t.seed = o.source.seed;
+    t.device = o.oracle.device;
+    t.batch_size = o.oracle.batch_size;
+    t.lr = o.oracle.lr;
+    model = exec::train(model, fit, &val, t, progress).graph;
+    io::save_model(model, baseline_file);
+  }
+  const ir::Graph baseline = model;
+  o.oracle.teacher = o.distill ? &baseline : nullptr;
+  search::TorchOracle oracle(fit, val, o.oracle, &progress);
+
+  std::unique_ptr<search::SearchState> resume_state;
+  if (o.resume && fs::exists(ckpt_state)) {
+    std::ifstream in(ckpt_state);
+    nlohmann::json j;
+    try {
+      in >> j;
+    } catch (const nlohmann::json::exception& e) {
+      throw ModelError(fmt::format("{}: unreadable checkpoint: {}", ckpt_state, e.what()));
+    }
+    resume_state = std::make_unique<search::SearchState>(search::state_from_json(j.at("state")));
+    resume_state->model = io::load_model(ckpt_model);
+    progress.log(fmt::format("resuming from {} at step {}", ckpt_state, resume_state->next_step));
+  } else if (o.resume) {
+    progress.log(fmt::format("--resume: no checkpoint in {}; starting from the beginning", o.report_dir));
+  }
+
+  search::SearchHooks hooks;
+  hooks.progress = &progress;
+  hooks.stop = &g_stop;
+  hooks.checkpoint = [&](const search::SearchState& st) {
+    // Model first, then the state that points at it: a kill between the two resumes one step earlier.
+    io::save_model(st.model, ckpt_model);
+    nlohmann::json j = {{"input", o.source.path.empty() ? "arch:" + o.source.arch : o.source.path},
+                        {"state", search::state_json(st)}};
+    write_text_atomically(ckpt_state, j.dump(1));
+  };
+  g_stop.store(false);
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  search::SearchResult r = search::run(baseline, oracle, o.search, hooks, resume_state.get());
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+
+  exec::ExecOptions eo;
+  eo.device = o.oracle.device;
+  double base_test = exec::evaluate(baseline, d.test, eo).accuracy;
+  double final_val = oracle.validate(r.model);
+  double final_test = exec::evaluate(r.model, d.test, eo).accuracy;
+  io::save_model(r.model, o.output);
+  std::string onnx_out;
+  if (io::format_of(o.output) != io::ModelFormat::kOnnx) {
+    onnx_out = (fs::path(o.output).parent_path() / (fs::path(o.output).stem().string() + ".onnx")).string();
+    io::save_model(r.model, onnx_out);
+  }
+  nlohmann::json report = {
+      {"snare_version", "0.1.0"},
+      {"created", now_utc()},
+      {"machine", machine_description()},
+      {"versions", {{"snare", "0.1.0"}, {"libtorch", TORCH_VERSION}}},
+      {"model", {{"name", baseline.name}, {"input", o.source.path.empty() ? "arch:" + o.source.arch : o.source.path},
+                 {"output", o.output}, {"onnx", onnx_out}}},
+      {"data", d.name},
+      {"seed", o.source.seed},
+      {"options", options_json(o)},
+      {"baseline", summary(baseline, r.state.baseline_val_accuracy, base_test)},
+      {"final", summary(r.model, final_val, final_test)},
+      {"steps", search::history_json(r.state.history)},
+      {"stop_reason", r.state.stop_reason},
+      {"wall_seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()}};
+  report::write_report(report, o.report_dir);
+  print_table(report["baseline"], report["final"]);
+  fmt::print("stopped: {}\nsaved {}{}; report in {}\n", r.state.stop_reason, o.output,
+             onnx_out.empty() ? "" : " and " + onnx_out, o.report_dir);
+  if (r.interrupted) throw Error(ExitCode::kInterrupted, "interrupted: saved the model of the last accepted step; "
+                                                         "continue with --resume");
+}
+
+}  // namespace
+
+void register_reduce(CLI::App& app) {
+  auto o = std::make_shared<ReduceOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "reduce", "SNARE: reduce a whole trained network automatically within an accuracy tolerance");
+  add_model_source(*cmd, o->source, true);
+  add_data_options(*cmd, o->data, true);
+  cmd->add_option("-o,--output", o->output, "Reduced model file (.h5, .keras, .onnx); an .onnx is also written beside it")
+      ->required();
+  cmd->add_option("--max-loss", o->search.max_loss_pp,
+                  "Tolerated loss of validation accuracy in percentage points against the input model")
+      ->capture_default_str();
+  cmd->add_option("--budget-params", o->search.budget_params, "Stop once non-zero parameters are at most N");
+  cmd->add_option("--budget-macs", o->search.budget_macs, "Stop once MACs are at most N");
+  cmd->add_option("--time-limit", o->time_limit_min, "Start no new step after this many minutes");
+  cmd->add_option("--device", o->oracle.device, "cpu, cuda or cuda:N")->capture_default_str();
+  cmd->add_option("--report", o->report_dir, "Folder for report.json, report.html and checkpoints (default OUT_report)");
+  cmd->add_flag("--resume", o->resume, "Continue the run whose checkpoint is in the report folder");
+  cmd->add_option("--val-split", o->val_split, "Fraction of the training data held out for decisions (by subject for HAR)")
+      ->capture_default_str();
+  cmd->add_option("--retrain-batches", o->oracle.retrain_batches, "Batches of retraining after each step")
+      ->capture_default_str();
+  cmd->add_option("--finetune-epochs", o->oracle.finetune_epochs, "Epochs of the final fine-tuning")->capture_default_str();
+  cmd->add_option("--baseline-epochs", o->baseline_epochs, "Epochs to train a built-in baseline (--arch)")
+      ->capture_default_str();
+  cmd->add_option("--lr", o->oracle.lr, "Learning rate of retraining")->capture_default_str();
+  cmd->add_option("--batch", o->oracle.batch_size, "Batch size")->capture_default_str();
+  cmd->add_option("--criterion", o->criterion, "Unit importance: l1, l2, activation, apoz, taylor")->capture_default_str();
+  cmd->add_flag("--distill", o->distill, "Distil from the input model while retraining");
+  cmd->add_flag("--no-units", o->no_units, "Do not remove units");
+  cmd->add_flag("--no-masks", o->no_masks, "Do not prune connections");
+  cmd->add_flag("--no-lowrank", o->no_lowrank, "Do not factorise layers");
+  cmd->add_option("--train-samples", o->train_samples, "Use only the first N training samples (quick trials)");
+  cmd->callback([o]() {
+    o->search.seed = o->source.seed;
+    run_reduce(*o);
+  });
+}
+
+}  // namespace snare::cli
