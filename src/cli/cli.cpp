@@ -19,6 +19,7 @@ int run(int argc, char** argv) {
   register_prune(app);
   register_factorize(app);
   register_reduce(app);
+  register_export(app);
   try {
     app.parse(argc, argv);
     return 0;

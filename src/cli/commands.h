@@ -11,5 +11,6 @@ void register_eval(CLI::App& app);
 void register_prune(CLI::App& app);
 void register_factorize(CLI::App& app);
 void register_reduce(CLI::App& app);
+void register_export(CLI::App& app);
 
 }  // namespace snare::cli

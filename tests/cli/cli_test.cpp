@@ -1,0 +1,164 @@
+// The command line as users meet it: exit codes of docs/cli.md, messages, and the checks.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "analysis/stats.h"
+#include "io/model_file.h"
+#include "run_snare.h"
+
+namespace {
+
+using snare::testing::run_snare;
+using snare::testing::scratch;
+
+const char* kRyecatcher = "../shared/models/keras/lenet5_mnist_keras2.3.1_ryecatcher.h5";
+const char* kLstm = "../shared/models/keras/har_conv1d_lstm_keras3.12.1_nithish.h5";
+
+bool have_fixtures() { return std::filesystem::exists(kRyecatcher); }
+
+int64_t json_total(const std::string& output, const char* key) {
+  return nlohmann::json::parse(output)["total"][key].get<int64_t>();
+}
+
+TEST(Cli, UsageErrorsExitWith2) {
+  EXPECT_EQ(run_snare("").exit_code, 2);
+  EXPECT_EQ(run_snare("frobnicate").exit_code, 2);
+  auto r = run_snare("analyze --arch resnet9000");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("unknown architecture 'resnet9000'"), std::string::npos) << r.output;
+  EXPECT_EQ(run_snare("analyze").exit_code, 2);
+  EXPECT_EQ(run_snare("analyze x.h5 --arch lenet5").exit_code, 2);
+}
+
+TEST(Cli, AnalyzeJsonGivesTheReferenceCounts) {
+  auto r = run_snare("analyze --arch lenet5 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(json_total(r.output, "params"), 61706);
+  EXPECT_EQ(json_total(r.output, "macs"), 416520);
+  EXPECT_EQ(json_total(r.output, "flops"), 2 * 416520);
+  EXPECT_EQ(json_total(run_snare("analyze --arch lenet5-caffe --json").output, "params"), 431080);
+  EXPECT_EQ(json_total(run_snare("analyze --arch lenet-300-100 --json").output, "params"), 266610);
+}
+
+TEST(Cli, NonsenseTrainingFlagsExitWith2AndWriteNothing) {
+  auto dir = scratch("flags");
+  std::string out = (dir / "m.h5").string();
+  for (const char* flags : {"--epochs -1", "--epochs 0", "--lr 0", "--batch 0", "--optimizer rmsprop", "--scale huge"}) {
+    auto r = run_snare(std::string("train --arch lenet5 --data mnist ") + flags + " -o " + out);
+    EXPECT_EQ(r.exit_code, 2) << flags << ": " << r.output;
+  }
+  EXPECT_EQ(run_snare("train --arch lenet5 --data mnist -o " + (dir / "m.txt").string()).exit_code, 2);
+  EXPECT_FALSE(std::filesystem::exists(out));
+}
+
+TEST(Cli, MissingOrBrokenDataExitsWith5) {
+  auto dir = scratch("data");
+  auto r = run_snare("eval x.h5 --data mnist", "SNARE_DATA=" + (dir / "none").string());
+  EXPECT_NE(r.exit_code, 0);
+  r = run_snare("train --arch lenet5 --data mnist -o " + (dir / "m.h5").string(), "SNARE_DATA=" + dir.string());
+  EXPECT_EQ(r.exit_code, 5) << r.output;
+  EXPECT_NE(r.output.find("mnist"), std::string::npos) << r.output;
+  // A folder of IDX files with a wrong magic.
+  std::filesystem::create_directories(dir / "bad");
+  for (const char* f : {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                        "t10k-labels-idx1-ubyte"}) {
+    std::ofstream(dir / "bad" / f) << "not an idx file at all";
+  }
+  r = run_snare("train --arch lenet5 --data " + (dir / "bad").string() + " -o " + (dir / "m.h5").string());
+  EXPECT_EQ(r.exit_code, 5) << r.output;
+  EXPECT_NE(r.output.find("magic"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "m.h5"));
+}
+
+TEST(Cli, CorruptModelExitsWith3) {
+  auto dir = scratch("model");
+  std::ofstream(dir / "junk.h5") << "garbage";
+  auto r = run_snare("analyze " + (dir / "junk.h5").string());
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_NE(r.output.find("junk.h5"), std::string::npos) << r.output;
+  EXPECT_EQ(run_snare("analyze " + (dir / "missing.onnx").string()).exit_code, 3);
+}
+
+TEST(Cli, PruneKeepThreeFiltersOfTheKerasLeNet) {
+  if (!have_fixtures()) GTEST_SKIP() << "no ../shared";
+  auto dir = scratch("prune");
+  std::string out = (dir / "x.h5").string();
+  auto dry = run_snare(std::string("prune ") + kRyecatcher + " --layer conv2d_1 --keep 3 --dry-run");
+  ASSERT_EQ(dry.exit_code, 0) << dry.output;
+  EXPECT_NE(dry.output.find("params 61706 -> 60428"), std::string::npos) << dry.output;
+  EXPECT_FALSE(std::filesystem::exists(out));
+  auto r = run_snare(std::string("prune ") + kRyecatcher + " --layer conv2d_1 --keep 3 -o " + out);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto s = snare::analysis::analyze(snare::io::load_model(out));
+  EXPECT_EQ(s.params, 61706 - 3 * (25 + 1) - 3 * 25 * 16);
+  // What --dry-run predicted for MACs is what the written model has.
+  EXPECT_NE(dry.output.find("MACs 416520 -> " + std::to_string(s.macs)), std::string::npos) << dry.output;
+}
+
+TEST(Cli, PruneRefusesWhatCannotBeDone) {
+  if (!have_fixtures()) GTEST_SKIP() << "no ../shared";
+  auto dir = scratch("refuse");
+  std::string out = (dir / "x.h5").string();
+  for (const char* args : {"--layer dense_3 --keep 5",   // the output layer
+                           "--layer conv2d_1 --keep 0",  // emptying a layer
+                           "--layer conv2d_1 --remove 100%", "--layer nope --keep 1", "--sparsity 1.0",
+                           "--sparsity -0.5", "--layer flatten_1 --keep 2"}) {
+    auto r = run_snare(std::string("prune ") + kRyecatcher + " " + args + " -o " + out);
+    EXPECT_EQ(r.exit_code, 2) << args << ": " << r.output;
+  }
+  auto r = run_snare(std::string("factorize ") + kRyecatcher + " --layer dense_1 --rank 5000 -o " + out);
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(out));
+}
+
+TEST(Cli, LstmUnitRemovalGivesAValidSmallerModel) {
+  if (!have_fixtures()) GTEST_SKIP() << "no ../shared";
+  auto dir = scratch("lstm");
+  std::string out = (dir / "lstm.h5").string();
+  auto before = snare::analysis::analyze(snare::io::load_model(kLstm));
+  auto r = run_snare(std::string("prune ") + kLstm + " --layer lstm --remove 40% -o " + out);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto g = snare::io::load_model(out);
+  EXPECT_EQ(g.layer("lstm").units, 60);
+  EXPECT_LT(snare::analysis::analyze(g).params, before.params);
+}
+
+TEST(Cli, MasksSurviveFineTuning) {
+  if (!snare::testing::have_mnist()) GTEST_SKIP() << "no MNIST";
+  auto dir = scratch("masks");
+  std::string masked = (dir / "masked.h5").string(), tuned = (dir / "tuned.h5").string();
+  ASSERT_EQ(run_snare("export --arch lenet5 -o " + (dir / "l.h5").string()).exit_code, 0);
+  auto r = run_snare("prune " + (dir / "l.h5").string() + " --sparsity 0.9 -o " + masked);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  int64_t nonzero = snare::analysis::analyze(snare::io::load_model(masked)).nonzero_params;
+  r = run_snare("train " + masked + " --data mnist --epochs 1 -o " + tuned);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto g = snare::io::load_model(tuned);
+  EXPECT_LE(snare::analysis::analyze(g).nonzero_params, nonzero);
+  EXPECT_FALSE(g.layer("dense").masks.empty());
+}
+
+TEST(Cli, TrainLeNet5ThreeEpochsReaches985AndIsReproducible) {
+  if (!snare::testing::have_mnist()) GTEST_SKIP() << "no MNIST";
+  auto dir = scratch("train");
+  std::string a = (dir / "a.h5").string(), b = (dir / "b.h5").string();
+  ASSERT_EQ(run_snare("train --arch lenet5 --data mnist --epochs 3 --seed 1 -o " + a).exit_code, 0);
+  auto r = run_snare("eval " + a + " --data mnist --json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto j = nlohmann::json::parse(r.output);
+  EXPECT_GE(j["accuracy"].get<double>(), 0.985);
+  EXPECT_EQ(j["samples"].get<int>(), 10000);
+  ASSERT_EQ(run_snare("train --arch lenet5 --data mnist --epochs 3 --seed 1 -o " + b).exit_code, 0);
+  EXPECT_EQ(snare::ir::dump(snare::io::load_model(a)), snare::ir::dump(snare::io::load_model(b)));
+}
+
+TEST(Cli, EvalKerasFixtureReproducesTheReference) {
+  if (!have_fixtures() || !snare::testing::have_mnist()) GTEST_SKIP() << "no fixtures or MNIST";
+  auto r = run_snare(std::string("eval ") + kRyecatcher + " --data mnist --scale raw --json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NEAR(nlohmann::json::parse(r.output)["accuracy"].get<double>(), 0.9784, 0.0005);
+}
+
+}  // namespace
