@@ -7,4 +7,5 @@ WERROR=OFF
 [[ "${CI:-}" == "true" ]] && WERROR=ON
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DSNARE_WERROR=$WERROR >/dev/null
 cmake --build build -j"$(nproc)"
-ctest --test-dir build --output-on-failure -j"$(nproc)" --timeout 900 "$@"
+# Serial: training tests use every core themselves; running them side by side only thrashes.
+ctest --test-dir build --output-on-failure --timeout 900 "$@"
