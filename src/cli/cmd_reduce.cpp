@@ -80,7 +80,7 @@ std::string now_utc() {
   return buf;
 }
 
-nlohmann::json summary(const ir::Graph& g, double val, double test) {
+nlohmann::json summary(const ir::Graph& g, double val, const exec::EvalResult& test) {
   analysis::ModelStats s = analysis::analyze(g);
   nlohmann::json layers = nlohmann::json::array();
   for (size_t i = 0; i < s.layers.size(); ++i) {
@@ -93,8 +93,13 @@ nlohmann::json summary(const ir::Graph& g, double val, double test) {
                       {"nonzero_params", s.layers[i].nonzero_params},
                       {"macs", s.layers[i].macs}});
   }
-  return {{"params", s.params},     {"nonzero_params", s.nonzero_params}, {"macs", s.macs},
-          {"val_accuracy", val},    {"test_accuracy", test},            {"layers", layers}};
+  return {{"params", s.params},
+          {"nonzero_params", s.nonzero_params},
+          {"macs", s.macs},
+          {"val_accuracy", val},
+          {"test_accuracy", test.accuracy},
+          {"test_per_class_accuracy", test.per_class_accuracy},
+          {"layers", layers}};
 }
 
 nlohmann::json options_json(const ReduceOptions& o) {
@@ -227,9 +232,9 @@ void run_reduce(ReduceOptions& o) {
 
   exec::ExecOptions eo;
   eo.device = o.oracle.device;
-  double base_test = exec::evaluate(baseline, d.test, eo).accuracy;
+  exec::EvalResult base_test = exec::evaluate(baseline, d.test, eo);
   double final_val = oracle.validate(r.model);
-  double final_test = exec::evaluate(r.model, d.test, eo).accuracy;
+  exec::EvalResult final_test = exec::evaluate(r.model, d.test, eo);
   io::save_model(r.model, o.output);
   std::string onnx_out;
   if (io::format_of(o.output) != io::ModelFormat::kOnnx) {
@@ -244,6 +249,7 @@ void run_reduce(ReduceOptions& o) {
       {"model", {{"name", baseline.name}, {"input", o.source.path.empty() ? "arch:" + o.source.arch : o.source.path},
                  {"output", o.output}, {"onnx", onnx_out}}},
       {"data", d.name},
+      {"class_names", d.class_names},
       {"seed", o.source.seed},
       {"options", options_json(o)},
       {"baseline", summary(baseline, r.state.baseline_val_accuracy, base_test)},

@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+// Median CPU latency of an ONNX model in ONNX Runtime (npm onnxruntime-node), batch 1 and 64, after
+// warm-up. One JSON line per batch size.   node bench/ort_latency.js MODEL.onnx [RUNS]
+'use strict';
+const ort = require('onnxruntime-node');
+
+async function main(model, runs) {
+  const session = await ort.InferenceSession.create(model, { executionProviders: ['cpu'], graphOptimizationLevel: 'all' });
+  const name = session.inputNames[0];
+  // The per-sample input shape from the model's metadata (symbolic batch dimension first).
+  const meta = session.inputMetadata ? session.inputMetadata[0] : null;
+  const dims = meta && meta.shape ? meta.shape.slice(1).map(Number) : JSON.parse(process.env.SNARE_INPUT_SHAPE);
+  for (const batch of [1, 64]) {
+    const shape = [batch, ...dims];
+    const count = shape.reduce((a, b) => a * b, 1);
+    const data = Float32Array.from({ length: count }, () => Math.random());
+    const feeds = { [name]: new ort.Tensor('float32', data, shape) };
+    for (let i = 0; i < 20; ++i) await session.run(feeds);
+    const n = batch === 1 ? runs : Math.max(20, Math.floor(runs / 5));
+    const ms = [];
+    for (let i = 0; i < n; ++i) {
+      const t0 = process.hrtime.bigint();
+      await session.run(feeds);
+      ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+    ms.sort((a, b) => a - b);
+    console.log(JSON.stringify({ runtime: 'onnxruntime', model, batch, median_ms: +ms[Math.floor(n / 2)].toFixed(4), runs: n }));
+  }
+}
+
+main(process.argv[2], Number(process.argv[3] || 300)).catch((e) => {
+  console.error(`ort_latency: ${e.message}`);
+  process.exit(1);
+});
