@@ -1,6 +1,7 @@
 // Median CPU forward latency of a model in LibTorch (snare's executor), batch 1 and batch 64, after
-// warm-up. Prints one JSON line per batch size.   build/bench/bench_latency MODEL [--runs N]
+// warm-up. Prints one JSON line per batch size.   build/bench/bench_latency MODEL [--runs N] [--threads T]
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <ATen/core/grad_mode.h>
 #include <fmt/format.h>
 
@@ -15,15 +16,17 @@
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    fmt::print(stderr, "usage: bench_latency MODEL [--runs N]\n");
+    fmt::print(stderr, "usage: bench_latency MODEL [--runs N] [--threads T]\n");
     return 2;
   }
-  int runs = 300;
+  int runs = 300, threads = 0;
   for (int i = 2; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--runs")) runs = std::stoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--threads")) threads = std::stoi(argv[i + 1]);
   }
   using namespace snare;
   exec::configure_threads();
+  if (threads > 0) at::set_num_threads(threads);
   ir::Graph g = io::load_model(argv[1]);
   auto stats = analysis::analyze(g);
   at::NoGradGuard no_grad;

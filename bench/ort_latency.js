@@ -10,7 +10,9 @@ async function main(model, runs) {
   // The per-sample input shape from the model's metadata (symbolic batch dimension first).
   const meta = session.inputMetadata ? session.inputMetadata[0] : null;
   const dims = meta && meta.shape ? meta.shape.slice(1).map(Number) : JSON.parse(process.env.SNARE_INPUT_SHAPE);
+  const fixedBatch = meta && meta.shape && typeof meta.shape[0] === 'number' ? meta.shape[0] : null;
   for (const batch of [1, 64]) {
+    if (fixedBatch !== null && fixedBatch !== batch) continue;  // a model exported with a fixed batch size
     const shape = [batch, ...dims];
     const count = shape.reduce((a, b) => a * b, 1);
     const data = Float32Array.from({ length: count }, () => Math.random());
