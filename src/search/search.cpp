@@ -24,10 +24,15 @@ struct Candidate {
   Op op = Op::kUnits;
   std::string target;
   std::string key;
+  double fraction = 0;  ///< the step tried (units/masks: fraction removed; low rank: fraction of rank kept)
   reduce::ReductionPlan plan;
   ir::Graph result;
   analysis::ModelStats stats;
 };
+
+/// The current step of a target and two smaller ones: a big step that costs too much accuracy
+/// still leaves a cheaper one to score, without waiting for failures to shrink it.
+std::vector<double> fractions_to_try(double step) { return {step, step / 2, step / 4}; }
 
 std::string key_of(Op op, const std::string& target) { return std::string(op_name(op)) + ":" + target; }
 
@@ -48,22 +53,27 @@ void unit_candidates(const ir::Graph& g, Oracle& oracle, const SearchOptions& o,
   for (const analysis::UnitGroup& grp : analysis::unit_groups(g)) {
     std::string key = key_of(Op::kUnits, grp.id);
     if (!grp.prunable || grp.size < 2 || st.retired.count(key)) continue;
-    double step = step_of(st, key, o.unit_step);
-    int64_t remove = std::clamp<int64_t>(std::llround(step * static_cast<double>(grp.size)), 1, grp.size - 1);
     std::vector<double> score = oracle.importance(g, grp);
     std::vector<int64_t> order(static_cast<size_t>(grp.size));
     std::iota(order.begin(), order.end(), 0);
     std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
       return score[static_cast<size_t>(a)] > score[static_cast<size_t>(b)];
     });
-    std::vector<int64_t> keep(order.begin(), order.begin() + (grp.size - remove));
-    std::sort(keep.begin(), keep.end());
-    Candidate c;
-    c.op = Op::kUnits;
-    c.target = grp.id;
-    c.key = key;
-    c.plan.units.push_back({grp.id, keep});
-    out.push_back(std::move(c));
+    int64_t last_remove = 0;
+    for (double fraction : fractions_to_try(step_of(st, key, o.unit_step))) {
+      int64_t remove = std::clamp<int64_t>(std::llround(fraction * static_cast<double>(grp.size)), 1, grp.size - 1);
+      if (remove == last_remove) continue;
+      last_remove = remove;
+      std::vector<int64_t> keep(order.begin(), order.begin() + (grp.size - remove));
+      std::sort(keep.begin(), keep.end());
+      Candidate c;
+      c.op = Op::kUnits;
+      c.target = grp.id;
+      c.key = key;
+      c.fraction = fraction;
+      c.plan.units.push_back({grp.id, keep});
+      out.push_back(std::move(c));
+    }
   }
 }
 
@@ -82,16 +92,19 @@ void mask_candidates(const ir::Graph& g, const SearchOptions& o, SearchState& st
       total += l.weights.at(weight).numel();
       nonzero += l.weights.at(weight).ne(0).sum().item<int64_t>();
     }
-    double step = step_of(st, key, o.mask_step);
-    auto to_prune = static_cast<int64_t>(std::floor(step * static_cast<double>(nonzero)));
-    if (to_prune < 1 || nonzero - to_prune < 2) continue;
-    double sparsity = static_cast<double>(total - nonzero + to_prune) / static_cast<double>(total);
-    Candidate c;
-    c.op = Op::kMask;
-    c.target = layer;
-    c.key = key;
-    c.plan = reduce::magnitude_plan(g, sparsity, {layer}, /*global=*/true);
-    out.push_back(std::move(c));
+    for (double fraction : fractions_to_try(step_of(st, key, o.mask_step))) {
+      if (fraction < o.min_mask_step) break;
+      auto to_prune = static_cast<int64_t>(std::floor(fraction * static_cast<double>(nonzero)));
+      if (to_prune < 1 || nonzero - to_prune < 2) continue;
+      double sparsity = static_cast<double>(total - nonzero + to_prune) / static_cast<double>(total);
+      Candidate c;
+      c.op = Op::kMask;
+      c.target = layer;
+      c.key = key;
+      c.fraction = fraction;
+      c.plan = reduce::magnitude_plan(g, sparsity, {layer}, /*global=*/true);
+      out.push_back(std::move(c));
+    }
   }
 }
 
@@ -108,6 +121,7 @@ void lowrank_candidates(const ir::Graph& g, const SearchOptions& o, SearchState&
     c.op = Op::kLowRank;
     c.target = l.name;
     c.key = key;
+    c.fraction = step;
     c.plan.factorizations.push_back(
         {l.name, std::clamp<int64_t>(std::llround(step * static_cast<double>(max_rank)), 1, max_rank)});
     out.push_back(std::move(c));
@@ -119,10 +133,10 @@ void on_reject(SearchState& st, const Candidate& c, const SearchOptions& o) {
   int f = ++st.failures[c.key];
   double step = 0;
   switch (c.op) {
-    case Op::kUnits: step = step_of(st, c.key, o.unit_step) * 0.5; break;
-    case Op::kMask: step = step_of(st, c.key, o.mask_step) * 0.5; break;
+    case Op::kUnits:
+    case Op::kMask: step = c.fraction * 0.5; break;
     // Low rank: keep more of the rank next time.
-    case Op::kLowRank: step = 1.0 - (1.0 - step_of(st, c.key, o.lowrank_step)) * 0.5; break;
+    case Op::kLowRank: step = 1.0 - (1.0 - c.fraction) * 0.5; break;
     case Op::kFinetune: return;
   }
   st.step_size[c.key] = step;
@@ -255,6 +269,9 @@ SearchResult run(const ir::Graph& model, Oracle& oracle, const SearchOptions& o,
     if (rec.accepted) {
       st.model = retrained;
       st.failures[pick.key] = 0;
+      // A step that worked may grow back towards the first step size.
+      if (pick.op == Op::kUnits) st.step_size[pick.key] = std::min(o.unit_step, pick.fraction * 2);
+      if (pick.op == Op::kMask) st.step_size[pick.key] = std::min(o.mask_step, pick.fraction * 2);
       current_val = val;
       if (hooks.checkpoint) hooks.checkpoint(st);
     } else {
