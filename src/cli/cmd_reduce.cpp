@@ -103,7 +103,8 @@ nlohmann::json summary(const ir::Graph& g, double val, const exec::EvalResult& t
 }
 
 nlohmann::json options_json(const ReduceOptions& o) {
-  return {{"max_loss_pp", o.search.max_loss_pp},
+  return {{"max_loss", o.search.max_loss_pp},
+          {"margin_se", o.search.margin_se},
           {"budget_params", o.search.budget_params},
           {"budget_macs", o.search.budget_macs},
           {"time_limit_min", o.time_limit_min},
@@ -195,6 +196,7 @@ void run_reduce(ReduceOptions& o) {
   }
   const ir::Graph baseline = model;
   o.oracle.teacher = o.distill ? &baseline : nullptr;
+  o.search.validation_samples = val.size();
   search::TorchOracle oracle(fit, val, o.oracle, &progress);
 
   std::unique_ptr<search::SearchState> resume_state;
@@ -277,6 +279,10 @@ void register_reduce(CLI::App& app) {
       ->required();
   cmd->add_option("--max-loss", o->search.max_loss_pp,
                   "Tolerated loss of validation accuracy in percentage points against the input model")
+      ->capture_default_str();
+  cmd->add_option("--margin", o->search.margin_se,
+                  "Safety margin in standard errors of the validation accuracy: steps must stay this far inside "
+                  "the tolerance (0 = decide on the tolerance alone)")
       ->capture_default_str();
   cmd->add_option("--budget-params", o->search.budget_params, "Stop once non-zero parameters are at most N");
   cmd->add_option("--budget-macs", o->search.budget_macs, "Stop once MACs are at most N");

@@ -170,6 +170,7 @@ const char* op_name(Op op) {
 SearchResult run(const ir::Graph& model, Oracle& oracle, const SearchOptions& o, const SearchHooks& hooks,
                  const SearchState* resume) {
   if (o.max_loss_pp < 0) throw UsageError(fmt::format("--max-loss: must be >= 0, got {}", o.max_loss_pp));
+  if (o.margin_se < 0) throw UsageError(fmt::format("--margin: must be >= 0, got {}", o.margin_se));
   ProgressSink& progress = hooks.progress ? *hooks.progress : null_progress();
   const auto start = Clock::now();
   SearchState st;
@@ -185,13 +186,19 @@ SearchResult run(const ir::Graph& model, Oracle& oracle, const SearchOptions& o,
     result.state = st;
     return result;
   }
-  const double threshold = st.baseline_val_accuracy - o.max_loss_pp / 100.0 - 1e-12;
+  double margin = 0;
+  if (o.validation_samples > 0 && o.margin_se > 0) {
+    double p = st.baseline_val_accuracy;
+    margin = o.margin_se * std::sqrt(p * (1 - p) / static_cast<double>(o.validation_samples));
+  }
+  const double threshold = st.baseline_val_accuracy - o.max_loss_pp / 100.0 + margin - 1e-12;
   double current_val = st.baseline_val_accuracy;
   for (const StepRecord& r : st.history) {
     if (r.accepted) current_val = r.val_accuracy;
   }
-  progress.log(fmt::format("baseline validation accuracy {:.4f}; steps keep it >= {:.4f}", st.baseline_val_accuracy,
-                           threshold));
+  progress.log(fmt::format("baseline validation accuracy {:.4f}; steps keep it >= {:.4f} (tolerance {} pp, margin "
+                           "{:.3f} pp)",
+                           st.baseline_val_accuracy, threshold + 1e-12, o.max_loss_pp, 100 * margin));
   for (;;) {
     analysis::ModelStats now = analysis::analyze(st.model);
     if (hooks.stop && hooks.stop->load()) {

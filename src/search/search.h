@@ -26,6 +26,10 @@ const char* op_name(Op op);
 
 struct SearchOptions {
   double max_loss_pp = 0.39;      ///< tolerated validation-accuracy loss, percentage points
+  /// Safety margin in standard errors of the validation accuracy (sqrt(p(1-p)/n)): a step must keep
+  /// validation accuracy this far above the tolerance, so the test loss stays within it more often.
+  double margin_se = 1.0;
+  int64_t validation_samples = 0;  ///< n of the standard error; 0 = no margin
   int64_t budget_params = 0;      ///< stop once non-zero params <= this (0 = none)
   int64_t budget_macs = 0;        ///< stop once MACs <= this (0 = none)
   double time_limit_s = 0;        ///< stop starting new steps after this (0 = none)

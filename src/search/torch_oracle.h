@@ -18,6 +18,7 @@ struct TorchOracleOptions {
   double lr = 1e-3;
   int64_t finetune_epochs = 10;    ///< final fine-tuning (best validation weights kept)
   int64_t finetune_patience = 3;
+  double finetune_lr_scale = 0.3;  ///< the final fine-tuning runs at lr * this (settling, not relearning)
   int64_t probe_samples = 2000;    ///< validation samples of the sensitivity probe
   int64_t importance_samples = 512;
   reduce::Criterion criterion = reduce::Criterion::kL2;
