@@ -46,12 +46,15 @@ exec::TrainOptions TorchOracle::train_options(uint64_t seed) const {
 }
 
 ir::Graph TorchOracle::retrain(const ir::Graph& model, uint64_t seed) {
+  if (options_.retrain_batches <= 0) return model;
   exec::TrainOptions o = train_options(seed);
   int64_t per_epoch = (fit_.size() + o.batch_size - 1) / o.batch_size;
   o.max_batches = options_.retrain_batches;
   o.epochs = std::max<int64_t>(1, (options_.retrain_batches + per_epoch - 1) / per_epoch);
-  if (options_.retrain_batches <= 0) return model;
-  return exec::train(model, fit_, nullptr, o).graph;
+  if (o.epochs == 1) return exec::train(model, fit_, nullptr, o).graph;
+  // Several epochs: keep the best-validation epoch, the same selection the baseline had.
+  o.restore_best = true;
+  return exec::train(model, fit_, &validation_, o).graph;
 }
 
 ir::Graph TorchOracle::finetune(const ir::Graph& model, uint64_t seed) {

@@ -13,7 +13,9 @@
 namespace snare::search {
 
 struct TorchOracleOptions {
-  int64_t retrain_batches = 400;   ///< batches of brief retraining after each step
+  /// Batches of brief retraining after each step; when that spans several epochs, the
+  /// best-validation epoch is kept (as for the baseline).
+  int64_t retrain_batches = 400;
   int64_t batch_size = 128;
   double lr = 1e-3;
   int64_t finetune_epochs = 10;    ///< final fine-tuning (best validation weights kept)
