@@ -8,6 +8,7 @@
 #include <torch/utils.h>
 
 #include <chrono>
+#include <cmath>
 #include <memory>
 
 #include "common/error.h"
@@ -69,6 +70,8 @@ TrainResult train(const ir::Graph& graph, const data::Split& fit, const data::Sp
   TrainResult result;
   std::vector<at::Tensor> best;
   int64_t since_best = 0, batches_done = 0;
+  int64_t planned = o.epochs * batches_per_epoch;
+  if (o.max_batches > 0) planned = std::min(planned, o.max_batches);
   for (int64_t epoch = 1; epoch <= o.epochs; ++epoch) {
     auto t0 = std::chrono::steady_clock::now();
     at::Tensor perm = at::randperm(n, order, at::TensorOptions(at::kLong)).to(device);
@@ -90,6 +93,12 @@ TrainResult train(const ir::Graph& graph, const data::Split& fit, const data::Sp
         double t = o.distill_temperature;
         at::Tensor kl = at::kl_div(at::log_softmax(logits / t, 1), soft, at::Reduction::Sum) / x.size(0);
         loss = (1 - o.distill_alpha) * loss + o.distill_alpha * t * t * kl;
+      }
+      if (o.cosine) {
+        double progress_fraction = static_cast<double>(batches_done) / static_cast<double>(std::max<int64_t>(1, planned));
+        for (auto& group : optimizer->param_groups()) {
+          group.options().set_lr(o.lr * 0.5 * (1.0 + std::cos(M_PI * progress_fraction)));
+        }
       }
       optimizer->zero_grad();
       loss.backward();

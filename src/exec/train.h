@@ -31,6 +31,9 @@ struct TrainOptions {
   bool restore_best = true;
   uint64_t seed = 1;
   std::string device = "cpu";
+  /// Cosine learning-rate decay from lr to 0 over the planned batches (epochs x batches per epoch, or
+  /// max_batches): the last epochs settle instead of bouncing, so the final weights are better.
+  bool cosine = false;
   /// Stop after this many batches in total (0 = no limit); for short retraining steps.
   int64_t max_batches = 0;
   /// Distillation: loss = (1-a)*CE(labels) + a*T^2*KL(teacher_T || student_T).
