@@ -5,6 +5,7 @@
 #include <ATen/core/grad_mode.h>
 #include <fmt/format.h>
 
+#include <cstdlib>
 #include <limits>
 #include <numeric>
 #include <thread>
@@ -173,7 +174,9 @@ void configure_threads() {
   static bool done = false;
   if (done) return;
   done = true;
+  // SNARE_THREADS lets two runs share a machine without oversubscribing OpenMP (which thrashes).
   unsigned n = std::thread::hardware_concurrency();
+  if (const char* env = std::getenv("SNARE_THREADS"); env && std::atoi(env) > 0) n = static_cast<unsigned>(std::atoi(env));
   if (n > 0) at::set_num_threads(static_cast<int>(n));
 }
 

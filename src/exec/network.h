@@ -24,7 +24,7 @@ namespace snare::exec {
 /// build or machine has none.
 c10::Device parse_device(const std::string& name);
 
-/// Uses every core for intra-op parallelism (LibTorch may start with 1 thread).
+/// Uses every core for intra-op parallelism (LibTorch may start with 1 thread), or $SNARE_THREADS.
 void configure_threads();
 
 class Network {
