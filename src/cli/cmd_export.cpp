@@ -19,7 +19,7 @@ void register_export(CLI::App& app) {
   add_model_source(*cmd, o->source, true);
   cmd->add_option("-o,--output", o->output, "Output model file")->required();
   cmd->callback([o]() {
-    io::format_of(o->output);
+    check_output_path(o->output);
     ir::Graph g = load_source(o->source);
     io::save_model(g, o->output);
     fmt::print("saved {}\n", o->output);

@@ -87,7 +87,7 @@ void register_prune(CLI::App& app) {
   cmd->add_option("-o,--output", o->output, "Output model file");
   cmd->callback([o]() {
     if (!o->dry_run && o->output.empty()) throw UsageError("-o/--output is required (or use --dry-run)");
-    if (!o->output.empty()) io::format_of(o->output);
+    if (!o->output.empty()) check_output_path(o->output);
     ir::Graph g = load_source(o->source);
     bool units = !o->remove.empty() || o->keep >= 0;
     if (units == (o->sparsity >= 0)) throw UsageError("give either --remove/--keep (units) or --sparsity (connections)");
@@ -134,7 +134,7 @@ void register_factorize(CLI::App& app) {
   cmd->add_option("-o,--output", o->output, "Output model file");
   cmd->callback([o]() {
     if (!o->dry_run && o->output.empty()) throw UsageError("-o/--output is required (or use --dry-run)");
-    if (!o->output.empty()) io::format_of(o->output);
+    if (!o->output.empty()) check_output_path(o->output);
     ir::Graph g = load_source(o->source);
     reduce::ReductionPlan plan;
     plan.factorizations.push_back({o->layer, o->rank});

@@ -154,7 +154,7 @@ void print_table(const nlohmann::json& b, const nlohmann::json& f) {
 
 void run_reduce(ReduceOptions& o) {
   check(o);
-  io::format_of(o.output);
+  check_output_path(o.output);
   if (o.report_dir.empty()) o.report_dir = (fs::path(o.output).parent_path() / (fs::path(o.output).stem().string() + "_report")).string();
   fs::create_directories(o.report_dir);
   const std::string ckpt_model = (fs::path(o.report_dir) / "checkpoint.h5").string();

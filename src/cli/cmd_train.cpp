@@ -51,7 +51,7 @@ void register_train(CLI::App& app) {
     }
     o->train.optimizer = o->optimizer == "adam" ? exec::Optimizer::kAdam : exec::Optimizer::kSgd;
     o->train.seed = o->source.seed;
-    io::format_of(o->output);  // reject a bad output name before hours of training
+    check_output_path(o->output);
     ir::Graph g = load_source(o->source);
     data::Dataset d = load_data(o->data, g, &g);
     ConsoleProgress progress;

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <filesystem>
+
 #include <nlohmann/json.hpp>
 
 #include "arch/zoo.h"
@@ -67,6 +69,14 @@ data::Dataset load_data(const DataOptions& options, const ir::Graph& model, ir::
     }
   }
   return d;
+}
+
+void check_output_path(const std::string& path) {
+  io::format_of(path);
+  std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty() && !std::filesystem::is_directory(parent)) {
+    throw OutputError(fmt::format("cannot write '{}': directory '{}' does not exist", path, parent.string()));
+  }
 }
 
 void require_positive(double value, const std::string& flag) {

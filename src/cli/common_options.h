@@ -33,6 +33,10 @@ ir::Graph load_source(const ModelSource& source);
 /// statistics), else from the data set's default. Records the scale used into `model_meta` when given.
 data::Dataset load_data(const DataOptions& options, const ir::Graph& model, ir::Graph* record_into = nullptr);
 
+/// Checks an output model path before any work: a known extension (UsageError) and an existing
+/// folder (OutputError), so a long run does not fail only when it saves.
+void check_output_path(const std::string& path);
+
 /// Rejects a non-positive value of a numeric flag with a UsageError naming the flag.
 void require_positive(double value, const std::string& flag);
 

@@ -173,3 +173,13 @@ TEST(Cli, EvalKerasFixtureReproducesTheReference) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Cli, MissingOutputFolderExitsWith6BeforeWork) {
+  auto r = snare::testing::run_snare("export --arch lenet5 -o /nonexistent-snare-dir/m.h5");
+  EXPECT_EQ(r.exit_code, 6) << r.output;
+  EXPECT_NE(r.output.find("/nonexistent-snare-dir"), std::string::npos) << r.output;
+}
+
+}  // namespace
