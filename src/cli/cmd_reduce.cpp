@@ -208,6 +208,12 @@ void run_reduce(ReduceOptions& o) {
     } catch (const nlohmann::json::exception& e) {
       throw ModelError(fmt::format("{}: unreadable checkpoint: {}", ckpt_state, e.what()));
     }
+    std::string input = o.source.path.empty() ? "arch:" + o.source.arch : o.source.path;
+    if (j.value("input", "") != input) {
+      throw UsageError(fmt::format("--resume: the checkpoint in {} belongs to '{}', not '{}'", o.report_dir,
+                                   j.value("input", "?"), input));
+    }
+    if (!j.contains("state")) throw ModelError(fmt::format("{}: checkpoint without a search state", ckpt_state));
     resume_state = std::make_unique<search::SearchState>(search::state_from_json(j.at("state")));
     resume_state->model = io::load_model(ckpt_model);
     progress.log(fmt::format("resuming from {} at step {}", ckpt_state, resume_state->next_step));
