@@ -38,6 +38,17 @@ int64_t units_to_remove(const std::string& text, int64_t total) {
   }
 }
 
+/// --dry-run and -o, shared by prune and factorize.
+void add_output_options(CLI::App& cmd, bool& dry_run, std::string& output) {
+  cmd.add_flag("--dry-run", dry_run, "Print the plan and the predicted params and MACs; write nothing");
+  cmd.add_option("-o,--output", output, "Output model file");
+}
+
+void check_output_or_dry_run(bool dry_run, const std::string& output) {
+  if (!dry_run && output.empty()) throw UsageError("-o/--output is required (or use --dry-run)");
+  if (!output.empty()) check_output_path(output);
+}
+
 void finish(const ir::Graph& before, const reduce::ReductionPlan& plan, bool dry_run, const std::string& output) {
   ir::Graph after = reduce::apply(before, plan);
   analysis::ModelStats a = analysis::analyze(before), b = analysis::analyze(after);
@@ -83,11 +94,9 @@ void register_prune(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--samples", o->samples, "Training samples the data criteria look at")->capture_default_str();
   add_data_options(*cmd, o->data, false);
-  cmd->add_flag("--dry-run", o->dry_run, "Print the plan and the predicted params and MACs; write nothing");
-  cmd->add_option("-o,--output", o->output, "Output model file");
+  add_output_options(*cmd, o->dry_run, o->output);
   cmd->callback([o]() {
-    if (!o->dry_run && o->output.empty()) throw UsageError("-o/--output is required (or use --dry-run)");
-    if (!o->output.empty()) check_output_path(o->output);
+    check_output_or_dry_run(o->dry_run, o->output);
     ir::Graph g = load_source(o->source);
     bool units = !o->remove.empty() || o->keep >= 0;
     if (units == (o->sparsity >= 0)) throw UsageError("give either --remove/--keep (units) or --sparsity (connections)");
@@ -130,11 +139,9 @@ void register_factorize(CLI::App& app) {
   add_model_source(*cmd, o->source, false);
   cmd->add_option("--layer", o->layer, "Layer to factorise")->required();
   cmd->add_option("--rank", o->rank, "Rank to keep")->required();
-  cmd->add_flag("--dry-run", o->dry_run, "Print the plan and the predicted params and MACs; write nothing");
-  cmd->add_option("-o,--output", o->output, "Output model file");
+  add_output_options(*cmd, o->dry_run, o->output);
   cmd->callback([o]() {
-    if (!o->dry_run && o->output.empty()) throw UsageError("-o/--output is required (or use --dry-run)");
-    if (!o->output.empty()) check_output_path(o->output);
+    check_output_or_dry_run(o->dry_run, o->output);
     ir::Graph g = load_source(o->source);
     reduce::ReductionPlan plan;
     plan.factorizations.push_back({o->layer, o->rank});

@@ -160,6 +160,8 @@ class Reader {
   Value normal(Value v) const;
   /// Channels-first or channels-last data, as required by the ops that only understand those.
   const Value& plain_value(const pb::NodeProto& n, int i) const;
+  /// Appends every input's layer to `l.inputs` (Add, Concat); all must share one layout, returned.
+  Layout operands(const pb::NodeProto& n, Layer& l) const;
 
   /// Appends a layer named after the node (unique), fills its shape, and returns its name.
   std::string add_layer(Layer layer, const pb::NodeProto& n, const std::string& suffix = "");
@@ -731,10 +733,7 @@ void Reader::map_add(const pb::NodeProto& n) {
   define(n.output(0), v, true);
 }
 
-// Elementwise sum of data tensors -> ir Add.
-void Reader::map_sum(const pb::NodeProto& n) {
-  Layer l;
-  l.kind = LayerKind::kAdd;
+Layout Reader::operands(const pb::NodeProto& n, Layer& l) const {
   Layout layout = Layout::kFirst;
   for (int i = 0; i < n.input_size(); ++i) {
     const Value& v = plain_value(n, i);
@@ -742,6 +741,14 @@ void Reader::map_sum(const pb::NodeProto& n) {
     if (v.layout != layout) unsupported(n, "operands are in different layouts (NCHW and NHWC)");
     l.inputs.push_back(v.layer);
   }
+  return layout;
+}
+
+// Elementwise sum of data tensors -> ir Add.
+void Reader::map_sum(const pb::NodeProto& n) {
+  Layer l;
+  l.kind = LayerKind::kAdd;
+  Layout layout = operands(n, l);
   if (l.inputs.size() < 2) model_error(n, "needs at least 2 inputs");
   define(n.output(0), Value{add_layer(l, n), layout}, true);
 }
@@ -987,13 +994,7 @@ void Reader::map_squeeze(const pb::NodeProto& n) {
 void Reader::map_concat(const pb::NodeProto& n) {
   Layer l;
   l.kind = LayerKind::kConcatenate;
-  Layout layout = Layout::kFirst;
-  for (int i = 0; i < n.input_size(); ++i) {
-    const Value& v = plain_value(n, i);
-    if (i == 0) layout = v.layout;
-    if (v.layout != layout) unsupported(n, "operands are in different layouts (NCHW and NHWC)");
-    l.inputs.push_back(v.layer);
-  }
+  Layout layout = operands(n, l);
   int64_t rank = onnx_rank(value(n, 0));
   int64_t axis = attr_int(n, "axis", 1);
   if (axis < 0) axis += rank;

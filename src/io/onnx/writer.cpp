@@ -73,6 +73,15 @@ class Writer {
   void layer(const Layer& l);
   const Shape& in_shape(const Layer& l, size_t i = 0) const { return g_.layer(l.inputs.at(i)).output_shape; }
   std::string in(const Layer& l, size_t i = 0) const { return tensor_.at(l.inputs.at(i)); }
+  /// Flatten/Reshape input: transposed to channels-last first when the layer works in that order.
+  std::string channels_last_input(const Layer& l) {
+    std::string x = in(l);
+    if (!l.channels_last || in_shape(l).size() < 2) return x;
+    std::string t = tensor_name(l.name + "/channels_last");
+    pb::NodeProto* tr = node("Transpose", node_name(l.name + "/to_channels_last"), {x}, {t});
+    set_attr(tr, "perm", to_last_perm(in_shape(l).size()));
+    return t;
+  }
   /// A tensor or node name not used yet; layer names are reserved for the layers' own tensor and
   /// principal node, so the reader gets the layer names back.
   std::string unique(const std::string& base, std::set<std::string>& used);
@@ -236,26 +245,14 @@ void Writer::layer(const Layer& l) {
       return;
     }
     case LayerKind::kFlatten: {
-      std::string x = in(l);
-      if (l.channels_last && in_shape(l).size() >= 2) {
-        std::string t = tensor_name(l.name + "/channels_last");
-        pb::NodeProto* tr = node("Transpose", node_name(l.name + "/to_channels_last"), {x}, {t});
-        set_attr(tr, "perm", to_last_perm(in_shape(l).size()));
-        x = t;
-      }
+      std::string x = channels_last_input(l);
       pb::NodeProto* n = node("Flatten", l.name, {x}, {output_of(l)});
       set_attr(n, "axis", int64_t{1});
       if (l.channels_last) n->set_doc_string("snare: channels_last=1");
       return;
     }
     case LayerKind::kReshape: {
-      std::string x = in(l);
-      if (l.channels_last && in_shape(l).size() >= 2) {
-        std::string t = tensor_name(l.name + "/channels_last");
-        pb::NodeProto* tr = node("Transpose", node_name(l.name + "/to_channels_last"), {x}, {t});
-        set_attr(tr, "perm", to_last_perm(in_shape(l).size()));
-        x = t;
-      }
+      std::string x = channels_last_input(l);
       Shape target = l.target_shape;
       bool back = l.channels_last && target.size() >= 2;
       if (back) std::rotate(target.begin(), target.begin() + 1, target.end());
