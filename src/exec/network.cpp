@@ -228,6 +228,14 @@ std::vector<at::Tensor> Network::parameter_masks() const {
   return out;
 }
 
+std::vector<at::Tensor> Network::state() const {
+  std::vector<at::Tensor> out;
+  for (const auto& [layer, per_name] : weights_) {
+    for (const auto& [name, t] : per_name) out.push_back(t);
+  }
+  return out;
+}
+
 void Network::apply_masks() {
   at::NoGradGuard no_grad;
   for (auto& [layer, per_name] : masks_) {

@@ -39,6 +39,8 @@ class Network {
   /// Trainable tensors (requires_grad) in graph order, and for each its mask or an undefined tensor.
   std::vector<at::Tensor> parameters() const;
   std::vector<at::Tensor> parameter_masks() const;
+  /// Every weight tensor, trainable or not (BatchNorm running statistics too): a training snapshot.
+  std::vector<at::Tensor> state() const;
   /// Re-applies connection masks (weights *= mask) so masked weights stay exactly zero.
   void apply_masks();
 

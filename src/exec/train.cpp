@@ -122,7 +122,7 @@ TrainResult train(const ir::Graph& graph, const data::Split& fit, const data::Sp
       if (rec.val_accuracy > result.best_val_accuracy) {
         result.best_val_accuracy = rec.val_accuracy;
         result.best_epoch = epoch;
-        if (o.restore_best) best = snapshot(params);
+        if (o.restore_best) best = snapshot(net.state());
         since_best = 0;
       } else {
         ++since_best;
@@ -139,7 +139,8 @@ TrainResult train(const ir::Graph& graph, const data::Split& fit, const data::Sp
   }
   if (!best.empty()) {
     at::NoGradGuard no_grad;
-    for (size_t i = 0; i < params.size(); ++i) params[i].copy_(best[i]);
+    std::vector<at::Tensor> state = net.state();
+    for (size_t i = 0; i < state.size(); ++i) state[i].copy_(best[i]);
   }
   result.graph = net.to_graph();
   return result;

@@ -91,3 +91,19 @@ TEST(Train, RejectsNonsenseOptions) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Train, BestEpochRestoreIncludesBatchNormStatistics) {
+  snare::arch::GraphBuilder b("bn", {12}, 3);
+  b.dense(16, snare::ir::Activation::kRelu).batchnorm().dense(3, snare::ir::Activation::kSoftmax);
+  auto fit = toy(600, 1), val = toy(300, 5);
+  snare::exec::TrainOptions o;
+  o.epochs = 12;
+  o.lr = 5e-2;
+  auto r = snare::exec::train(b.finish(), fit, &val, o);
+  // The returned weights, running statistics included, are those of the best validation epoch.
+  EXPECT_NEAR(snare::exec::evaluate(r.graph, val).accuracy, r.best_val_accuracy, 1e-12);
+}
+
+}  // namespace
