@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <onnx/checker.h>
 
+#include <fstream>
+
 #include "arch/zoo.h"
 #include "common/error.h"
 #include "data/dataset.h"
@@ -322,6 +324,26 @@ TEST(WriteOnnx, FixturesRunInOnnxRuntimeLikeSnare) {
     ir::Graph g = io::onnx::read_onnx(path);
     at::Tensor x = exec::adapt_input(g, ds.test.x.narrow(0, 0, 64));
     EXPECT_LE(export_and_compare(g, x, dir), kRuntimeTolerance) << path;
+  }
+}
+
+TEST(WriteOnnx, ChannelsLastFlattenBeforeDenseCostsNoTranspose) {
+  // lenet5 and har-cnn flatten channels-last (Keras order) into a Dense: the order goes into the Dense
+  // weights, so the deployed graph has no Transpose, and reading it back restores the original layers
+  // (checked with the runtime outputs by the tests above).
+  test::TempDir dir;
+  for (const char* name : {"lenet5", "har-cnn"}) {
+    ir::Graph g = arch::build(name, 1);
+    ASSERT_TRUE(g.layer("flatten").channels_last) << name;
+    std::string path = dir.str(std::string(name) + ".onnx");
+    io::onnx::write_onnx(g, path);
+    ::ONNX_NAMESPACE::ModelProto model;
+    std::ifstream in(path, std::ios::binary);
+    ASSERT_TRUE(model.ParseFromIstream(&in)) << path;
+    int transposes = 0;
+    for (const auto& n : model.graph().node()) transposes += n.op_type() == "Transpose";
+    EXPECT_EQ(transposes, 0) << name;
+    EXPECT_EQ(ir::dump(g), ir::dump(io::onnx::read_onnx(path))) << name;
   }
 }
 

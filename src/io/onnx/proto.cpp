@@ -199,4 +199,23 @@ Hints parse_hints(const std::string& doc_string) {
 
 std::string format_real(double value) { return fmt::format("{:.17g}", value); }
 
+at::Tensor reorder_flatten_columns(const at::Tensor& weight, const std::vector<int64_t>& chw, bool to_channels_first) {
+  auto rank = static_cast<int64_t>(chw.size());
+  std::vector<int64_t> last{weight.size(0)};  // (out, d1, ..., C)
+  last.insert(last.end(), chw.begin() + 1, chw.end());
+  last.push_back(chw.front());
+  std::vector<int64_t> first{weight.size(0)};  // (out, C, d1, ...)
+  first.insert(first.end(), chw.begin(), chw.end());
+  std::vector<int64_t> last_to_first{0, rank};
+  std::vector<int64_t> first_to_last{0};
+  for (int64_t i = 1; i < rank; ++i) {
+    last_to_first.push_back(i);
+    first_to_last.push_back(i + 1);
+  }
+  first_to_last.push_back(1);
+  at::Tensor w = to_channels_first ? weight.reshape(last).permute(last_to_first)
+                                   : weight.reshape(first).permute(first_to_last);
+  return w.reshape({weight.size(0), -1}).contiguous();
+}
+
 }  // namespace snare::io::onnx::detail

@@ -135,6 +135,8 @@ class Reader {
   void collect_constants_and_uses();
   void make_input();
   void make_outputs();
+  /// Restores the channels-last Flattens the writer folded into Dense weights (see writer.cpp).
+  void unfold_flattens();
   bool fold_constant(const pb::NodeProto& n);
 
   std::string node_where(const pb::NodeProto& n) const {
@@ -186,6 +188,7 @@ class Reader {
   std::map<std::string, int> uses_;          ///< tensor -> node inputs + graph outputs reading it
   std::map<std::string, std::string> tip_;   ///< layer -> its latest ONNX tensor
   std::set<std::string> names_;
+  std::vector<std::string> folded_flattens_;  ///< snare-written Flattens whose order is in their Dense weights
   ir::Graph graph_;
 };
 
@@ -865,7 +868,10 @@ void Reader::map_flatten(const pb::NodeProto& n) {
   l.inputs = {v.layer};
   Hints hints = parse_hints(n.doc_string());
   l.channels_last = shape_of(v.layer).size() <= 1 ? hints.values["channels_last"] == "1" : v.layout == Layout::kLast;
-  define(n.output(0), Value{add_layer(l, n), Layout::kFirst}, true);
+  bool folded = hints.values["channels_last_folded"] == "1" && v.layout == Layout::kFirst && shape_of(v.layer).size() >= 2;
+  std::string name = add_layer(l, n);
+  if (folded) folded_flattens_.push_back(name);
+  define(n.output(0), Value{name, Layout::kFirst}, true);
 }
 
 void Reader::map_reshape(const pb::NodeProto& n) {
@@ -1110,6 +1116,22 @@ void Reader::map_lstm(const pb::NodeProto& n) {
   }
 }
 
+void Reader::unfold_flattens() {
+  for (const std::string& f : folded_flattens_) {
+    std::vector<std::string> readers = graph_.consumers(f);
+    bool all_dense = !readers.empty();
+    for (const auto& r : readers) all_dense = all_dense && graph_.layer(r).kind == LayerKind::kDense;
+    if (!all_dense) continue;  // edited since snare wrote it: keep what the file computes
+    Layer& flatten = graph_.layer(f);
+    const Shape& chw = shape_of(flatten.inputs.at(0));
+    flatten.channels_last = true;
+    for (const auto& r : readers) {
+      at::Tensor& w = graph_.layer(r).weights.at("weight");
+      w = reorder_flatten_columns(w, chw, false);
+    }
+  }
+}
+
 ir::Graph Reader::read() {
   load();
   sort_nodes();
@@ -1128,6 +1150,7 @@ ir::Graph Reader::read() {
     (this->*(find_op(n.op_type())->map))(n);
   }
   make_outputs();
+  unfold_flattens();
   try {
     ir::verify(graph_);
   } catch (const Error& e) {

@@ -2,10 +2,13 @@
 // Transposes, a separate activation node, ... around it); the tensor holding a layer's final output
 // is named after the layer too, so a reader can map nodes back to layers. Weights go out in LibTorch
 // layouts, which are ONNX's (Conv OIHW, Gemm with transB=1), except LSTM gates (i,f,g,o -> i,o,f,c).
+// A channels-last Flatten read only by Dense layers goes out as a plain Flatten, its order folded
+// into the Dense weights: one Transpose less per inference, which counts for small deployed models.
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 #include <onnx/checker.h>
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 
@@ -89,6 +92,8 @@ class Writer {
   std::string node_name(const std::string& base) { return unique(base, nodes_); }
   pb::NodeProto* node(const std::string& op, const std::string& name, const std::vector<std::string>& inputs,
                       const std::vector<std::string>& outputs);
+  /// Finds the channels-last Flattens whose order can move into the Dense weights they feed.
+  void plan_flatten_folds();
   std::string weight(const Layer& l, const std::string& key, const at::Tensor& t);
   std::string ints_const(const std::string& name, const std::vector<int64_t>& values);
   /// Emits `activation` from `x` into `out`; `standalone` marks an ir Activation layer.
@@ -103,7 +108,24 @@ class Writer {
   std::map<std::string, std::string> tensor_;  ///< layer -> ONNX tensor holding its output
   std::set<std::string> tensors_, nodes_;      ///< names in use
   std::set<std::string> layer_names_;
+  std::set<std::string> folded_flattens_;          ///< written without their Transpose
+  std::map<std::string, Shape> dense_from_fold_;  ///< Dense -> channels-first shape of its folded Flatten's input
 };
+
+void Writer::plan_flatten_folds() {
+  std::vector<std::string> outputs = g_.output_names();
+  for (const Layer& l : g_.layers) {
+    if (l.kind != LayerKind::kFlatten || !l.channels_last || in_shape(l).size() < 2) continue;
+    if (std::find(outputs.begin(), outputs.end(), l.name) != outputs.end()) continue;
+    std::vector<std::string> readers = g_.consumers(l.name);
+    bool all_dense = !readers.empty();
+    for (const auto& r : readers) all_dense = all_dense && g_.layer(r).kind == LayerKind::kDense;
+    if (!all_dense) continue;
+    folded_flattens_.insert(l.name);
+    for (const auto& r : readers) dense_from_fold_[r] = in_shape(l);
+  }
+}
+
 
 std::string Writer::unique(const std::string& base, std::set<std::string>& used) {
   std::string name = base;
@@ -195,7 +217,10 @@ void Writer::layer(const Layer& l) {
   switch (l.kind) {
     case LayerKind::kInput: tensor_[l.name] = "input"; return;
     case LayerKind::kDense: {
-      std::vector<std::string> inputs{in(l), weight(l, "weight", l.weights.at("weight"))};
+      auto fold = dense_from_fold_.find(l.name);
+      at::Tensor w = l.weights.at("weight");
+      if (fold != dense_from_fold_.end()) w = reorder_flatten_columns(w, fold->second, true);
+      std::vector<std::string> inputs{in(l), weight(l, "weight", w)};
       if (l.use_bias) inputs.push_back(weight(l, "bias", l.weights.at("bias")));
       std::string pre = principal_out();
       pb::NodeProto* n = node("Gemm", l.name, inputs, {pre});
@@ -245,10 +270,15 @@ void Writer::layer(const Layer& l) {
       return;
     }
     case LayerKind::kFlatten: {
-      std::string x = channels_last_input(l);
+      bool folded = folded_flattens_.count(l.name) > 0;
+      std::string x = folded ? in(l) : channels_last_input(l);
       pb::NodeProto* n = node("Flatten", l.name, {x}, {output_of(l)});
       set_attr(n, "axis", int64_t{1});
-      if (l.channels_last) n->set_doc_string("snare: channels_last=1");
+      if (folded) {
+        n->set_doc_string("snare: channels_last_folded=1");  // the reader restores the layer and its Dense
+      } else if (l.channels_last) {
+        n->set_doc_string("snare: channels_last=1");
+      }
       return;
     }
     case LayerKind::kReshape: {
@@ -359,6 +389,7 @@ pb::ModelProto Writer::build() {
   graph_->set_name(g_.name.empty() ? "snare" : g_.name);
   tensors_.insert("input");
   for (const Layer& l : g_.layers) layer_names_.insert(l.name);
+  plan_flatten_folds();
   value_info(graph_->add_input(), "input", g_.input().input_shape);
   for (const Layer& l : g_.layers) {
     try {
