@@ -260,6 +260,7 @@ void run_reduce(ReduceOptions& o) {
       {"class_names", d.class_names},
       {"seed", o.source.seed},
       {"options", options_json(o)},
+      {"accept_threshold", search::acceptance_threshold(o.search, r.state.baseline_val_accuracy)},
       {"baseline", summary(baseline, r.state.baseline_val_accuracy, base_test)},
       {"final", summary(r.model, final_val, final_test)},
       {"steps", search::history_json(r.state.history)},

@@ -462,10 +462,13 @@ constexpr const char* kScript = R"js(
         borderWidth: 1.5 }
     ];
     var lastX = Math.max(1, steps.length ? stepX(steps[steps.length - 1], steps.length - 1) : 1);
-    var maxLoss = num(options.max_loss), baseAcc = num(baseline.val_accuracy);
-    if (maxLoss !== null && baseAcc !== null) {
-      var floor = 100 * baseAcc - maxLoss;
-      datasets.push({ label: 'accuracy floor (baseline \u2212 max_loss)', data: [{ x: 0, y: floor }, { x: lastX, y: floor }],
+    // The threshold steps had to keep (baseline - max_loss + margin); older reports: baseline - max_loss.
+    var maxLoss = num(options.max_loss), baseAcc = num(baseline.val_accuracy), threshold = num(report.accept_threshold);
+    if (threshold !== null || (maxLoss !== null && baseAcc !== null)) {
+      var floor = threshold !== null ? 100 * threshold : 100 * baseAcc - maxLoss;
+      var floorLabel = threshold !== null ? 'acceptance threshold (baseline \u2212 max_loss + margin)'
+                                          : 'accuracy floor (baseline \u2212 max_loss)';
+      datasets.push({ label: floorLabel, data: [{ x: 0, y: floor }, { x: lastX, y: floor }],
         yAxisID: 'accuracy', borderColor: colors.floor, borderDash: [6, 4], borderWidth: 1, pointRadius: 0,
         pointStyle: 'line' });
     }

@@ -167,6 +167,15 @@ const char* op_name(Op op) {
   return "?";
 }
 
+double acceptance_threshold(const SearchOptions& o, double baseline_val_accuracy) {
+  double margin = 0;
+  if (o.validation_samples > 0 && o.margin_se > 0) {
+    double p = baseline_val_accuracy;
+    margin = o.margin_se * std::sqrt(p * (1 - p) / static_cast<double>(o.validation_samples));
+  }
+  return baseline_val_accuracy - o.max_loss_pp / 100.0 + margin;
+}
+
 SearchResult run(const ir::Graph& model, Oracle& oracle, const SearchOptions& o, const SearchHooks& hooks,
                  const SearchState* resume) {
   if (o.max_loss_pp < 0) throw UsageError(fmt::format("--max-loss: must be >= 0, got {}", o.max_loss_pp));
@@ -186,12 +195,8 @@ SearchResult run(const ir::Graph& model, Oracle& oracle, const SearchOptions& o,
     result.state = st;
     return result;
   }
-  double margin = 0;
-  if (o.validation_samples > 0 && o.margin_se > 0) {
-    double p = st.baseline_val_accuracy;
-    margin = o.margin_se * std::sqrt(p * (1 - p) / static_cast<double>(o.validation_samples));
-  }
-  const double threshold = st.baseline_val_accuracy - o.max_loss_pp / 100.0 + margin - 1e-12;
+  const double threshold = acceptance_threshold(o, st.baseline_val_accuracy) - 1e-12;
+  const double margin = threshold + 1e-12 - (st.baseline_val_accuracy - o.max_loss_pp / 100.0);
   double current_val = st.baseline_val_accuracy;
   for (const StepRecord& r : st.history) {
     if (r.accepted) current_val = r.val_accuracy;

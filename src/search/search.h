@@ -95,6 +95,9 @@ struct SearchResult {
   bool interrupted = false;
 };
 
+/// The validation accuracy every step must keep: baseline - max_loss + margin (in standard errors).
+double acceptance_threshold(const SearchOptions& options, double baseline_val_accuracy);
+
 /// Runs the loop from `model`, or continues `resume` when given (its model is the start).
 SearchResult run(const ir::Graph& model, Oracle& oracle, const SearchOptions& options, const SearchHooks& hooks = {},
                  const SearchState* resume = nullptr);
