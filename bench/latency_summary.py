@@ -9,14 +9,14 @@ import sys
 
 def key(r):
     one = r.get("threads") in (1, "1")
-    name = "ort" if r["runtime"] == "onnxruntime" else "libtorch"
+    name = {"onnxruntime": "ort", "onnxruntime-c++": "ort_cxx"}.get(r["runtime"], "libtorch")
     return f"{name}_{'1t' if one else 'mt'}_b{r['batch']}_ms"
 
 
 def main(argv):
     if argv[1] == "floor":
         rows = [json.loads(l) for l in sys.stdin]
-        print(json.dumps({"onnxruntime_call_floor_ms": {key(r)[4:-3]: r["median_ms"] for r in rows}}))
+        print(json.dumps({"onnxruntime_call_floor_ms": {key(r)[:-3]: r["median_ms"] for r in rows}}))
     elif argv[1] == "row":
         out = {}
         for line in sys.stdin:
