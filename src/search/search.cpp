@@ -48,11 +48,30 @@ int failures_of(const SearchState& s, const std::string& key) {
   return it == s.failures.end() ? 0 : it->second;
 }
 
+bool is_conv_group(const ir::Graph& g, const analysis::UnitGroup& grp) {
+  for (const std::string& p : grp.producers) {
+    ir::LayerKind k = g.layer(p).kind;
+    if (k == ir::LayerKind::kConv1D || k == ir::LayerKind::kConv2D) return true;
+  }
+  return false;
+}
+
+/// Units to remove for a step of `fraction`: at least 1, never all; for conv groups under
+/// --channel-multiple, so many that a whole multiple of filters stays (0 = no such step).
+int64_t units_to_remove(double fraction, int64_t size, int64_t multiple) {
+  int64_t remove = std::clamp<int64_t>(std::llround(fraction * static_cast<double>(size)), 1, size - 1);
+  if (multiple <= 1) return remove;
+  int64_t keep = std::max<int64_t>(multiple, (size - remove + multiple / 2) / multiple * multiple);
+  return keep < size ? size - keep : 0;
+}
+
 void unit_candidates(const ir::Graph& g, Oracle& oracle, const SearchOptions& o, SearchState& st,
                      std::vector<Candidate>& out) {
   for (const analysis::UnitGroup& grp : analysis::unit_groups(g)) {
     std::string key = key_of(Op::kUnits, grp.id);
     if (!grp.prunable || grp.size < 2 || st.retired.count(key)) continue;
+    int64_t multiple = is_conv_group(g, grp) ? o.channel_multiple : 1;
+    if (grp.size <= multiple) continue;
     std::vector<double> score = oracle.importance(g, grp);
     std::vector<int64_t> order(static_cast<size_t>(grp.size));
     std::iota(order.begin(), order.end(), 0);
@@ -61,8 +80,8 @@ void unit_candidates(const ir::Graph& g, Oracle& oracle, const SearchOptions& o,
     });
     int64_t last_remove = 0;
     for (double fraction : fractions_to_try(step_of(st, key, o.unit_step))) {
-      int64_t remove = std::clamp<int64_t>(std::llround(fraction * static_cast<double>(grp.size)), 1, grp.size - 1);
-      if (remove == last_remove) continue;
+      int64_t remove = units_to_remove(fraction, grp.size, multiple);
+      if (remove == 0 || remove == last_remove) continue;
       last_remove = remove;
       std::vector<int64_t> keep(order.begin(), order.begin() + (grp.size - remove));
       std::sort(keep.begin(), keep.end());
@@ -180,6 +199,7 @@ SearchResult run(const ir::Graph& model, Oracle& oracle, const SearchOptions& o,
                  const SearchState* resume) {
   if (o.max_loss_pp < 0) throw UsageError(fmt::format("--max-loss: must be >= 0, got {}", o.max_loss_pp));
   if (o.margin_se < 0) throw UsageError(fmt::format("--margin: must be >= 0, got {}", o.margin_se));
+  if (o.channel_multiple < 1) throw UsageError(fmt::format("--channel-multiple: must be >= 1, got {}", o.channel_multiple));
   ProgressSink& progress = hooks.progress ? *hooks.progress : null_progress();
   const auto start = Clock::now();
   SearchState st;

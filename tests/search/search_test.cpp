@@ -45,6 +45,34 @@ class FakeOracle : public snare::search::Oracle {
   int validations = 0, retrains = 0;
 };
 
+TEST(Search, ChannelMultipleKeepsConvFiltersInWholeBlocks) {
+  // Conv filters only in multiples of 4 (conv1d_1 has 4: left whole); the Dense units stay free.
+  snare::arch::GraphBuilder b("cnn", {3, 16}, 5);
+  b.conv1d(16, 3, snare::ir::Padding::kValid, Activation::kRelu)
+      .conv1d(4, 3, snare::ir::Padding::kValid, Activation::kRelu)
+      .flatten()
+      .dense(10, Activation::kRelu)
+      .dense(3, Activation::kSoftmax);
+  FakeOracle oracle;
+  SearchOptions o;
+  o.masks = false;
+  o.lowrank = false;
+  o.channel_multiple = 4;
+  o.max_loss_pp = 100;  // accept everything: only the step sizes are checked
+  auto r = snare::search::run(b.finish(), oracle, o);
+  bool conv_cut = false;
+  for (const auto& step : r.state.history) {
+    EXPECT_NE(step.target, "conv1d_1") << step.reason;
+    if (step.target == "conv1d" && step.accepted) conv_cut = true;
+  }
+  EXPECT_TRUE(conv_cut);
+  EXPECT_EQ(r.model.layer("conv1d").units % 4, 0);
+  EXPECT_EQ(r.model.layer("conv1d_1").units, 4);
+  EXPECT_LT(r.model.layer("dense").units, 10);
+  o.channel_multiple = 0;
+  EXPECT_THROW(snare::search::run(b.finish(), oracle, o), snare::UsageError);
+}
+
 TEST(Search, ReducesWithinToleranceAndStops) {
   FakeOracle oracle;
   SearchOptions o;
