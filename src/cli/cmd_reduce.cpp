@@ -119,6 +119,8 @@ nlohmann::json options_json(const ReduceOptions& o) {
           {"masks", o.search.masks},
           {"lowrank", o.search.lowrank},
           {"channel_multiple", o.search.channel_multiple},
+          {"recovery_rounds", o.search.recovery_rounds},
+          {"recovery_window", o.search.recovery_window_pp},
           {"train_samples", o.train_samples},
           {"baseline_epochs", o.baseline_epochs},
           {"device", o.oracle.device}};
@@ -312,6 +314,12 @@ void register_reduce(CLI::App& app) {
   cmd->add_flag("--no-units", o->no_units, "Do not remove units");
   cmd->add_flag("--no-masks", o->no_masks, "Do not prune connections");
   cmd->add_flag("--no-lowrank", o->no_lowrank, "Do not factorise layers");
+  cmd->add_option("--recovery-rounds", o->search.recovery_rounds,
+                  "Extra rounds of retraining for a step that misses the threshold by less than --recovery-window")
+      ->capture_default_str();
+  cmd->add_option("--recovery-window", o->search.recovery_window_pp,
+                  "Largest shortfall in percentage points that earns extra retraining")
+      ->capture_default_str();
   cmd->add_option("--channel-multiple", o->search.channel_multiple,
                   "Keep convolution filters in multiples of N, for runtimes that compute channels in blocks "
                   "(ONNX Runtime on x86: 16 with AVX-512, 8 with AVX2)")

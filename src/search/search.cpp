@@ -199,6 +199,7 @@ SearchResult run(const ir::Graph& model, Oracle& oracle, const SearchOptions& o,
                  const SearchState* resume) {
   if (o.max_loss_pp < 0) throw UsageError(fmt::format("--max-loss: must be >= 0, got {}", o.max_loss_pp));
   if (o.margin_se < 0) throw UsageError(fmt::format("--margin: must be >= 0, got {}", o.margin_se));
+  if (o.recovery_rounds < 0 || o.recovery_window_pp < 0) throw UsageError("--recovery-rounds/--recovery-window: must be >= 0");
   if (o.channel_multiple < 1) throw UsageError(fmt::format("--channel-multiple: must be >= 1, got {}", o.channel_multiple));
   ProgressSink& progress = hooks.progress ? *hooks.progress : null_progress();
   const auto start = Clock::now();
@@ -288,12 +289,19 @@ SearchResult run(const ir::Graph& model, Oracle& oracle, const SearchOptions& o,
                              scores[best].score, scores[best].sensitivity));
     ir::Graph retrained = oracle.retrain(pick.result, step_seed(o.seed, step));
     double val = oracle.validate(retrained);
+    int rounds = 1;
+    for (; val < threshold && val >= threshold - o.recovery_window_pp / 100.0 && rounds <= o.recovery_rounds; ++rounds) {
+      progress.log(fmt::format("step {}: val {:.4f} just short of {:.4f}: retraining once more", step, val, threshold + 1e-12));
+      retrained = oracle.retrain(retrained, step_seed(o.seed, step) + 0x9E3779B97F4A7C15ULL * static_cast<uint64_t>(rounds));
+      val = oracle.validate(retrained);
+    }
     StepRecord rec = record_of(step, pick, analysis::analyze(retrained));
     rec.plan = pick.plan.describe(st.model);
     rec.scores = scores;
     rec.val_accuracy = val;
     rec.accepted = val >= threshold;
-    rec.reason = fmt::format("val accuracy {:.4f} {} {:.4f}", val, rec.accepted ? ">=" : "<", threshold + 1e-12);
+    rec.reason = fmt::format("val accuracy {:.4f} {} {:.4f}{}", val, rec.accepted ? ">=" : "<", threshold + 1e-12,
+                             rounds > 1 ? fmt::format(" after {} rounds of retraining", rounds) : "");
     rec.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     st.history.push_back(rec);
     progress.log(fmt::format("step {}: {} -> {} non-zero params, {} MACs, val {:.4f}: {}", step, rec.plan.substr(0, rec.plan.find('\n')),

@@ -41,6 +41,10 @@ struct SearchOptions {
   /// kernels (ONNX Runtime's NCHWc: 16 channels on AVX-512, 8 on AVX2) compute whole blocks, so a
   /// cut inside a block saves MACs on paper only. Groups of at most this many filters are left whole.
   int64_t channel_multiple = 1;
+  /// A step that misses the threshold by less than recovery_window_pp gets up to this many more rounds
+  /// of retraining before it is rolled back: short retraining often leaves a good step just short.
+  int recovery_rounds = 1;
+  double recovery_window_pp = 0.5;
   int max_failures = 3;           ///< a target is retired after this many rejected steps in a row
   double min_mask_step = 0.05;    ///< smaller mask steps are not tried
   bool units = true, masks = true, lowrank = true;

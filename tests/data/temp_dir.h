@@ -1,16 +1,15 @@
-// Test helpers for the data tests: tensor values as vectors, a temporary folder removed on exit, file writing, and a scoped
-// SNARE_DATA so caches written by loaders land in the temporary folder, not the repository's data/.
+// Test helpers for the data tests: tensor values as vectors, and a scoped SNARE_DATA so caches written by
+// loaders land in a temporary folder (support/temp_dir.h), not the repository's data/.
 #pragma once
 
 #include <ATen/ATen.h>
-#include <unistd.h>
 
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "support/temp_dir.h"
 
 namespace snare::test {
 
@@ -19,31 +18,6 @@ template <typename T>
 std::vector<T> values(const at::Tensor& t) {
   at::Tensor c = t.contiguous();
   return std::vector<T>(c.data_ptr<T>(), c.data_ptr<T>() + c.numel());
-}
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "snare_data_test_XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-  std::string str(const std::string& rel = "") const { return rel.empty() ? path_.string() : (path_ / rel).string(); }
-
- private:
-  std::filesystem::path path_;
-};
-
-inline void write_file(const std::filesystem::path& p, const std::string& bytes) {
-  std::filesystem::create_directories(p.parent_path());
-  std::ofstream out(p, std::ios::binary);
-  out << bytes;
 }
 
 /// Sets SNARE_DATA for the lifetime of the object.

@@ -57,7 +57,7 @@ keras::Json& layer_config(keras::Json& model, const std::string& name) {
 
 TEST(KerasBadInput, CopyOfAGoodFileStillReads) {
   // The helper itself must not break files, or the tests below would pass for the wrong reason.
-  t::KerasTempDir dir;
+  t::TempDir dir;
   copy_h5(t::kLenetKeras2, dir.str("copy.h5"), [](keras::Json&) {});
   EXPECT_EQ(snare::ir::dump(keras::read_keras(dir.str("copy.h5"))), snare::ir::dump(keras::read_keras(t::kLenetKeras2)));
 }
@@ -67,28 +67,28 @@ TEST(KerasBadInput, MissingFile) {
 }
 
 TEST(KerasBadInput, TruncatedFile) {
-  t::KerasTempDir dir;
+  t::TempDir dir;
   std::string path = dir.str("truncated.h5");
-  t::write_bytes(path, t::read_bytes(t::kLenetKeras2, 1000));
+  t::write_file(path, t::read_file(t::kLenetKeras2, 1000));
   EXPECT_THROW_WITH(keras::read_keras(path), snare::ModelError, path, "truncated");
 }
 
 TEST(KerasBadInput, TruncatedZip) {
-  t::KerasTempDir dir;
+  t::TempDir dir;
   std::string path = dir.str("truncated.keras");
-  t::write_bytes(path, t::read_bytes(t::kLenetKeras3Zip, 1000));
+  t::write_file(path, t::read_file(t::kLenetKeras3Zip, 1000));
   EXPECT_THROW_WITH(keras::read_keras(path), snare::ModelError, path);
 }
 
 TEST(KerasBadInput, NotHdf5) {
-  t::KerasTempDir dir;
+  t::TempDir dir;
   std::string path = dir.str("notes.h5");
-  t::write_bytes(path, "these are not the weights you are looking for\n");
+  t::write_file(path, "these are not the weights you are looking for\n");
   EXPECT_THROW_WITH(keras::read_keras(path), snare::ModelError, path, "neither an HDF5 file nor a .keras zip");
 }
 
 TEST(KerasBadInput, Hdf5WithoutModelConfig) {
-  t::KerasTempDir dir;
+  t::TempDir dir;
   std::string path = dir.str("weights_only.h5");
   {
     h5::File f = h5::File::create(path);
@@ -98,7 +98,7 @@ TEST(KerasBadInput, Hdf5WithoutModelConfig) {
 }
 
 TEST(KerasBadInput, UnparsableJson) {
-  t::KerasTempDir dir;
+  t::TempDir dir;
   std::string path = dir.str("bad_json.h5");
   {
     h5::File f = h5::File::create(path);
@@ -108,7 +108,7 @@ TEST(KerasBadInput, UnparsableJson) {
 }
 
 TEST(KerasBadInput, WeightShapeContradictsConfig) {
-  t::KerasTempDir dir;
+  t::TempDir dir;
   std::string path = dir.str("units.h5");
   copy_h5(t::kLenetKeras2, path, [](keras::Json& m) { layer_config(m, "dense_1")["config"]["units"] = 84; });
   EXPECT_THROW_WITH(keras::read_keras(path), snare::ModelError, path, "layer 'dense_1' (Dense)",
@@ -116,7 +116,7 @@ TEST(KerasBadInput, WeightShapeContradictsConfig) {
 }
 
 TEST(KerasBadInput, KernelSizeContradictsConfig) {
-  t::KerasTempDir dir;
+  t::TempDir dir;
   std::string path = dir.str("kernel.h5");
   copy_h5(t::kLenetKeras2, path, [](keras::Json& m) { layer_config(m, "conv2d_2")["config"]["kernel_size"] = {3, 3}; });
   EXPECT_THROW_WITH(keras::read_keras(path), snare::ModelError, path, "layer 'conv2d_2' (Conv2D)",
@@ -124,7 +124,7 @@ TEST(KerasBadInput, KernelSizeContradictsConfig) {
 }
 
 TEST(KerasBadInput, MissingWeight) {
-  t::KerasTempDir dir;
+  t::TempDir dir;
   std::string path = dir.str("missing.h5");
   copy_h5(t::kLenetKeras2, path, [](keras::Json&) {}, "dense_2/dense_2/kernel:0");
   EXPECT_THROW_WITH(keras::read_keras(path), snare::ModelError, path, "layer 'dense_2' (Dense)", "missing weight",
@@ -132,7 +132,7 @@ TEST(KerasBadInput, MissingWeight) {
 }
 
 TEST(KerasBadInput, UnknownLayersAreListedTogether) {
-  t::KerasTempDir dir;
+  t::TempDir dir;
   std::string path = dir.str("unknown.h5");
   copy_h5(t::kLenetKeras2, path, [](keras::Json& m) {
     layer_config(m, "max_pooling2d_1")["class_name"] = "FractionalMaxPooling2D";
@@ -143,7 +143,7 @@ TEST(KerasBadInput, UnknownLayersAreListedTogether) {
 }
 
 TEST(KerasBadInput, ZipWithoutConfig) {
-  t::KerasTempDir dir;
+  t::TempDir dir;
   std::string path = dir.str("no_config.keras");
   keras::archive::write_entries(path, {{"metadata.json", "{}"}, {"model.weights.h5", "x"}});
   EXPECT_THROW_WITH(keras::read_keras(path), snare::ModelError, path, "config.json");
@@ -156,7 +156,7 @@ TEST(KerasBadOutput, UnwritableDirectory) {
 }
 
 TEST(KerasBadOutput, InexpressibleLayerLeavesNothingBehind) {
-  t::KerasTempDir dir;
+  t::TempDir dir;
   snare::ir::Graph g = snare::arch::build("wisdm-mlp", 1);
   g.layers[1].activation = snare::ir::Activation::kLeakyRelu;  // Keras 2 has no fused leaky_relu
   g.layers[1].alpha = 0.1;

@@ -1,14 +1,13 @@
-// Helpers for the Keras I/O tests: the fixture files, a temporary folder removed on exit, and
-// a check that a call throws a given snare::Error kind whose message names what it should.
+// Helpers for the Keras I/O tests: the fixture files (temporary folders: support/temp_dir.h).
 #pragma once
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
+
+#include "support/temp_dir.h"
 
 namespace snare::test {
 
@@ -24,36 +23,6 @@ inline std::vector<std::string> keras_fixtures() {
   for (const auto& e : std::filesystem::directory_iterator(kFixtureDir)) files.push_back(e.path().string());
   std::sort(files.begin(), files.end());
   return files;
-}
-
-class KerasTempDir {
- public:
-  KerasTempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "snare_keras_test_XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~KerasTempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  KerasTempDir(const KerasTempDir&) = delete;
-  KerasTempDir& operator=(const KerasTempDir&) = delete;
-  std::string str(const std::string& rel) const { return (path_ / rel).string(); }
-
- private:
-  std::filesystem::path path_;
-};
-
-inline void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out << bytes;
-}
-
-inline std::string read_bytes(const std::string& path, size_t limit = std::string::npos) {
-  std::ifstream in(path, std::ios::binary);
-  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (s.size() > limit) s.resize(limit);
-  return s;
 }
 
 }  // namespace snare::test

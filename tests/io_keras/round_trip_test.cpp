@@ -39,7 +39,7 @@ void expect_same_model(const Graph& a, const Graph& b) {
 std::string extension_of(const std::string& path) { return path.substr(path.rfind('.')); }
 
 TEST(KerasRoundTrip, EveryFixtureSurvivesReadWriteRead) {
-  t::KerasTempDir dir;
+  t::TempDir dir;
   for (const std::string& f : t::keras_fixtures()) {
     SCOPED_TRACE(f);
     Graph g1 = keras::read_keras(f);
@@ -52,7 +52,7 @@ TEST(KerasRoundTrip, EveryFixtureSurvivesReadWriteRead) {
 }
 
 TEST(KerasRoundTrip, FixturesConvertBetweenContainers) {
-  t::KerasTempDir dir;
+  t::TempDir dir;
   for (const std::string& f : t::keras_fixtures()) {
     SCOPED_TRACE(f);
     Graph g1 = keras::read_keras(f);
@@ -63,7 +63,7 @@ TEST(KerasRoundTrip, FixturesConvertBetweenContainers) {
 }
 
 TEST(KerasRoundTrip, EveryBuiltInArchitectureSurvives) {
-  t::KerasTempDir dir;
+  t::TempDir dir;
   for (const auto& a : snare::arch::architectures()) {
     for (const char* ext : {".h5", ".keras"}) {
       SCOPED_TRACE(std::string(a.name) + ext);
@@ -116,7 +116,7 @@ void expect_same_datasets(const h5::Group& a, const h5::Group& b) {
 }
 
 TEST(KerasStructure, WrittenH5HasTheStructureKerasWrote) {
-  t::KerasTempDir dir;
+  t::TempDir dir;
   for (const std::string& f : {t::kLenetKeras2, t::kHarMlp, t::kHarLstm}) {
     SCOPED_TRACE(f);
     keras::write_keras(keras::read_keras(f), dir.str("out.h5"));
@@ -135,7 +135,7 @@ TEST(KerasStructure, WrittenH5HasTheStructureKerasWrote) {
 }
 
 TEST(KerasStructure, WrittenZipHasTheStructureKerasWrote) {
-  t::KerasTempDir dir;
+  t::TempDir dir;
   keras::write_keras(keras::read_keras(t::kLenetKeras3Zip), dir.str("out.keras"));
   auto original = keras::archive::read_entries(t::kLenetKeras3Zip, {"config.json", "metadata.json", "model.weights.h5"});
   auto written = keras::archive::read_entries(dir.str("out.keras"), {"config.json", "metadata.json", "model.weights.h5"});
@@ -150,7 +150,7 @@ TEST(KerasStructure, WrittenZipHasTheStructureKerasWrote) {
 }
 
 TEST(KerasStructure, GeneratedFileLooksLikeAKeras2File) {
-  t::KerasTempDir dir;
+  t::TempDir dir;
   Graph g = snare::arch::build("lenet5", 1);
   keras::write_keras(g, dir.str("lenet5.h5"));
   h5::File f = h5::File::open(dir.str("lenet5.h5"));
@@ -222,7 +222,7 @@ Graph branching_graph() {
 }
 
 TEST(KerasRoundTrip, FunctionalModelsInBothDialects) {
-  t::KerasTempDir dir;
+  t::TempDir dir;
   Graph g = branching_graph();
   for (const char* name : {"f.h5", "f.keras"}) {
     SCOPED_TRACE(name);
@@ -236,7 +236,7 @@ TEST(KerasRoundTrip, FunctionalModelsInBothDialects) {
 }
 
 TEST(KerasRoundTrip, SnareMetaAndMasksTravelInRootAttributes) {
-  t::KerasTempDir dir;
+  t::TempDir dir;
   Graph g = snare::arch::build("lenet5", 3);
   g.meta["snare.scale"] = "standard";
   g.meta["snare.mean"] = "[33.3]";
@@ -271,7 +271,7 @@ void shrink_dense(Graph& g, const std::string& name, const std::string& next, in
 }
 
 TEST(KerasReduced, OnlyTheChangedUnitsChangeInTheConfig) {
-  t::KerasTempDir dir;
+  t::TempDir dir;
   Graph g = keras::read_keras(t::kLenetKeras2);
   shrink_dense(g, "dense_1", "dense_2", 20);
   keras::write_keras(g, dir.str("small.h5"));
@@ -285,7 +285,7 @@ TEST(KerasReduced, OnlyTheChangedUnitsChangeInTheConfig) {
 }
 
 TEST(KerasReduced, Keras3BuildShapesFollowTheReduction) {
-  t::KerasTempDir dir;
+  t::TempDir dir;
   Graph g = keras::read_keras(t::kLenetKeras3Zip);
   shrink_dense(g, "dense", "dense_1", 4);
   keras::write_keras(g, dir.str("small.keras"));
@@ -299,7 +299,7 @@ TEST(KerasReduced, Keras3BuildShapesFollowTheReduction) {
 }
 
 TEST(KerasRoundTrip, ChannelsFirstFlattenIsWrittenInKerasOrder) {
-  t::KerasTempDir dir;
+  t::TempDir dir;
   Graph g = snare::arch::build("lenet5", 2);
   g.layer("flatten").channels_last = false;  // as an ONNX import would have it
   keras::write_keras(g, dir.str("cf.h5"));

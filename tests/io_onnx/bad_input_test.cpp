@@ -64,7 +64,7 @@ void save(const pb::ModelProto& m, const std::string& path) {
 
 TEST(BadOnnx, TruncatedProtobufIsAModelErrorNamingTheFile) {
   test::TempDir dir;
-  std::string bytes = test::read_text(test::kMnist8);
+  std::string bytes = test::read_file(test::kMnist8);
   ASSERT_GT(bytes.size(), 1000u);
   std::string path = dir.str("truncated.onnx");
   test::write_file(path, bytes.substr(0, bytes.size() / 2));

@@ -23,13 +23,6 @@ inline const char* kMnistMlp = "../shared/models/onnx/mnist_mlp_tf2onnx1.17_opse
 
 inline bool ort_available() { return std::filesystem::exists("node_modules/onnxruntime-node/package.json"); }
 
-inline std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 /// Runs `model` in ONNX Runtime on x (float32, any shape incl. batch); returns its first output.
 inline at::Tensor run_ort(const std::string& model, const at::Tensor& x, const TempDir& dir) {
   at::Tensor c = x.to(at::kFloat).contiguous();
@@ -38,10 +31,10 @@ inline at::Tensor run_ort(const std::string& model, const at::Tensor& x, const T
   std::string shape = fmt::format("{}", fmt::join(c.sizes(), ","));
   std::string cmd = fmt::format("node tools/ort_run.js '{}' '{}' {} '{}' > '{}' 2> '{}'", model, in, shape, out, json, err);
   int rc = std::system(cmd.c_str());
-  if (rc != 0) throw std::runtime_error("ort_run failed: " + read_text(err));
-  auto meta = nlohmann::json::parse(read_text(json));
+  if (rc != 0) throw std::runtime_error("ort_run failed: " + read_file(err));
+  auto meta = nlohmann::json::parse(read_file(json));
   std::vector<int64_t> dims = meta.at("shape").get<std::vector<int64_t>>();
-  std::string bytes = read_text(out);
+  std::string bytes = read_file(out);
   at::Tensor y = at::empty(dims, at::kFloat);
   if (static_cast<size_t>(y.numel()) * 4 != bytes.size()) throw std::runtime_error("ort_run output size mismatch");
   std::memcpy(y.data_ptr(), bytes.data(), bytes.size());

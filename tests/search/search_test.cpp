@@ -45,6 +45,50 @@ class FakeOracle : public snare::search::Oracle {
   int validations = 0, retrains = 0;
 };
 
+/// Every step's first retraining leaves validation 0.2 points short; a second one recovers it.
+class SlowRecoveryOracle : public FakeOracle {
+ public:
+  double validate(const snare::ir::Graph& m) override { return FakeOracle::validate(m) - (rounds_ == 1 ? 0.002 : 0.0); }
+  double probe(const snare::ir::Graph& m) override {
+    rounds_ = 0;
+    return FakeOracle::validate(m);
+  }
+  snare::ir::Graph retrain(const snare::ir::Graph& m, uint64_t seed) override {
+    ++rounds_;
+    return FakeOracle::retrain(m, seed);
+  }
+
+ private:
+  int rounds_ = 0;
+};
+
+TEST(Search, NearMissGetsAnotherRoundOfRetraining) {
+  SearchOptions o;
+  o.max_loss_pp = 0;
+  o.recovery_rounds = 0;
+  SlowRecoveryOracle without;
+  auto r0 = snare::search::run(mlp(), without, o);
+  for (const auto& step : r0.state.history) EXPECT_FALSE(step.accepted && step.op != Op::kFinetune) << step.reason;
+
+  o.recovery_rounds = 1;
+  SlowRecoveryOracle with;
+  auto r1 = snare::search::run(mlp(), with, o);
+  int recovered = 0;
+  for (const auto& step : r1.state.history) {
+    if (step.accepted && step.op != Op::kFinetune) {
+      ++recovered;
+      EXPECT_NE(step.reason.find("after 2 rounds"), std::string::npos) << step.reason;
+    }
+  }
+  EXPECT_GT(recovered, 0);
+  EXPECT_LT(snare::analysis::analyze(r1.model).nonzero_params, snare::analysis::analyze(mlp()).nonzero_params);
+
+  o.recovery_window_pp = 0.1;  // 0.2 points short is outside the window: no second round
+  SlowRecoveryOracle narrow;
+  auto r2 = snare::search::run(mlp(), narrow, o);
+  for (const auto& step : r2.state.history) EXPECT_FALSE(step.accepted && step.op != Op::kFinetune) << step.reason;
+}
+
 TEST(Search, ChannelMultipleKeepsConvFiltersInWholeBlocks) {
   // Conv filters only in multiples of 4 (conv1d_1 has 4: left whole); the Dense units stay free.
   snare::arch::GraphBuilder b("cnn", {3, 16}, 5);
