@@ -216,8 +216,9 @@ SearchResult run(const ir::Graph& model, Oracle& oracle, const SearchOptions& o,
     result.state = st;
     return result;
   }
-  const double threshold = acceptance_threshold(o, st.baseline_val_accuracy) - 1e-12;
-  const double margin = threshold + 1e-12 - (st.baseline_val_accuracy - o.max_loss_pp / 100.0);
+  const double required = acceptance_threshold(o, st.baseline_val_accuracy);
+  const double margin = required - (st.baseline_val_accuracy - o.max_loss_pp / 100.0);
+  const double threshold = required - 1e-12;  // equal accuracy passes despite rounding
   double current_val = st.baseline_val_accuracy;
   for (const StepRecord& r : st.history) {
     if (r.accepted) current_val = r.val_accuracy;
