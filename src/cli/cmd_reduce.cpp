@@ -186,14 +186,18 @@ void run_reduce(ReduceOptions& o) {
   }
   auto [fit, val] = data::split_validation(d.train, o.val_split, o.source.seed);
   if (trained_here) {
-    progress.log(fmt::format("training the baseline {} on {} ({} epochs, best validation epoch kept)", model.name, d.name,
-                             o.baseline_epochs));
+    // Trained to convergence like `snare train` (cosine decay to 0), and the last epoch kept: picking the
+    // best validation epoch would pick on noise (HAR: epoch 1 of 20 once) and set a biased threshold.
+    progress.log(fmt::format("training the baseline {} on {} ({} epochs, cosine decay, last epoch kept)", model.name,
+                             d.name, o.baseline_epochs));
     exec::TrainOptions t;
     t.epochs = o.baseline_epochs;
     t.seed = o.source.seed;
     t.device = o.oracle.device;
     t.batch_size = o.oracle.batch_size;
-    t.lr = o.oracle.lr;
+    t.lr = kFromScratchLr;
+    t.cosine = true;
+    t.restore_best = false;
     model = exec::train(model, fit, &val, t, progress).graph;
     io::save_model(model, baseline_file);
   }

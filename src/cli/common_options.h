@@ -37,6 +37,10 @@ data::Dataset load_data(const DataOptions& options, const ir::Graph& model, ir::
 /// folder (OutputError), so a long run does not fail only when it saves.
 void check_output_path(const std::string& path);
 
+/// Learning rate for training from scratch: Adam at 3e-3 decayed by a cosine to 0. LeNet-5 reaches
+/// 0.989-0.990 on MNIST in 3 epochs here, against 0.982-0.985 at a constant 1e-3 (measured, seeds 1 and 2).
+inline constexpr double kFromScratchLr = 3e-3;
+
 /// Rejects a non-positive value of a numeric flag with a UsageError naming the flag.
 void require_positive(double value, const std::string& flag);
 

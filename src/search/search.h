@@ -43,7 +43,8 @@ struct SearchOptions {
   int64_t channel_multiple = 1;
   /// A step that misses the threshold by less than recovery_window_pp gets up to this many more rounds
   /// of retraining before it is rolled back: short retraining often leaves a good step just short.
-  int recovery_rounds = 1;
+  /// Off by default: every extra look at the validation split also lets noise pass (docs/search.md).
+  int recovery_rounds = 0;
   double recovery_window_pp = 0.5;
   int max_failures = 3;           ///< a target is retired after this many rejected steps in a row
   double min_mask_step = 0.05;    ///< smaller mask steps are not tried
