@@ -199,6 +199,14 @@ Hints parse_hints(const std::string& doc_string) {
 
 std::string format_real(double value) { return fmt::format("{:.17g}", value); }
 
+bool only_dense_readers(const ir::Graph& graph, const std::string& layer) {
+  std::vector<std::string> readers = graph.consumers(layer);
+  for (const auto& r : readers) {
+    if (graph.layer(r).kind != ir::LayerKind::kDense) return false;
+  }
+  return !readers.empty();
+}
+
 at::Tensor reorder_flatten_columns(const at::Tensor& weight, const std::vector<int64_t>& chw, bool to_channels_first) {
   auto rank = static_cast<int64_t>(chw.size());
   std::vector<int64_t> last{weight.size(0)};  // (out, d1, ..., C)

@@ -1118,14 +1118,11 @@ void Reader::map_lstm(const pb::NodeProto& n) {
 
 void Reader::unfold_flattens() {
   for (const std::string& f : folded_flattens_) {
-    std::vector<std::string> readers = graph_.consumers(f);
-    bool all_dense = !readers.empty();
-    for (const auto& r : readers) all_dense = all_dense && graph_.layer(r).kind == LayerKind::kDense;
-    if (!all_dense) continue;  // edited since snare wrote it: keep what the file computes
+    if (!only_dense_readers(graph_, f)) continue;  // edited since snare wrote it: keep what the file computes
     Layer& flatten = graph_.layer(f);
     const Shape& chw = shape_of(flatten.inputs.at(0));
     flatten.channels_last = true;
-    for (const auto& r : readers) {
+    for (const auto& r : graph_.consumers(f)) {
       at::Tensor& w = graph_.layer(r).weights.at("weight");
       w = reorder_flatten_columns(w, chw, false);
     }

@@ -117,15 +117,11 @@ void Writer::plan_flatten_folds() {
   for (const Layer& l : g_.layers) {
     if (l.kind != LayerKind::kFlatten || !l.channels_last || in_shape(l).size() < 2) continue;
     if (std::find(outputs.begin(), outputs.end(), l.name) != outputs.end()) continue;
-    std::vector<std::string> readers = g_.consumers(l.name);
-    bool all_dense = !readers.empty();
-    for (const auto& r : readers) all_dense = all_dense && g_.layer(r).kind == LayerKind::kDense;
-    if (!all_dense) continue;
+    if (!only_dense_readers(g_, l.name)) continue;
     folded_flattens_.insert(l.name);
-    for (const auto& r : readers) dense_from_fold_[r] = in_shape(l);
+    for (const auto& r : g_.consumers(l.name)) dense_from_fold_[r] = in_shape(l);
   }
 }
-
 
 std::string Writer::unique(const std::string& base, std::set<std::string>& used) {
   std::string name = base;
