@@ -13,8 +13,7 @@
 namespace snare::search {
 
 struct TorchOracleOptions {
-  /// Batches of brief retraining after each step; when that spans several epochs, the
-  /// best-validation epoch is kept (as for the baseline).
+  /// Batches of brief retraining after each step (cosine decay to 0; the last state is kept).
   int64_t retrain_batches = 400;
   int64_t batch_size = 128;
   double lr = 1e-3;
