@@ -34,6 +34,9 @@ out = {"model": sys.argv[2], "seed": int(sys.argv[6]),
        "param_reduction": round(b["params"] / f["params"], 3),
        "nonzero_reduction": round(b["params"] / max(1, f["nonzero_params"]), 3),
        "mac_reduction": round(b["macs"] / max(1, f["macs"]), 3),
+       "test_only_baseline_correct": r.get("test_comparison", {}).get("baseline_only_correct"),
+       "test_only_final_correct": r.get("test_comparison", {}).get("final_only_correct"),
+       "test_mcnemar_p": r.get("test_comparison", {}).get("mcnemar_p"),
        "steps": len(r["steps"]), "wall_seconds": round(float(sys.argv[5]) - float(sys.argv[4]), 1),
        "machine": sys.argv[3]}
 print(json.dumps(out))

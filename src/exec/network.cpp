@@ -363,6 +363,8 @@ EvalResult evaluate(const ir::Graph& graph, const data::Split& split, const Exec
   at::Tensor correct_per_class = at::zeros({classes}, at::kLong), total_per_class = at::zeros({classes}, at::kLong);
   double loss_sum = 0;
   int64_t correct = 0;
+  EvalResult r;
+  r.correct.reserve(static_cast<size_t>(split.size()));
   for (int64_t start = 0; start < split.size(); start += options.batch_size) {
     int64_t len = std::min(options.batch_size, split.size() - start);
     at::Tensor logits = net.forward(split.x.narrow(0, start, len), false, true).to(at::kCPU);
@@ -370,10 +372,11 @@ EvalResult evaluate(const ir::Graph& graph, const data::Split& split, const Exec
     loss_sum += at::cross_entropy_loss(logits, y, {}, at::Reduction::Sum).item<double>();
     at::Tensor hit = logits.argmax(1).eq(y);
     correct += hit.sum().item<int64_t>();
+    at::Tensor hit_bytes = hit.to(at::kByte).contiguous();
+    r.correct.insert(r.correct.end(), hit_bytes.data_ptr<uint8_t>(), hit_bytes.data_ptr<uint8_t>() + len);
     correct_per_class.index_add_(0, y, hit.to(at::kLong));
     total_per_class.index_add_(0, y, at::ones_like(y));
   }
-  EvalResult r;
   r.samples = split.size();
   r.accuracy = static_cast<double>(correct) / static_cast<double>(r.samples);
   r.loss = loss_sum / static_cast<double>(r.samples);

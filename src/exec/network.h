@@ -11,6 +11,7 @@
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -82,6 +83,7 @@ struct EvalResult {
   double loss = 0;  ///< mean cross-entropy
   int64_t samples = 0;
   std::vector<double> per_class_accuracy;
+  std::vector<uint8_t> correct;  ///< per sample, in split order: 1 when predicted right (paired tests)
 };
 
 /// Accuracy and cross-entropy of `graph` on `split`. Throws DataError when labels exceed the

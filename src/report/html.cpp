@@ -195,7 +195,18 @@ std::string summary_section(const json& r) {
   size_row("MACs", "macs");
   accuracy_row("validation accuracy", "val_accuracy");
   accuracy_row("test accuracy", "test_accuracy");
-  out += "</tbody>\n</table>\n</section>\n";
+  out += "</tbody>\n</table>\n";
+  // Whether the test difference is more than chance: the samples only one of the two models gets right.
+  const json& cmp = object_or_empty(r, "test_comparison");
+  auto only_base = number(cmp, "baseline_only_correct"), only_final = number(cmp, "final_only_correct");
+  auto p = number(cmp, "mcnemar_p");
+  if (only_base && only_final && p) {
+    out += fmt::format(
+        "<p class=\"note\" id=\"test-comparison\">Test samples only the baseline gets right: {:.0f}; only the "
+        "final model: {:.0f}. Exact McNemar test: p = {:.3g} ({}).</p>\n",
+        *only_base, *only_final, *p, *p < 0.05 ? "the difference is unlikely to be chance" : "within chance");
+  }
+  out += "</section>\n";
   return out;
 }
 

@@ -2,6 +2,7 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -163,6 +164,21 @@ TEST(Cli, TrainLeNet5ThreeEpochsReaches985AndIsReproducible) {
   EXPECT_EQ(j["samples"].get<int>(), 10000);
   ASSERT_EQ(run_snare("train --arch lenet5 --data mnist --epochs 3 --seed 1 -o " + b).exit_code, 0);
   EXPECT_EQ(snare::ir::dump(snare::io::load_model(a)), snare::ir::dump(snare::io::load_model(b)));
+
+  // Paired test against an untrained LeNet-5: the counts add up to the accuracy gap, and it is no chance.
+  std::string untrained = (dir / "untrained.h5").string();
+  ASSERT_EQ(run_snare("export --arch lenet5 -o " + untrained).exit_code, 0);
+  auto c = run_snare("eval " + a + " --data mnist --json --against " + untrained);
+  ASSERT_EQ(c.exit_code, 0) << c.output;
+  auto against = nlohmann::json::parse(c.output)["against"];
+  double gap = j["accuracy"].get<double>() - against["accuracy"].get<double>();
+  EXPECT_GT(gap, 0.5);
+  EXPECT_EQ(against["only_model_correct"].get<int>() - against["only_against_correct"].get<int>(),
+            static_cast<int>(std::lround(gap * 10000)));
+  EXPECT_LT(against["mcnemar_p"].get<double>(), 1e-10);
+  auto same = nlohmann::json::parse(run_snare("eval " + a + " --data mnist --json --against " + b).output)["against"];
+  EXPECT_EQ(same["only_model_correct"].get<int>() + same["only_against_correct"].get<int>(), 0);
+  EXPECT_DOUBLE_EQ(same["mcnemar_p"].get<double>(), 1.0);
 }
 
 TEST(Cli, EvalKerasFixtureReproducesTheReference) {

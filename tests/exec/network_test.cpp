@@ -72,6 +72,21 @@ TEST(Evaluate, RejectsLabelsBeyondOutputs) {
   EXPECT_THROW(snare::exec::evaluate(g, s), snare::DataError);
 }
 
+TEST(Evaluate, PerSampleHitsMatchArgmaxAcrossBatches) {
+  auto g = snare::arch::build("lenet5", 1);
+  snare::data::Split s;
+  s.x = at::rand({7, 1, 28, 28});
+  at::Tensor predicted = snare::exec::predict(g, s.x).argmax(1);
+  // Samples 0, 3 and 6 labelled as predicted, the rest one class off; batches of 3 split the split unevenly.
+  s.y = (predicted + 1) % 10;
+  for (int64_t i : {0, 3, 6}) s.y[i] = predicted[i];
+  snare::exec::ExecOptions o;
+  o.batch_size = 3;
+  auto r = snare::exec::evaluate(g, s, o);
+  EXPECT_EQ(r.correct, (std::vector<uint8_t>{1, 0, 0, 1, 0, 0, 1}));
+  EXPECT_NEAR(r.accuracy, 3.0 / 7.0, 1e-12);
+}
+
 TEST(Device, UnknownDeviceIsAUsageError) {
   EXPECT_THROW(snare::exec::parse_device("tpu"), snare::UsageError);
 }

@@ -101,7 +101,18 @@ TEST(RenderHtml, ShowsTitleSummaryAndSteps) {
   EXPECT_NE(html.find("✗ no"), std::string::npos);
   EXPECT_NE(html.find("Test CPU, 2 cores, GPU: none"), std::string::npos);
   EXPECT_NE(html.find("<th>retrain_batches</th><td>200</td>"), std::string::npos);
+  EXPECT_NE(html.find("only the baseline gets right: 60; only the final model: 30. Exact McNemar test: p = 0.0021 "
+                      "(the difference is unlikely to be chance)"),
+            std::string::npos);
   expect_script_elements_intact(html);
+}
+
+TEST(RenderHtml, TestComparisonWithinChanceOrAbsent) {
+  json report = snare::test::sample_report();
+  report["test_comparison"]["mcnemar_p"] = 0.7;
+  EXPECT_NE(render_html(report).find("p = 0.7 (within chance)"), std::string::npos);
+  report.erase("test_comparison");
+  EXPECT_EQ(render_html(report).find("test-comparison"), std::string::npos);
 }
 
 TEST(RenderHtml, RunWithoutStepsRenders) {

@@ -53,6 +53,7 @@ inline nlohmann::json sample_report() {
           {"final",
            {{"params", 3134}, {"nonzero_params", 1000}, {"macs", 81400}, {"val_accuracy", 0.987},
             {"test_accuracy", 0.986}, {"layers", layer_f}}},
+          {"test_comparison", {{"baseline_only_correct", 60}, {"final_only_correct", 30}, {"mcnemar_p", 0.0021}}},
           {"steps", json::array({step1, step2})},
           {"stop_reason", "no reducible layer left"},
           {"wall_seconds", 812.5}};
