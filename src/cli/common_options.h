@@ -40,6 +40,9 @@ void check_output_path(const std::string& path);
 /// Learning rate for training from scratch: Adam at 3e-3 decayed by a cosine to 0. LeNet-5 reaches
 /// 0.989-0.990 on MNIST in 3 epochs here, against 0.982-0.985 at a constant 1e-3 (measured, seeds 1 and 2).
 inline constexpr double kFromScratchLr = 3e-3;
+/// Keras' model.fit defaults (Adam's learning rate, batch_size): the `keras` baseline recipe of reduce.
+inline constexpr double kKerasLr = 1e-3;
+inline constexpr int64_t kKerasBatch = 32;
 
 /// Rejects a non-positive value of a numeric flag with a UsageError naming the flag.
 void require_positive(double value, const std::string& flag);

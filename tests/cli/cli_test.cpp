@@ -32,6 +32,9 @@ TEST(Cli, UsageErrorsExitWith2) {
   EXPECT_NE(r.output.find("unknown architecture 'resnet9000'"), std::string::npos) << r.output;
   EXPECT_EQ(run_snare("analyze").exit_code, 2);
   EXPECT_EQ(run_snare("analyze x.h5 --arch lenet5").exit_code, 2);
+  r = run_snare("reduce --arch lenet5 --data mnist -o x.h5 --baseline-recipe pytorch");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("--baseline-recipe"), std::string::npos) << r.output;
 }
 
 TEST(Cli, AnalyzeJsonGivesTheReferenceCounts) {
