@@ -44,7 +44,7 @@ void register_eval(CLI::App& app) {
                  data::scale_name(d.scale), r.accuracy, r.loss);
     }
     if (!o->against.empty()) {
-      // The other model gets its own recorded scale; the samples and their order are the same.
+      // The other model is scaled as its own file records (unless --scale); the samples and their order match.
       ir::Graph other = io::load_model(o->against);
       exec::EvalResult ro = exec::evaluate(other, load_data(o->data, other).test, eo);
       exec::PairedComparison c = exec::compare_paired(r.correct, ro.correct);
