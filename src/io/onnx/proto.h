@@ -48,13 +48,13 @@ struct Hints {
 };
 Hints parse_hints(const std::string& doc_string);
 
-/// Dense weight [out, in] reading a flattened channels-first (C, d1, ...) tensor: reorders its input
-/// columns between channels-last flatten order and channels-first order (`to_channels_first`) or back.
-/// Lets the writer drop the Transpose before a Flatten and the reader restore the original layer.
 /// True when `layer` has readers and every one is a Dense: the condition under which the writer folds a
 /// channels-last Flatten's order into the Dense weights and the reader undoes it.
 bool only_dense_readers(const ir::Graph& graph, const std::string& layer);
 
+/// Dense weight [out, in] reading a flattened channels-first (C, d1, ...) tensor: reorders its input
+/// columns between channels-last flatten order and channels-first order (`to_channels_first`) or back.
+/// Lets the writer drop the Transpose before a Flatten and the reader restore the original layer.
 at::Tensor reorder_flatten_columns(const at::Tensor& weight, const std::vector<int64_t>& chw, bool to_channels_first);
 std::string format_real(double value);
 
