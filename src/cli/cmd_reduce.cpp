@@ -57,6 +57,7 @@ struct ReduceOptions {
   std::string baseline_recipe = "converged";
   int64_t train_samples = 0;
   std::string criterion = "l2";
+  std::string augment = "none";
   bool distill = false;
   bool resume = false;
   bool no_units = false, no_masks = false, no_lowrank = false;
@@ -117,6 +118,7 @@ nlohmann::json options_json(const ReduceOptions& o) {
           {"finetune_epochs", o.oracle.finetune_epochs},
           {"criterion", o.criterion},
           {"distill", o.distill},
+          {"augment", exec::augment_spec(o.oracle.augment)},
           {"units", o.search.units},
           {"masks", o.search.masks},
           {"lowrank", o.search.lowrank},
@@ -160,6 +162,7 @@ void print_table(const nlohmann::json& b, const nlohmann::json& f) {
 
 void run_reduce(ReduceOptions& o) {
   check(o);
+  o.oracle.augment = exec::parse_augment(o.augment);
   check_output_path(o.output);
   if (o.report_dir.empty()) o.report_dir = (fs::path(o.output).parent_path() / (fs::path(o.output).stem().string() + "_report")).string();
   fs::create_directories(o.report_dir);
@@ -334,6 +337,7 @@ void register_reduce(CLI::App& app) {
   cmd->add_option("--batch", o->oracle.batch_size, "Batch size")->capture_default_str();
   cmd->add_option("--criterion", o->criterion, "Unit importance: l1, l2, activation, apoz, taylor")->capture_default_str();
   cmd->add_flag("--distill", o->distill, "Distil from the input model while retraining");
+  add_augment_option(*cmd, o->augment);
   cmd->add_flag("--no-units", o->no_units, "Do not remove units");
   cmd->add_flag("--no-masks", o->no_masks, "Do not prune connections");
   cmd->add_flag("--no-lowrank", o->no_lowrank, "Do not factorise layers");

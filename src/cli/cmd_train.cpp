@@ -19,6 +19,7 @@ void register_train(CLI::App& app) {
     DataOptions data;
     exec::TrainOptions train;
     std::string optimizer = "adam";
+    std::string augment = "none";
     double val_split = 0.0;
     std::string output;
   };
@@ -38,6 +39,7 @@ void register_train(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--patience", o->train.patience, "Early stopping: epochs without improvement (0 = off)")
       ->capture_default_str();
+  add_augment_option(*cmd, o->augment);
   cmd->add_option("--device", o->train.device, "cpu, cuda or cuda:N")->capture_default_str();
   o->train.cosine = true;
   cmd->add_option("--cosine", o->train.cosine, "Cosine learning-rate decay to 0 over the run (true/false)")
@@ -49,6 +51,7 @@ void register_train(CLI::App& app) {
     }
     o->train.optimizer = o->optimizer == "adam" ? exec::Optimizer::kAdam : exec::Optimizer::kSgd;
     o->train.seed = o->source.seed;
+    o->train.augment = exec::parse_augment(o->augment);
     check_output_path(o->output);
     ir::Graph g = load_source(o->source);
     data::Dataset d = load_data(o->data, g, &g);

@@ -79,6 +79,13 @@ void check_output_path(const std::string& path) {
   }
 }
 
+void add_augment_option(CLI::App& cmd, std::string& spec) {
+  cmd.add_option("--augment", spec,
+                 "Perturb training batches: none, default (scale=0.2) or a list of scale=F "
+                 "(per-channel gain sd), noise=F (additive sd, in scaled units), shift=N (steps along time/space)")
+      ->capture_default_str();
+}
+
 void require_positive(double value, const std::string& flag) {
   if (!(value > 0)) throw UsageError(fmt::format("{}: must be positive, got {}", flag, value));
 }

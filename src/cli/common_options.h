@@ -44,6 +44,9 @@ inline constexpr double kFromScratchLr = 3e-3;
 inline constexpr double kKerasLr = 1e-3;
 inline constexpr int64_t kKerasBatch = 32;
 
+/// --augment SPEC: random perturbation of training batches (exec::parse_augment reads SPEC).
+void add_augment_option(CLI::App& cmd, std::string& spec);
+
 /// Rejects a non-positive value of a numeric flag with a UsageError naming the flag.
 void require_positive(double value, const std::string& flag);
 

@@ -81,7 +81,7 @@ TrainResult train(const ir::Graph& graph, const data::Split& fit, const data::Sp
     for (int64_t b = 0; b < batches_per_epoch; ++b) {
       if (o.max_batches > 0 && batches_done >= o.max_batches) break;
       at::Tensor idx = perm.narrow(0, b * o.batch_size, std::min(o.batch_size, n - b * o.batch_size));
-      at::Tensor x = x_all.index_select(0, idx), y = y_all.index_select(0, idx);
+      at::Tensor x = augment_batch(x_all.index_select(0, idx), o.augment, order), y = y_all.index_select(0, idx);
       at::Tensor logits = net.forward(x, true, true);
       at::Tensor loss = at::cross_entropy_loss(logits, y);
       if (teacher) {

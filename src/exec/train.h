@@ -1,5 +1,5 @@
 // snare::exec training: cross-entropy training of an ir graph with Adam or SGD+momentum, shuffled
-// index batches over in-memory tensors, optional validation with early stopping and best-weights
+// index batches over in-memory tensors, optional batch augmentation, optional validation with early stopping and best-weights
 // restore, optional distillation from a teacher graph. Connection masks stay exactly zero.
 //
 //   exec::TrainOptions o; o.epochs = 3; o.seed = 1;
@@ -12,6 +12,7 @@
 
 #include "common/progress.h"
 #include "data/dataset.h"
+#include "exec/augment.h"
 #include "ir/graph.h"
 
 namespace snare::exec {
@@ -40,6 +41,8 @@ struct TrainOptions {
   const ir::Graph* teacher = nullptr;
   double distill_alpha = 0.5;
   double distill_temperature = 4.0;
+  /// Random perturbation of each training batch (off by default).
+  Augment augment;
 };
 
 struct EpochRecord {

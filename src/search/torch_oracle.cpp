@@ -42,6 +42,7 @@ exec::TrainOptions TorchOracle::train_options(uint64_t seed) const {
   o.seed = seed;
   o.device = options_.device;
   o.teacher = options_.teacher;
+  o.augment = options_.augment;
   return o;
 }
 

@@ -26,6 +26,8 @@ struct TorchOracleOptions {
   std::string device = "cpu";
   /// Distil from this model (the input) while retraining; null = plain cross-entropy.
   const ir::Graph* teacher = nullptr;
+  /// Perturbation of training batches in retraining and fine-tuning (the baseline is never retrained).
+  exec::Augment augment;
 };
 
 class TorchOracle : public Oracle {

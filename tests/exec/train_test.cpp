@@ -38,6 +38,18 @@ TEST(Train, LearnsAToyProblem) {
   EXPECT_EQ(r.epochs.size(), 15u);
 }
 
+TEST(Train, AugmentedTrainingStillLearnsAndDiffers) {
+  auto fit = toy(2000, 1), test = toy(500, 2);
+  snare::exec::TrainOptions o;
+  o.epochs = 15;
+  o.lr = 1e-2;
+  auto plain = snare::exec::train(mlp(), fit, nullptr, o);
+  o.augment = snare::exec::parse_augment("scale=0.1,noise=0.02");
+  auto augmented = snare::exec::train(mlp(), fit, nullptr, o);
+  EXPECT_GT(snare::exec::evaluate(augmented.graph, test).accuracy, 0.85);
+  EXPECT_NE(snare::ir::dump(plain.graph), snare::ir::dump(augmented.graph));
+}
+
 TEST(Train, SameSeedSameWeights) {
   auto fit = toy(500, 1);
   snare::exec::TrainOptions o;
