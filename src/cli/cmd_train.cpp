@@ -21,6 +21,7 @@ void register_train(CLI::App& app) {
     std::string optimizer = "adam";
     std::string augment = "none";
     double val_split = 0.0;
+    std::string keep = "best";
     std::string output;
   };
   auto o = std::make_shared<Options>();
@@ -37,6 +38,10 @@ void register_train(CLI::App& app) {
                   "Fraction of the training data held out for validation (by subject where the data has subjects); "
                   "enables early stopping and keeps the best-validation weights")
       ->capture_default_str();
+  cmd->add_option("--keep", o->keep,
+                  "With --val-split: keep the best validation epoch's weights (best) or the last epoch's (last)")
+      ->check(CLI::IsMember({"best", "last"}))
+      ->capture_default_str();
   cmd->add_option("--patience", o->train.patience, "Early stopping: epochs without improvement (0 = off)")
       ->capture_default_str();
   add_augment_option(*cmd, o->augment);
@@ -52,6 +57,7 @@ void register_train(CLI::App& app) {
     o->train.optimizer = o->optimizer == "adam" ? exec::Optimizer::kAdam : exec::Optimizer::kSgd;
     o->train.seed = o->source.seed;
     o->train.augment = exec::parse_augment(o->augment);
+    o->train.restore_best = o->keep == "best";
     check_output_path(o->output);
     ir::Graph g = load_source(o->source);
     data::Dataset d = load_data(o->data, g, &g);
