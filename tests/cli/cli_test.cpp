@@ -35,6 +35,11 @@ TEST(Cli, UsageErrorsExitWith2) {
   r = run_snare("reduce --arch lenet5 --data mnist -o x.h5 --baseline-recipe pytorch");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("--baseline-recipe"), std::string::npos) << r.output;
+  auto dir = scratch("usage");
+  r = run_snare("reduce --arch lenet5 --data mnist --augment gain=2 -o " + (dir / "x.h5").string());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("--augment"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "x_report")) << "a bad flag must not leave a report folder";
 }
 
 TEST(Cli, AnalyzeJsonGivesTheReferenceCounts) {
@@ -50,7 +55,8 @@ TEST(Cli, AnalyzeJsonGivesTheReferenceCounts) {
 TEST(Cli, NonsenseTrainingFlagsExitWith2AndWriteNothing) {
   auto dir = scratch("flags");
   std::string out = (dir / "m.h5").string();
-  for (const char* flags : {"--epochs -1", "--epochs 0", "--lr 0", "--batch 0", "--optimizer rmsprop", "--scale huge"}) {
+  for (const char* flags : {"--epochs -1", "--epochs 0", "--lr 0", "--batch 0", "--optimizer rmsprop", "--scale huge",
+                            "--augment scale=-1", "--augment shift=0.5", "--keep first"}) {
     auto r = run_snare(std::string("train --arch lenet5 --data mnist ") + flags + " -o " + out);
     EXPECT_EQ(r.exit_code, 2) << flags << ": " << r.output;
   }
