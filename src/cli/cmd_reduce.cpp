@@ -58,7 +58,6 @@ struct ReduceOptions {
   int64_t train_samples = 0;
   std::string criterion = "l2";
   std::string augment = "none";
-  std::string finetune_schedule = "settle";
   bool distill = false;
   bool resume = false;
   bool no_units = false, no_masks = false, no_lowrank = false;
@@ -117,7 +116,6 @@ nlohmann::json options_json(const ReduceOptions& o) {
           {"batch_size", o.oracle.batch_size},
           {"lr", o.oracle.lr},
           {"finetune_epochs", o.oracle.finetune_epochs},
-          {"finetune_schedule", o.finetune_schedule},
           {"criterion", o.criterion},
           {"distill", o.distill},
           {"augment", exec::augment_spec(o.oracle.augment)},
@@ -165,7 +163,6 @@ void print_table(const nlohmann::json& b, const nlohmann::json& f) {
 void run_reduce(ReduceOptions& o) {
   check(o);
   o.oracle.augment = exec::parse_augment(o.augment);
-  o.oracle.finetune_cosine = o.finetune_schedule == "cosine";
   check_output_path(o.output);
   if (o.report_dir.empty()) o.report_dir = (fs::path(o.output).parent_path() / (fs::path(o.output).stem().string() + "_report")).string();
   fs::create_directories(o.report_dir);
@@ -329,11 +326,6 @@ void register_reduce(CLI::App& app) {
   cmd->add_option("--retrain-batches", o->oracle.retrain_batches, "Batches of retraining after each step")
       ->capture_default_str();
   cmd->add_option("--finetune-epochs", o->oracle.finetune_epochs, "Epochs of the final fine-tuning")->capture_default_str();
-  cmd->add_option("--finetune-schedule", o->finetune_schedule,
-                  "Final fine-tuning: settle (lr * 0.3 constant, stop after 3 epochs without a better validation "
-                  "score) or cosine (lr decayed to 0 over all --finetune-epochs); the best validation epoch is kept")
-      ->check(CLI::IsMember({"settle", "cosine"}))
-      ->capture_default_str();
   cmd->add_option("--baseline-epochs", o->baseline_epochs, "Epochs to train a built-in baseline (--arch)")
       ->capture_default_str();
   cmd->add_option("--baseline-recipe", o->baseline_recipe,

@@ -63,9 +63,8 @@ ir::Graph TorchOracle::retrain(const ir::Graph& model, uint64_t seed) {
 ir::Graph TorchOracle::finetune(const ir::Graph& model, uint64_t seed) {
   exec::TrainOptions o = train_options(seed);
   o.epochs = options_.finetune_epochs;
-  o.lr = options_.finetune_cosine ? options_.lr : options_.lr * options_.finetune_lr_scale;
-  o.cosine = options_.finetune_cosine;
-  o.patience = options_.finetune_cosine ? 0 : options_.finetune_patience;
+  o.lr = options_.lr * options_.finetune_lr_scale;
+  o.patience = options_.finetune_patience;
   o.restore_best = true;
   return exec::train(model, fit_, &validation_, o, progress_ ? *progress_ : null_progress()).graph;
 }

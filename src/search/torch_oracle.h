@@ -20,9 +20,6 @@ struct TorchOracleOptions {
   int64_t finetune_epochs = 10;    ///< final fine-tuning (best validation weights kept)
   int64_t finetune_patience = 3;
   double finetune_lr_scale = 0.3;  ///< the final fine-tuning runs at lr * this (settling, not relearning)
-  /// Instead: lr decayed by a cosine to 0 over all finetune_epochs, no early stop (relearning for a
-  /// model far smaller than the input, with augmentation).
-  bool finetune_cosine = false;
   int64_t probe_samples = 2000;    ///< validation samples of the sensitivity probe
   int64_t importance_samples = 512;
   reduce::Criterion criterion = reduce::Criterion::kL2;

@@ -40,9 +40,6 @@ TEST(Cli, UsageErrorsExitWith2) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("--augment"), std::string::npos) << r.output;
   EXPECT_FALSE(std::filesystem::exists(dir / "x_report")) << "a bad flag must not leave a report folder";
-  r = run_snare("reduce --arch lenet5 --data mnist --finetune-schedule fast -o " + (dir / "x.h5").string());
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.output.find("--finetune-schedule"), std::string::npos) << r.output;
 }
 
 TEST(Cli, AnalyzeJsonGivesTheReferenceCounts) {
