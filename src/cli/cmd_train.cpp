@@ -36,7 +36,7 @@ void register_train(CLI::App& app) {
   cmd->add_option("--optimizer", o->optimizer, "adam or sgd (momentum 0.9)")->capture_default_str();
   cmd->add_option("--val-split", o->val_split,
                   "Fraction of the training data held out for validation (by subject where the data has subjects); "
-                  "enables early stopping and keeps the best-validation weights")
+                  "enables early stopping and, by default, keeps the best-validation weights (--keep)")
       ->capture_default_str();
   cmd->add_option("--keep", o->keep,
                   "With --val-split: keep the best validation epoch's weights (best) or the last epoch's (last)")
