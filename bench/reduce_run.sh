@@ -2,6 +2,8 @@
 # scratch on a built-in architecture for one or more seeds and prints, per seed and as the last line,
 # one JSON object with the keys of docs/benchmarks.md (mean and standard deviation over seeds).
 #   reduce_bench ARCH DATA MAX_LOSS SEEDS [extra snare reduce flags...]
+# SEEDS: N for seeds 1..N, or a list of seeds ("3 4 5"). Runs seeds one after the other; to use more cores, start
+# one bench per seed list (with SNARE_THREADS=1).
 source "$(dirname "${BASH_SOURCE[0]}")/machine.sh"
 
 reduce_bench() {
@@ -13,7 +15,9 @@ reduce_bench() {
   local machine lines=()
   machine=$(machine_description)
   echo "machine: $machine" >&2
-  for ((seed = 1; seed <= seeds; seed++)); do
+  local seed_list=($seeds)
+  ((${#seed_list[@]} == 1)) && seed_list=($(seq 1 "$seeds"))
+  for seed in "${seed_list[@]}"; do
     local out="$outdir/${arch}_s${seed}.h5" report="$outdir/${arch}_s${seed}_report" t0 t1
     rm -rf "$report"
     t0=$(date +%s.%N)
@@ -37,6 +41,12 @@ out = {"model": sys.argv[2], "seed": int(sys.argv[6]),
        "test_only_baseline_correct": r.get("test_comparison", {}).get("baseline_only_correct"),
        "test_only_final_correct": r.get("test_comparison", {}).get("final_only_correct"),
        "test_mcnemar_p": r.get("test_comparison", {}).get("mcnemar_p"),
+       "final_confirm_accuracy": f.get("confirm_accuracy"),
+       "val_loss_pp": round(100 * (b["val_accuracy"] - f["val_accuracy"]), 3),
+       "confirm_loss_pp": (round(100 * (b["confirm_accuracy"] - f["confirm_accuracy"]), 3)
+                           if b.get("confirm_accuracy") is not None else None),
+       "rule": r["options"].get("rule", "accuracy-se"),
+       "walked_back": r.get("tolerance", {}).get("walked_back", False),
        "steps": len(r["steps"]), "wall_seconds": round(float(sys.argv[5]) - float(sys.argv[4]), 1),
        "machine": sys.argv[3]}
 print(json.dumps(out))
@@ -45,7 +55,7 @@ PYEOF
     echo "$line"
     lines+=("$line")
   done
-  if ((seeds > 1)); then
+  if ((${#seed_list[@]} > 1)); then
     python3 - "${lines[@]}" <<'PYEOF'
 import json, statistics, sys
 runs = [json.loads(a) for a in sys.argv[1:]]

@@ -53,6 +53,8 @@ struct ReduceOptions {
   search::TorchOracleOptions oracle;
   double time_limit_min = 0;
   double val_split = 0.1;
+  double confirm_split = 0.1;
+  std::string rule = "paired";
   int64_t baseline_epochs = 8;
   std::string baseline_recipe = "converged";
   int64_t train_samples = 0;
@@ -60,6 +62,7 @@ struct ReduceOptions {
   std::string augment = "none";
   bool distill = false;
   bool resume = false;
+  bool keep_steps = false;
   bool no_units = false, no_masks = false, no_lowrank = false;
 };
 
@@ -83,7 +86,7 @@ std::string now_utc() {
   return buf;
 }
 
-nlohmann::json summary(const ir::Graph& g, double val, const exec::EvalResult& test) {
+nlohmann::json summary(const ir::Graph& g, double val, double confirm, const exec::EvalResult& test) {
   analysis::ModelStats s = analysis::analyze(g);
   nlohmann::json layers = nlohmann::json::array();
   for (size_t i = 0; i < s.layers.size(); ++i) {
@@ -100,6 +103,7 @@ nlohmann::json summary(const ir::Graph& g, double val, const exec::EvalResult& t
           {"nonzero_params", s.nonzero_params},
           {"macs", s.macs},
           {"val_accuracy", val},
+          {"confirm_accuracy", confirm < 0 ? nlohmann::json() : nlohmann::json(confirm)},
           {"test_accuracy", test.accuracy},
           {"test_per_class_accuracy", test.per_class_accuracy},
           {"layers", layers}};
@@ -108,6 +112,8 @@ nlohmann::json summary(const ir::Graph& g, double val, const exec::EvalResult& t
 nlohmann::json options_json(const ReduceOptions& o) {
   return {{"max_loss", o.search.max_loss_pp},
           {"margin_se", o.search.margin_se},
+          {"rule", o.rule},
+          {"confirm_split", o.confirm_split},
           {"budget_params", o.search.budget_params},
           {"budget_macs", o.search.budget_macs},
           {"time_limit_min", o.time_limit_min},
@@ -128,6 +134,7 @@ nlohmann::json options_json(const ReduceOptions& o) {
           {"train_samples", o.train_samples},
           {"baseline_epochs", o.baseline_epochs},
           {"baseline_recipe", o.baseline_recipe},
+          {"keep_steps", o.keep_steps},
           {"device", o.oracle.device}};
 }
 
@@ -136,6 +143,11 @@ void check(const ReduceOptions& o) {
   if (o.search.budget_params < 0 || o.search.budget_macs < 0) throw UsageError("--budget-params/--budget-macs: must be >= 0");
   if (o.time_limit_min < 0) throw UsageError(fmt::format("--time-limit: must be >= 0, got {}", o.time_limit_min));
   if (!(o.val_split > 0 && o.val_split < 1)) throw UsageError(fmt::format("--val-split: must be in (0,1), got {}", o.val_split));
+  if (!(o.confirm_split >= 0 && o.val_split + o.confirm_split < 1)) {
+    throw UsageError(fmt::format("--confirm-split: must be >= 0 and leave training data beside --val-split {}, got {}",
+                                 o.val_split, o.confirm_split));
+  }
+  if (!(o.search.margin_se >= 0)) throw UsageError(fmt::format("--margin: must be >= 0, got {}", o.search.margin_se));
   if (o.oracle.retrain_batches < 0) throw UsageError("--retrain-batches: must be >= 0");
   if (o.baseline_epochs < 1) throw UsageError("--baseline-epochs: must be >= 1");
   if (o.oracle.finetune_epochs < 1) throw UsageError("--finetune-epochs: must be >= 1");
@@ -154,10 +166,47 @@ void print_table(const nlohmann::json& b, const nlohmann::json& f) {
   }
   fmt::print("{:<22}{:>14}{:>14}\n", "non-zero reduction", "",
              fmt::format("{:.2f}x", factor(b["params"].get<double>(), f["nonzero_params"].get<double>())));
-  fmt::print("{:<22}{:>14.4f}{:>14.4f}{:>+9.2f}pp\n", "validation accuracy", b["val_accuracy"].get<double>(),
-             f["val_accuracy"].get<double>(), 100 * (f["val_accuracy"].get<double>() - b["val_accuracy"].get<double>()));
+  for (const auto& [label, key] : {std::pair{"validation accuracy", "val_accuracy"},
+                                   std::pair{"confirmation accuracy", "confirm_accuracy"}}) {
+    if (b[key].is_null()) continue;
+    fmt::print("{:<22}{:>14.4f}{:>14.4f}{:>+9.2f}pp\n", label, b[key].get<double>(), f[key].get<double>(),
+               100 * (f[key].get<double>() - b[key].get<double>()));
+  }
   fmt::print("{:<22}{:>14.4f}{:>14.4f}{:>+9.2f}pp\n", "test accuracy", b["test_accuracy"].get<double>(),
              f["test_accuracy"].get<double>(), 100 * (f["test_accuracy"].get<double>() - b["test_accuracy"].get<double>()));
+}
+
+/// What --max-loss promised and what the confirmation split says of the returned model, with the one
+/// sentence a user needs to read it right.
+nlohmann::json tolerance_json(const ReduceOptions& o, const search::SearchResult& r, const data::Holdouts& parts) {
+  const bool confirmed = parts.confirmation.size() > 0;
+  const search::PairedLoss& c = r.confirmation;
+  std::string meaning;
+  if (confirmed) {
+    meaning = fmt::format(
+        "On {} confirmation samples that no decision of the search saw, the reduced model loses {:.2f} points "
+        "against the input model (standard error {:.2f}); --max-loss {} asks that this loss plus {} standard "
+        "error(s) stay within {} points. That estimates the loss on new data drawn like the training data; it "
+        "is no guarantee for data from elsewhere, which only a test on such data can show (snare eval --against).",
+        c.samples, 100 * c.loss(), 100 * c.standard_error(), o.search.max_loss_pp, o.search.margin_se,
+        o.search.max_loss_pp);
+  } else {
+    meaning = fmt::format(
+        "No confirmation split (--confirm-split 0): the loss of {:.2f} points was measured on the validation "
+        "split that every decision of the search looked at, so it understates the loss on new data; check it on "
+        "your own test data (snare eval --against).",
+        100 * r.validation.loss());
+  }
+  return {{"max_loss_pp", o.search.max_loss_pp},
+          {"margin_se", o.search.margin_se},
+          {"rule", o.rule},
+          {"validation", search::to_json(r.validation)},
+          {"confirmation", confirmed ? search::to_json(c) : nlohmann::json()},
+          {"confirmation_holds", search::holds(search::tolerance_of(o.search), c)},
+          {"last_accepted_step", r.last_accepted_step},
+          {"returned_step", r.returned_step},
+          {"walked_back", r.returned_step != r.last_accepted_step},
+          {"meaning", meaning}};
 }
 
 void run_reduce(ReduceOptions& o) {
@@ -169,7 +218,13 @@ void run_reduce(ReduceOptions& o) {
   const std::string ckpt_model = (fs::path(o.report_dir) / "checkpoint.h5").string();
   const std::string ckpt_state = (fs::path(o.report_dir) / "checkpoint.json").string();
   const std::string baseline_file = (fs::path(o.report_dir) / "baseline.h5").string();
+  // The model the run returns (the last accepted one that holds on confirmation), one file per step so
+  // that a kill between writes never pairs a state with another step's model.
+  auto confirmed_file = [&](int64_t step) {
+    return (fs::path(o.report_dir) / fmt::format("checkpoint_confirmed_step{}.h5", step)).string();
+  };
   o.search.time_limit_s = o.time_limit_min * 60.0;
+  o.search.rule = search::rule_from_name(o.rule);
   o.search.units = !o.no_units;
   o.search.masks = !o.no_masks;
   o.search.lowrank = !o.no_lowrank;
@@ -190,7 +245,9 @@ void run_reduce(ReduceOptions& o) {
   if (o.train_samples > 0 && o.train_samples < d.train.size()) {
     d.train = data::subset(d.train, at::arange(o.train_samples, at::TensorOptions(at::kLong)));
   }
-  auto [fit, val] = data::split_validation(d.train, o.val_split, o.source.seed);
+  data::Holdouts parts = data::split_holdouts(d.train, o.val_split, o.confirm_split, o.source.seed);
+  const data::Split& fit = parts.fit;
+  const data::Split& val = parts.validation;
   if (trained_here) {
     // "converged": trained like `snare train` (Adam 3e-3, cosine decay to 0). "keras": what Keras' model.fit
     // does by default (Adam 1e-3, constant, batch 32), the kind of model the reference SNARE and the published
@@ -213,8 +270,7 @@ void run_reduce(ReduceOptions& o) {
   }
   const ir::Graph baseline = model;
   o.oracle.teacher = o.distill ? &baseline : nullptr;
-  o.search.validation_samples = val.size();
-  search::TorchOracle oracle(fit, val, o.oracle, &progress);
+  search::TorchOracle oracle(fit, val, parts.confirmation, o.oracle, &progress);
 
   std::unique_ptr<search::SearchState> resume_state;
   if (o.resume && fs::exists(ckpt_state)) {
@@ -233,6 +289,9 @@ void run_reduce(ReduceOptions& o) {
     if (!j.contains("state")) throw ModelError(fmt::format("{}: checkpoint without a search state", ckpt_state));
     resume_state = std::make_unique<search::SearchState>(search::state_from_json(j.at("state")));
     resume_state->model = io::load_model(ckpt_model);
+    if (resume_state->confirmed_step > 0) {
+      resume_state->confirmed_model = io::load_model(confirmed_file(resume_state->confirmed_step));
+    }
     progress.log(fmt::format("resuming from {} at step {}", ckpt_state, resume_state->next_step));
   } else if (o.resume) {
     progress.log(fmt::format("--resume: no checkpoint in {}; starting from the beginning", o.report_dir));
@@ -241,12 +300,20 @@ void run_reduce(ReduceOptions& o) {
   search::SearchHooks hooks;
   hooks.progress = &progress;
   hooks.stop = &g_stop;
+  int64_t saved_confirmed = resume_state ? resume_state->confirmed_step : 0;
   hooks.checkpoint = [&](const search::SearchState& st) {
-    // Model first, then the state that points at it: a kill between the two resumes one step earlier.
+    // Models first, then the state that points at them: a kill between the writes resumes one step earlier.
+    if (st.confirmed_step > 0 && st.confirmed_step != saved_confirmed) io::save_model(st.confirmed_model, confirmed_file(st.confirmed_step));
     io::save_model(st.model, ckpt_model);
+    if (o.keep_steps && !st.history.empty() && st.history.back().accepted) {
+      fs::create_directories(fs::path(o.report_dir) / "steps");
+      io::save_model(st.model, (fs::path(o.report_dir) / "steps" / fmt::format("step{}.h5", st.history.back().step)).string());
+    }
     nlohmann::json j = {{"input", o.source.path.empty() ? "arch:" + o.source.arch : o.source.path},
                         {"state", search::state_json(st)}};
     write_text_atomically(ckpt_state, j.dump(1));
+    if (saved_confirmed > 0 && saved_confirmed != st.confirmed_step) fs::remove(confirmed_file(saved_confirmed));
+    saved_confirmed = st.confirmed_step;
   };
   g_stop.store(false);
   std::signal(SIGINT, on_signal);
@@ -258,7 +325,8 @@ void run_reduce(ReduceOptions& o) {
   exec::ExecOptions eo;
   eo.device = o.oracle.device;
   exec::EvalResult base_test = exec::evaluate(baseline, d.test, eo);
-  double final_val = oracle.validate(r.model);
+  const double final_val = search::accuracy_of(oracle.validate(r.model));
+  const double final_confirm = parts.confirmation.size() ? search::accuracy_of(oracle.confirm(r.model)) : -1;
   exec::EvalResult final_test = exec::evaluate(r.model, d.test, eo);
   const exec::PairedComparison paired = exec::compare_paired(base_test.correct, final_test.correct);
   io::save_model(r.model, o.output);
@@ -278,9 +346,9 @@ void run_reduce(ReduceOptions& o) {
       {"class_names", d.class_names},
       {"seed", o.source.seed},
       {"options", options_json(o)},
-      {"accept_threshold", search::acceptance_threshold(o.search, r.state.baseline_val_accuracy)},
-      {"baseline", summary(baseline, r.state.baseline_val_accuracy, base_test)},
-      {"final", summary(r.model, final_val, final_test)},
+      {"tolerance", tolerance_json(o, r, parts)},
+      {"baseline", summary(baseline, r.state.baseline_val_accuracy, r.state.baseline_confirm_accuracy, base_test)},
+      {"final", summary(r.model, final_val, final_confirm, final_test)},
       {"test_comparison",
        {{"baseline_only_correct", paired.only_a},
         {"final_only_correct", paired.only_b},
@@ -288,10 +356,19 @@ void run_reduce(ReduceOptions& o) {
       {"steps", search::history_json(r.state.history)},
       {"stop_reason", r.state.stop_reason},
       {"wall_seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()}};
+  if (o.search.rule == search::Rule::kAccuracySe) {
+    // The one validation accuracy every step had to keep (the paired rule's margin differs per step).
+    search::PairedLoss base;
+    base.samples = val.size();
+    base.reference_accuracy = r.state.baseline_val_accuracy;
+    report["accept_threshold"] = r.state.baseline_val_accuracy - o.search.max_loss_pp / 100.0 +
+                                 search::margin_of(search::tolerance_of(o.search), base);
+  }
   report::write_report(report, o.report_dir);
   print_table(report["baseline"], report["final"]);
   fmt::print("test samples only the baseline gets right: {}, only the reduced model: {} (exact McNemar p = {:.3g})\n",
              paired.only_a, paired.only_b, paired.p_value);
+  fmt::print("{}\n", report["tolerance"]["meaning"].get<std::string>());
   fmt::print("stopped: {}\nsaved {}{}; report in {}\n", r.state.stop_reason, o.output,
              onnx_out.empty() ? "" : " and " + onnx_out, o.report_dir);
   if (r.interrupted) throw Error(ExitCode::kInterrupted, "interrupted: saved the model of the last accepted step; "
@@ -312,8 +389,17 @@ void register_reduce(CLI::App& app) {
                   "Tolerated loss of validation accuracy in percentage points against the input model")
       ->capture_default_str();
   cmd->add_option("--margin", o->search.margin_se,
-                  "Safety margin in standard errors of the validation accuracy: steps must stay this far inside "
-                  "the tolerance (0 = decide on the tolerance alone)")
+                  "Safety margin in standard errors (of --rule): every step, and the final confirmation, must keep "
+                  "the loss this far inside the tolerance (0 = decide on the tolerance alone)")
+      ->capture_default_str();
+  cmd->add_option("--rule", o->rule,
+                  "Standard error the margin counts in: paired (of the loss against the input model on the same "
+                  "samples) or accuracy-se (of the input model's validation accuracy alone, the rule of earlier versions)")
+      ->check(CLI::IsMember({"paired", "accuracy-se"}))
+      ->capture_default_str();
+  cmd->add_option("--confirm-split", o->confirm_split,
+                  "Fraction of the training data held out for the final check of the tolerance, which no decision "
+                  "sees; the run returns the last accepted step that holds there (0 = none; by subject for HAR)")
       ->capture_default_str();
   cmd->add_option("--budget-params", o->search.budget_params, "Stop once non-zero parameters are at most N");
   cmd->add_option("--budget-macs", o->search.budget_macs, "Stop once MACs are at most N");
@@ -321,6 +407,9 @@ void register_reduce(CLI::App& app) {
   cmd->add_option("--device", o->oracle.device, "cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_option("--report", o->report_dir, "Folder for report.json, report.html and checkpoints (default OUT_report)");
   cmd->add_flag("--resume", o->resume, "Continue the run whose checkpoint is in the report folder");
+  cmd->add_flag("--keep-steps", o->keep_steps,
+                "Keep the model of every accepted step as steps/stepN.h5 in the report folder (other points of the "
+                "size/accuracy trade-off, without a new run)");
   cmd->add_option("--val-split", o->val_split, "Fraction of the training data held out for decisions (by subject for HAR)")
       ->capture_default_str();
   cmd->add_option("--retrain-batches", o->oracle.retrain_batches, "Batches of retraining after each step")

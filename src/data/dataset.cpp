@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <numeric>
 #include <random>
 
@@ -214,13 +215,22 @@ Split subset(const Split& split, const at::Tensor& index) {
   return s;
 }
 
-std::pair<Split, Split> split_validation(const Split& train, double fraction, uint64_t seed) {
-  if (fraction <= 0.0 || fraction >= 1.0) {
-    throw UsageError(fmt::format("validation fraction must be in (0,1), got {}", fraction));
+Holdouts split_holdouts(const Split& train, double validation_fraction, double confirmation_fraction, uint64_t seed) {
+  if (validation_fraction <= 0.0 || validation_fraction >= 1.0) {
+    throw UsageError(fmt::format("validation fraction must be in (0,1), got {}", validation_fraction));
   }
+  if (confirmation_fraction < 0.0 || validation_fraction + confirmation_fraction >= 1.0) {
+    throw UsageError(fmt::format("confirmation fraction must be >= 0 and leave data to train on beside validation "
+                                 "{}, got {}", validation_fraction, confirmation_fraction));
+  }
+  // One seeded permutation (of groups, or of rows): validation takes its head, confirmation the part right
+  // after it, so a run without confirmation splits exactly as before confirmation existed.
   std::mt19937_64 rng(seed);
-  std::vector<int64_t> fit_idx, val_idx;
+  std::vector<int64_t> fit_idx, val_idx, confirm_idx;
   const int64_t n = train.size();
+  auto count_of = [](double fraction, size_t total) {
+    return static_cast<size_t>(std::lround(fraction * static_cast<double>(total)));
+  };
   if (train.groups.defined()) {
     at::Tensor g = train.groups.contiguous();
     std::vector<int64_t> ids(g.data_ptr<int64_t>(), g.data_ptr<int64_t>() + n);
@@ -228,25 +238,42 @@ std::pair<Split, Split> split_validation(const Split& train, double fraction, ui
     std::sort(unique.begin(), unique.end());
     unique.erase(std::unique(unique.begin(), unique.end()), unique.end());
     std::shuffle(unique.begin(), unique.end(), rng);
-    auto held = std::max<size_t>(1, static_cast<size_t>(std::lround(fraction * static_cast<double>(unique.size()))));
-    std::vector<int64_t> val_groups(unique.begin(), unique.begin() + static_cast<long>(std::min(held, unique.size() - 1)));
+    const size_t held = std::min(std::max<size_t>(1, count_of(validation_fraction, unique.size())), unique.size() - 1);
+    size_t confirm_held = confirmation_fraction > 0 ? std::max<size_t>(1, count_of(confirmation_fraction, unique.size())) : 0;
+    confirm_held = std::min(confirm_held, unique.size() - held - 1);  // at least one group left to train on
+    std::map<int64_t, int> side;  // group -> 1 validation, 2 confirmation
+    for (size_t i = 0; i < held + confirm_held; ++i) side[unique[i]] = i < held ? 1 : 2;
     for (int64_t i = 0; i < n; ++i) {
-      bool is_val = std::find(val_groups.begin(), val_groups.end(), ids[static_cast<size_t>(i)]) != val_groups.end();
-      (is_val ? val_idx : fit_idx).push_back(i);
+      auto it = side.find(ids[static_cast<size_t>(i)]);
+      (it == side.end() ? fit_idx : it->second == 1 ? val_idx : confirm_idx).push_back(i);
     }
   } else {
     std::vector<int64_t> perm(static_cast<size_t>(n));
     std::iota(perm.begin(), perm.end(), 0);
     std::shuffle(perm.begin(), perm.end(), rng);
-    auto nval = static_cast<size_t>(std::lround(fraction * static_cast<double>(n)));
+    const size_t nval = count_of(validation_fraction, perm.size());
+    const size_t nconfirm = std::min(count_of(confirmation_fraction, perm.size()), perm.size() - nval);
     val_idx.assign(perm.begin(), perm.begin() + static_cast<long>(nval));
-    fit_idx.assign(perm.begin() + static_cast<long>(nval), perm.end());
-    std::sort(val_idx.begin(), val_idx.end());
-    std::sort(fit_idx.begin(), fit_idx.end());
+    confirm_idx.assign(perm.begin() + static_cast<long>(nval), perm.begin() + static_cast<long>(nval + nconfirm));
+    fit_idx.assign(perm.begin() + static_cast<long>(nval + nconfirm), perm.end());
+    for (auto* v : {&val_idx, &confirm_idx, &fit_idx}) std::sort(v->begin(), v->end());
   }
   if (fit_idx.empty() || val_idx.empty()) throw DataError("validation split left one side empty");
-  auto as_tensor = [](const std::vector<int64_t>& v) { return at::tensor(v, at::kLong); };
-  return {subset(train, as_tensor(fit_idx)), subset(train, as_tensor(val_idx))};
+  if (confirmation_fraction > 0 && confirm_idx.empty()) {
+    throw DataError(fmt::format("confirmation split of {} left no data for it ({} training samples)",
+                                confirmation_fraction, n));
+  }
+  auto part = [&](const std::vector<int64_t>& v) { return subset(train, at::tensor(v, at::kLong)); };
+  Holdouts h;
+  h.fit = part(fit_idx);
+  h.validation = part(val_idx);
+  if (!confirm_idx.empty()) h.confirmation = part(confirm_idx);
+  return h;
+}
+
+std::pair<Split, Split> split_validation(const Split& train, double fraction, uint64_t seed) {
+  Holdouts h = split_holdouts(train, fraction, 0.0, seed);
+  return {std::move(h.fit), std::move(h.validation)};
 }
 
 std::vector<int64_t> class_counts(const Split& split, int64_t num_classes) {

@@ -72,6 +72,15 @@ Split subset(const Split& split, const at::Tensor& index);
 /// (chosen by seed); otherwise a seeded random permutation. Returns {fit, validation}.
 std::pair<Split, Split> split_validation(const Split& train, double fraction, uint64_t seed);
 
+/// The three disjoint parts of the training data a reduction needs: `fit` to train on, `validation` for
+/// the search's decisions, and `confirmation` (about `confirmation_fraction`, undefined when 0), which no
+/// decision sees, for the final check of the tolerance. By group when `train` has groups. With
+/// `confirmation_fraction` 0, fit and validation are exactly split_validation's.
+struct Holdouts {
+  Split fit, validation, confirmation;
+};
+Holdouts split_holdouts(const Split& train, double validation_fraction, double confirmation_fraction, uint64_t seed);
+
 /// Count of samples per class, [num_classes].
 std::vector<int64_t> class_counts(const Split& split, int64_t num_classes);
 

@@ -194,8 +194,20 @@ std::string summary_section(const json& r) {
   size_row("non-zero parameters", "nonzero_params");
   size_row("MACs", "macs");
   accuracy_row("validation accuracy", "val_accuracy");
+  if (number(base, "confirm_accuracy")) accuracy_row("confirmation accuracy", "confirm_accuracy");
   accuracy_row("test accuracy", "test_accuracy");
   out += "</tbody>\n</table>\n";
+  // What --max-loss promised, in the run's own sentence, and whether the result walked back to meet it.
+  const json& tol = object_or_empty(r, "tolerance");
+  if (field(tol, "meaning")) {
+    out += fmt::format("<p class=\"note\" id=\"tolerance\">{}", escape(plain(tol, "meaning")));
+    if (field(tol, "walked_back") && tol["walked_back"] == true) {
+      out += escape(fmt::format(" The last accepted model (step {}) missed the tolerance there, so the result is the "
+                                "model of step {}, the last one that holds it.",
+                                plain(tol, "last_accepted_step"), plain(tol, "returned_step")));
+    }
+    out += "</p>\n";
+  }
   // Whether the test difference is more than chance: the samples only one of the two models gets right.
   const json& cmp = object_or_empty(r, "test_comparison");
   auto only_base = number(cmp, "baseline_only_correct"), only_final = number(cmp, "final_only_correct");

@@ -7,14 +7,18 @@
 
 #include "analysis/groups.h"
 #include "ir/graph.h"
+#include "search/tolerance.h"
 
 namespace snare::search {
 
 class Oracle {
  public:
   virtual ~Oracle() = default;
-  /// Accuracy on the validation split (the basis of every accept/reject decision).
-  virtual double validate(const ir::Graph& model) = 0;
+  /// Hits on the validation split: the basis of every accept/reject decision.
+  virtual Hits validate(const ir::Graph& model) = 0;
+  /// Hits on the confirmation split, which no decision sees: only the final check of the tolerance and
+  /// the walk-back to the last step that holds it read it. Empty when the run has no confirmation split.
+  virtual Hits confirm(const ir::Graph& model) = 0;
   /// Accuracy on a small fixed validation sample: the cheap sensitivity probe of a trial reduction.
   virtual double probe(const ir::Graph& model) = 0;
   /// Brief retraining after a reduction step; `seed` makes it reproducible.

@@ -186,47 +186,55 @@ const char* op_name(Op op) {
   return "?";
 }
 
-double acceptance_threshold(const SearchOptions& o, double baseline_val_accuracy) {
-  double margin = 0;
-  if (o.validation_samples > 0 && o.margin_se > 0) {
-    double p = baseline_val_accuracy;
-    margin = o.margin_se * std::sqrt(p * (1 - p) / static_cast<double>(o.validation_samples));
-  }
-  return baseline_val_accuracy - o.max_loss_pp / 100.0 + margin;
-}
+Tolerance tolerance_of(const SearchOptions& o) { return {o.max_loss_pp, o.margin_se, o.rule}; }
 
 SearchResult run(const ir::Graph& model, Oracle& oracle, const SearchOptions& o, const SearchHooks& hooks,
                  const SearchState* resume) {
-  if (o.max_loss_pp < 0) throw UsageError(fmt::format("--max-loss: must be >= 0, got {}", o.max_loss_pp));
-  if (o.margin_se < 0) throw UsageError(fmt::format("--margin: must be >= 0, got {}", o.margin_se));
+  if (!(o.max_loss_pp >= 0)) throw UsageError(fmt::format("--max-loss: must be >= 0, got {}", o.max_loss_pp));
+  if (!(o.margin_se >= 0)) throw UsageError(fmt::format("--margin: must be >= 0, got {}", o.margin_se));
   if (o.recovery_rounds < 0 || o.recovery_window_pp < 0) throw UsageError("--recovery-rounds/--recovery-window: must be >= 0");
   if (o.channel_multiple < 1) throw UsageError(fmt::format("--channel-multiple: must be >= 1, got {}", o.channel_multiple));
   ProgressSink& progress = hooks.progress ? *hooks.progress : null_progress();
   const auto start = Clock::now();
+  const Tolerance tol = tolerance_of(o);
+  // The input's hits are the reference of every loss; recomputed on resume (deterministic, one pass each).
+  const Hits base_val = oracle.validate(model);
+  const Hits base_confirm = oracle.confirm(model);
   SearchState st;
   if (resume) {
     st = *resume;
   } else {
     st.model = model;
-    st.baseline_val_accuracy = oracle.validate(model);
+    st.baseline_val_accuracy = accuracy_of(base_val);
+    st.baseline_confirm_accuracy = base_confirm.empty() ? -1 : accuracy_of(base_confirm);
   }
+  if (st.confirmed_step == 0) st.confirmed_model = model;
+  // The decision on validation and, for the record, the same model on the confirmation split.
+  auto assess = [&](const ir::Graph& m, StepRecord& rec) {
+    const Hits val = oracle.validate(m);
+    rec.val_accuracy = accuracy_of(val);
+    rec.val_loss = paired_loss(base_val, val);
+    if (!base_confirm.empty()) rec.confirm_loss = paired_loss(base_confirm, oracle.confirm(m));
+    rec.confirm_holds = holds(tol, rec.confirm_loss);
+  };
+  // Positive = how far a step misses the tolerance (loss + margin - max_loss), as a fraction.
+  auto shortfall = [&](const PairedLoss& l) { return l.loss() + margin_of(tol, l) - o.max_loss_pp / 100.0; };
+  auto on_accept = [&](const ir::Graph& m, const StepRecord& rec) {
+    st.model = m;
+    if (rec.confirm_holds) {
+      st.confirmed_model = m;
+      st.confirmed_step = rec.step;
+    }
+  };
   SearchResult result;
-  if (st.finished) {
-    result.model = st.model;
-    result.state = st;
-    return result;
+  if (!st.finished) {
+    progress.log(fmt::format("baseline validation accuracy {:.4f}{}; steps keep the loss on validation within {} pp "
+                             "with a margin of {} standard error(s) ({} rule)",
+                             st.baseline_val_accuracy,
+                             base_confirm.empty() ? "" : fmt::format(", confirmation {:.4f}", st.baseline_confirm_accuracy),
+                             o.max_loss_pp, o.margin_se, rule_name(o.rule)));
   }
-  const double required = acceptance_threshold(o, st.baseline_val_accuracy);
-  const double margin = required - (st.baseline_val_accuracy - o.max_loss_pp / 100.0);
-  const double threshold = required - 1e-12;  // equal accuracy passes despite rounding
-  double current_val = st.baseline_val_accuracy;
-  for (const StepRecord& r : st.history) {
-    if (r.accepted) current_val = r.val_accuracy;
-  }
-  progress.log(fmt::format("baseline validation accuracy {:.4f}; steps keep it >= {:.4f} (tolerance {} pp, margin "
-                           "{:.3f} pp)",
-                           st.baseline_val_accuracy, threshold + 1e-12, o.max_loss_pp, 100 * margin));
-  for (;;) {
+  for (; !st.finished;) {
     analysis::ModelStats now = analysis::analyze(st.model);
     if (hooks.stop && hooks.stop->load()) {
       result.interrupted = true;
@@ -289,41 +297,47 @@ SearchResult run(const ir::Graph& model, Oracle& oracle, const SearchOptions& o,
     progress.log(fmt::format("step {}: {} {} (score {:.3g}, probe drop {:.4f})", step, op_name(pick.op), pick.target,
                              scores[best].score, scores[best].sensitivity));
     ir::Graph retrained = oracle.retrain(pick.result, step_seed(o.seed, step));
-    double val = oracle.validate(retrained);
-    int rounds = 1;
-    for (; val < threshold && val >= threshold - o.recovery_window_pp / 100.0 && rounds <= o.recovery_rounds; ++rounds) {
-      progress.log(fmt::format("step {}: val {:.4f} just short of {:.4f}: retraining once more", step, val, threshold + 1e-12));
-      retrained = oracle.retrain(retrained, step_seed(o.seed, step) + 0x9E3779B97F4A7C15ULL * static_cast<uint64_t>(rounds));
-      val = oracle.validate(retrained);
-    }
     StepRecord rec = record_of(step, pick, analysis::analyze(retrained));
+    assess(retrained, rec);
+    int rounds = 1;
+    for (; shortfall(rec.val_loss) > 1e-12 && shortfall(rec.val_loss) <= o.recovery_window_pp / 100.0 &&
+           rounds <= o.recovery_rounds;
+         ++rounds) {
+      progress.log(fmt::format("step {}: val {:.4f} just short of the tolerance: retraining once more", step,
+                               rec.val_accuracy));
+      retrained = oracle.retrain(retrained, step_seed(o.seed, step) + 0x9E3779B97F4A7C15ULL * static_cast<uint64_t>(rounds));
+      assess(retrained, rec);
+    }
     rec.plan = pick.plan.describe(st.model);
     rec.scores = scores;
-    rec.val_accuracy = val;
-    rec.accepted = val >= threshold;
-    rec.reason = fmt::format("val accuracy {:.4f} {} {:.4f}{}", val, rec.accepted ? ">=" : "<", threshold + 1e-12,
+    rec.accepted = holds(tol, rec.val_loss);
+    rec.reason = fmt::format("val accuracy {:.4f}, loss {:+.2f} pp, margin {:.2f} pp: {} {} pp{}", rec.val_accuracy,
+                             100 * rec.val_loss.loss(), 100 * margin_of(tol, rec.val_loss),
+                             rec.accepted ? "within" : "beyond", o.max_loss_pp,
                              rounds > 1 ? fmt::format(" after {} rounds of retraining", rounds) : "");
     rec.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     st.history.push_back(rec);
     progress.log(fmt::format("step {}: {} -> {} non-zero params, {} MACs, val {:.4f}: {}", step, rec.plan.substr(0, rec.plan.find('\n')),
-                             rec.nonzero_params, rec.macs, val, rec.accepted ? "accepted" : "rolled back"));
+                             rec.nonzero_params, rec.macs, rec.val_accuracy, rec.accepted ? "accepted" : "rolled back"));
     if (rec.accepted) {
-      st.model = retrained;
+      on_accept(retrained, rec);
       st.failures[pick.key] = 0;
       // A step that worked may grow back towards the first step size.
       if (pick.op == Op::kUnits) st.step_size[pick.key] = std::min(o.unit_step, pick.fraction * 2);
       if (pick.op == Op::kMask) st.step_size[pick.key] = std::min(o.mask_step, pick.fraction * 2);
-      current_val = val;
       if (hooks.checkpoint) hooks.checkpoint(st);
     } else {
       on_reject(st, pick, o);
     }
   }
-  if (o.final_finetune && !result.interrupted) {
+  if (o.final_finetune && !result.interrupted && !st.finished) {
     auto t0 = Clock::now();
     const int64_t step = st.next_step++;
+    double current_val = st.baseline_val_accuracy;
+    for (const StepRecord& r : st.history) {
+      if (r.accepted) current_val = r.val_accuracy;
+    }
     ir::Graph tuned = oracle.finetune(st.model, step_seed(o.seed, step));
-    double val = oracle.validate(tuned);
     analysis::ModelStats s = analysis::analyze(tuned);
     StepRecord rec;
     rec.step = step;
@@ -333,17 +347,38 @@ SearchResult run(const ir::Graph& model, Oracle& oracle, const SearchOptions& o,
     rec.params = s.params;
     rec.nonzero_params = s.nonzero_params;
     rec.macs = s.macs;
-    rec.val_accuracy = val;
-    rec.accepted = val >= current_val;
-    rec.reason = fmt::format("val accuracy {:.4f} {} {:.4f} before fine-tuning", val, rec.accepted ? ">=" : "<", current_val);
+    assess(tuned, rec);
+    rec.accepted = rec.val_accuracy >= current_val;
+    rec.reason = fmt::format("val accuracy {:.4f} {} {:.4f} before fine-tuning", rec.val_accuracy,
+                             rec.accepted ? ">=" : "<", current_val);
     rec.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     st.history.push_back(rec);
-    if (rec.accepted) st.model = tuned;
-    progress.log(fmt::format("final fine-tuning: val {:.4f} ({})", val, rec.accepted ? "kept" : "discarded"));
+    if (rec.accepted) on_accept(tuned, rec);
+    progress.log(fmt::format("final fine-tuning: val {:.4f} ({})", rec.val_accuracy, rec.accepted ? "kept" : "discarded"));
   }
-  st.finished = !result.interrupted;
-  if (hooks.checkpoint) hooks.checkpoint(st);
-  result.model = st.model;
+  if (!result.interrupted && !st.finished) {
+    st.finished = true;
+    if (hooks.checkpoint) hooks.checkpoint(st);
+  } else if (result.interrupted && hooks.checkpoint) {
+    hooks.checkpoint(st);
+  }
+  result.model = st.confirmed_model;
+  result.returned_step = st.confirmed_step;
+  result.validation = paired_loss(base_val, base_val);
+  result.confirmation = base_confirm.empty() ? PairedLoss{} : paired_loss(base_confirm, base_confirm);
+  for (const StepRecord& r : st.history) {
+    if (!r.accepted) continue;
+    result.last_accepted_step = r.step;
+    if (r.step == st.confirmed_step) {
+      result.validation = r.val_loss;
+      result.confirmation = r.confirm_loss;
+    }
+  }
+  if (result.returned_step != result.last_accepted_step) {
+    progress.log(fmt::format("the model of step {} misses the tolerance on the confirmation split; returning {}, the "
+                             "last accepted model that holds it", result.last_accepted_step,
+                             result.returned_step == 0 ? "the input model" : fmt::format("step {}", result.returned_step)));
+  }
   result.state = st;
   return result;
 }

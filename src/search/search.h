@@ -1,7 +1,9 @@
 // snare::search — the SNARE loop: score every reducible part of the network, apply the best-scored
 // reduction, retrain briefly, keep it if validation accuracy stays within the tolerance, roll back
 // and shrink the step otherwise; stop when nothing is left to reduce or a budget is met; fine-tune.
-// docs/search.md states the score formula and the step-size rules.
+// Last, the confirmation split (which no decision saw) checks the result: the model returned is the
+// last accepted one that holds the tolerance there. docs/search.md states the score formula, the
+// step-size rules and the tolerance rules.
 //
 //   search::SearchOptions o; o.max_loss_pp = 0.39;
 //   search::SearchResult r = search::run(model, oracle, o);   // r.model, r.state.history
@@ -25,11 +27,11 @@ enum class Op { kUnits, kMask, kLowRank, kFinetune };
 const char* op_name(Op op);
 
 struct SearchOptions {
-  double max_loss_pp = 0.39;      ///< tolerated validation-accuracy loss, percentage points
-  /// Safety margin in standard errors of the validation accuracy (sqrt(p(1-p)/n)): a step must keep
-  /// validation accuracy this far above the tolerance, so the test loss stays within it more often.
+  double max_loss_pp = 0.39;      ///< tolerated accuracy loss against the input model, percentage points
+  /// Safety margin in standard errors (of `rule`): a step, and the final confirmation, must keep the loss
+  /// this far inside the tolerance, so the loss on unseen data stays within it more often.
   double margin_se = 1.0;
-  int64_t validation_samples = 0;  ///< n of the standard error; 0 = no margin
+  Rule rule = Rule::kPaired;
   int64_t budget_params = 0;      ///< stop once non-zero params <= this (0 = none)
   int64_t budget_macs = 0;        ///< stop once MACs <= this (0 = none)
   double time_limit_s = 0;        ///< stop starting new steps after this (0 = none)
@@ -72,6 +74,9 @@ struct StepRecord {
   std::vector<CandidateScore> scores;
   int64_t params = 0, nonzero_params = 0, macs = 0;
   double val_accuracy = 0;
+  PairedLoss val_loss;      ///< against the input model on the validation split (the decision)
+  PairedLoss confirm_loss;  ///< the same on the confirmation split: recorded, never decided on
+  bool confirm_holds = true;
   double seconds = 0;
   bool accepted = false;
   std::string reason;
@@ -79,8 +84,13 @@ struct StepRecord {
 
 /// Everything needed to continue a run: the model after the last accepted step and the loop's memory.
 struct SearchState {
-  ir::Graph model;
+  ir::Graph model;  ///< after the last accepted step: where the search goes on from
   double baseline_val_accuracy = -1;
+  double baseline_confirm_accuracy = -1;  ///< -1 = no confirmation split
+  /// The last accepted model that holds the tolerance on the confirmation split (step 0 = the input
+  /// model): what the run returns.
+  ir::Graph confirmed_model;
+  int64_t confirmed_step = 0;
   int64_t next_step = 1;
   std::map<std::string, double> step_size;  ///< "units:conv2d_1" -> fraction
   std::map<std::string, int> failures;
@@ -99,15 +109,19 @@ struct SearchHooks {
 };
 
 struct SearchResult {
-  ir::Graph model;
+  ir::Graph model;  ///< = state.confirmed_model
   SearchState state;
   bool interrupted = false;
+  int64_t last_accepted_step = 0;  ///< the final fine-tuning counts when it was kept; 0 = none
+  int64_t returned_step = 0;       ///< state.confirmed_step; < last_accepted_step when it walked back
+  PairedLoss validation, confirmation;  ///< of the returned model against the input model
 };
 
-/// The validation accuracy every step must keep: baseline - max_loss + margin (in standard errors).
-double acceptance_threshold(const SearchOptions& options, double baseline_val_accuracy);
+Tolerance tolerance_of(const SearchOptions& options);
 
-/// Runs the loop from `model`, or continues `resume` when given (its model is the start).
+/// Runs the loop from the input `model`, or continues `resume` when given (its model is the start; its
+/// confirmed_model must be set when confirmed_step > 0). Either way `model` is the input, the reference
+/// every loss is measured against.
 SearchResult run(const ir::Graph& model, Oracle& oracle, const SearchOptions& options, const SearchHooks& hooks = {},
                  const SearchState* resume = nullptr);
 

@@ -33,6 +33,28 @@ CandidateScore score_from(const nlohmann::json& j) {
   return s;
 }
 
+}  // namespace
+
+nlohmann::json to_json(const PairedLoss& l) {
+  return {{"samples", l.samples},
+          {"only_baseline", l.only_reference},
+          {"only_model", l.only_model},
+          {"baseline_accuracy", l.reference_accuracy},
+          {"loss_pp", 100 * l.loss()},
+          {"se_pp", 100 * l.standard_error()}};
+}
+
+namespace {
+
+PairedLoss loss_from(const nlohmann::json& j) {
+  PairedLoss l;
+  l.samples = j.at("samples");
+  l.only_reference = j.at("only_baseline");
+  l.only_model = j.at("only_model");
+  l.reference_accuracy = j.at("baseline_accuracy");
+  return l;
+}
+
 StepRecord step_from(const nlohmann::json& j) {
   StepRecord r;
   r.step = j.at("step");
@@ -44,6 +66,9 @@ StepRecord step_from(const nlohmann::json& j) {
   r.nonzero_params = j.at("nonzero_params");
   r.macs = j.at("macs");
   r.val_accuracy = j.at("val_accuracy");
+  r.val_loss = loss_from(j.at("val_loss"));
+  r.confirm_loss = loss_from(j.at("confirm_loss"));
+  r.confirm_holds = j.at("confirm_holds");
   r.seconds = j.at("seconds");
   r.accepted = j.at("accepted");
   r.reason = j.at("reason");
@@ -58,6 +83,8 @@ nlohmann::json to_json(const StepRecord& r) {
   return {{"step", r.step},       {"op", op_name(r.op)},         {"target", r.target},
           {"plan", r.plan},       {"scores", scores},             {"params", r.params},
           {"nonzero_params", r.nonzero_params}, {"macs", r.macs}, {"val_accuracy", r.val_accuracy},
+          {"val_loss", to_json(r.val_loss)}, {"confirm_loss", to_json(r.confirm_loss)},
+          {"confirm_holds", r.confirm_holds},
           {"seconds", r.seconds}, {"accepted", r.accepted},       {"reason", r.reason}};
 }
 
@@ -69,8 +96,10 @@ nlohmann::json history_json(const std::vector<StepRecord>& history) {
 
 nlohmann::json state_json(const SearchState& s) {
   return {{"format", "snare-search-state"},
-          {"version", 1},
+          {"version", 2},
           {"baseline_val_accuracy", s.baseline_val_accuracy},
+          {"baseline_confirm_accuracy", s.baseline_confirm_accuracy},
+          {"confirmed_step", s.confirmed_step},
           {"next_step", s.next_step},
           {"step_size", s.step_size},
           {"failures", s.failures},
@@ -82,11 +111,15 @@ nlohmann::json state_json(const SearchState& s) {
 
 SearchState state_from_json(const nlohmann::json& j) {
   try {
-    if (j.at("format") != "snare-search-state" || j.at("version") != 1) {
-      throw ModelError("checkpoint: not a snare search state of version 1");
+    if (j.at("format") != "snare-search-state") throw ModelError("checkpoint: not a snare search state");
+    if (j.at("version") != 2) {
+      throw ModelError(fmt::format("checkpoint: search state of version {}, this snare reads version 2 (start the "
+                                   "run again without --resume)", j.at("version").dump()));
     }
     SearchState s;
     s.baseline_val_accuracy = j.at("baseline_val_accuracy");
+    s.baseline_confirm_accuracy = j.at("baseline_confirm_accuracy");
+    s.confirmed_step = j.at("confirmed_step");
     s.next_step = j.at("next_step");
     s.step_size = j.at("step_size").get<std::map<std::string, double>>();
     s.failures = j.at("failures").get<std::map<std::string, int>>();

@@ -9,11 +9,13 @@
 namespace snare::search {
 
 nlohmann::json to_json(const StepRecord& r);
+/// samples, only_baseline, only_model, baseline_accuracy, and loss_pp / se_pp in percentage points.
+nlohmann::json to_json(const PairedLoss& l);
 nlohmann::json history_json(const std::vector<StepRecord>& history);
 
 /// Everything of SearchState except the model.
 nlohmann::json state_json(const SearchState& s);
-/// Inverse of state_json; the caller sets `model`. Throws ModelError on a malformed checkpoint.
+/// Inverse of state_json; the caller sets `model`, and `confirmed_model` when confirmed_step > 0. Throws ModelError on a malformed checkpoint.
 SearchState state_from_json(const nlohmann::json& j);
 
 }  // namespace snare::search

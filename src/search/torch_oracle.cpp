@@ -15,19 +15,29 @@ data::Split head(const data::Split& s, int64_t n) {
 
 }  // namespace
 
-TorchOracle::TorchOracle(data::Split fit, data::Split validation, TorchOracleOptions options, ProgressSink* progress)
-    : fit_(std::move(fit)), validation_(std::move(validation)), options_(options), progress_(progress) {
+TorchOracle::TorchOracle(data::Split fit, data::Split validation, data::Split confirmation, TorchOracleOptions options,
+                         ProgressSink* progress)
+    : fit_(std::move(fit)),
+      validation_(std::move(validation)),
+      confirmation_(std::move(confirmation)),
+      options_(options),
+      progress_(progress) {
   // A stride through the validation split keeps every class (and subject) in the probe.
   int64_t step = std::max<int64_t>(1, validation_.size() / std::max<int64_t>(1, options_.probe_samples));
   probe_ = data::subset(validation_, at::arange(0, validation_.size(), step, at::TensorOptions(at::kLong)));
   importance_sample_ = head(fit_, options_.importance_samples);
 }
 
-double TorchOracle::validate(const ir::Graph& model) {
+Hits TorchOracle::hits_on(const ir::Graph& model, const data::Split& split) const {
+  if (split.size() == 0) return {};
   exec::ExecOptions eo;
   eo.device = options_.device;
-  return exec::evaluate(model, validation_, eo).accuracy;
+  return exec::evaluate(model, split, eo).correct;
 }
+
+Hits TorchOracle::validate(const ir::Graph& model) { return hits_on(model, validation_); }
+
+Hits TorchOracle::confirm(const ir::Graph& model) { return hits_on(model, confirmation_); }
 
 double TorchOracle::probe(const ir::Graph& model) {
   exec::ExecOptions eo;

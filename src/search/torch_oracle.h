@@ -32,9 +32,12 @@ struct TorchOracleOptions {
 
 class TorchOracle : public Oracle {
  public:
-  TorchOracle(data::Split fit, data::Split validation, TorchOracleOptions options, ProgressSink* progress = nullptr);
+  /// `confirmation` may be empty (a run without one).
+  TorchOracle(data::Split fit, data::Split validation, data::Split confirmation, TorchOracleOptions options,
+              ProgressSink* progress = nullptr);
 
-  double validate(const ir::Graph& model) override;
+  Hits validate(const ir::Graph& model) override;
+  Hits confirm(const ir::Graph& model) override;
   double probe(const ir::Graph& model) override;
   ir::Graph retrain(const ir::Graph& model, uint64_t seed) override;
   ir::Graph finetune(const ir::Graph& model, uint64_t seed) override;
@@ -42,8 +45,9 @@ class TorchOracle : public Oracle {
 
  private:
   exec::TrainOptions train_options(uint64_t seed) const;
+  Hits hits_on(const ir::Graph& model, const data::Split& split) const;
 
-  data::Split fit_, validation_, probe_, importance_sample_;
+  data::Split fit_, validation_, confirmation_, probe_, importance_sample_;
   TorchOracleOptions options_;
   ProgressSink* progress_;
 };

@@ -4,6 +4,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
+
 #include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -19,7 +21,7 @@ using snare::testing::run_snare;
 
 const std::string kQuick =
     "reduce --arch lenet5 --data mnist --seed 3 --train-samples 2000 --baseline-epochs 1 --retrain-batches 4 "
-    "--finetune-epochs 1 --no-lowrank --budget-params 20000 --max-loss 5 --augment scale=0.1,shift=2";
+    "--finetune-epochs 1 --no-lowrank --budget-params 20000 --max-loss 5 --augment scale=0.1,shift=2 --keep-steps";
 
 /// Steps recorded in a report without their timings, which differ between runs.
 nlohmann::json steps_without_time(const fs::path& report) {
@@ -76,7 +78,24 @@ TEST(Resume, KilledAndResumedRunEndsLikeAnUninterruptedOne) {
             snare::ir::dump(snare::io::load_model((dir / "full.h5").string())));
   EXPECT_EQ(steps_without_time(report), steps_without_time(dir / "full_report"));
   std::ifstream in(dir / "full_report" / "report.json");
-  EXPECT_EQ(nlohmann::json::parse(in)["options"]["augment"], "scale=0.1,noise=0,shift=2");
+  const nlohmann::json j = nlohmann::json::parse(in);
+  EXPECT_EQ(j["options"]["augment"], "scale=0.1,noise=0,shift=2");
+  // The default confirmation split: 10% of the 2,000 samples, judged and explained in the report.
+  EXPECT_EQ(j["tolerance"]["confirmation"]["samples"], 200);
+  EXPECT_EQ(j["tolerance"]["rule"], "paired");
+  EXPECT_FALSE(j["final"]["confirm_accuracy"].is_null());
+  EXPECT_NE(j["tolerance"]["meaning"].get<std::string>().find("200 confirmation samples"), std::string::npos);
+  // At most one confirmed-model checkpoint stays: the one the state points at.
+  int confirmed_files = 0;
+  for (const auto& e : fs::directory_iterator(report)) {
+    confirmed_files += e.path().filename().string().rfind("checkpoint_confirmed_step", 0) == 0 ? 1 : 0;
+  }
+  EXPECT_LE(confirmed_files, 1);
+  // --keep-steps: every accepted step's model, the returned one among them.
+  const int64_t returned = j["tolerance"]["returned_step"];
+  ASSERT_GT(returned, 0) << "a 5-point tolerance keeps some step";
+  EXPECT_EQ(snare::ir::dump(snare::io::load_model((dir / "full_report" / "steps" / fmt::format("step{}.h5", returned)).string())),
+            snare::ir::dump(snare::io::load_model((dir / "full.h5").string())));
 }
 
 }  // namespace

@@ -118,5 +118,37 @@ TEST(SplitValidation, WithoutGroupsSplitsRows) {
   EXPECT_THROW(split_validation(s, 1.0, 7), UsageError);
 }
 
+TEST(SplitHoldouts, ConfirmationIsDisjointAndLeavesValidationAsItWas) {
+  const int64_t n = 200;
+  Split s;
+  s.x = at::arange(n, at::kFloat).unsqueeze(1);
+  s.y = at::arange(n, at::kLong) % 6;
+  for (bool grouped : {false, true}) {
+    if (grouped) s.groups = at::arange(n, at::kLong) % 10;
+    Holdouts h = split_holdouts(s, 0.2, 0.1, 5);
+    auto [fit, val] = split_validation(s, 0.2, 5);
+    EXPECT_TRUE(at::equal(h.validation.x, val.x)) << "confirmation must not change the validation split";
+    EXPECT_EQ(h.fit.size() + h.validation.size() + h.confirmation.size(), n);
+    EXPECT_EQ(h.confirmation.size(), 20) << (grouped ? "one group of 20" : "10% of the rows");
+    std::set<int64_t> rows;
+    for (const Split* p : {&h.fit, &h.validation, &h.confirmation}) {
+      for (float v : test::values<float>(p->x)) rows.insert(static_cast<int64_t>(v));
+    }
+    EXPECT_EQ(rows.size(), static_cast<size_t>(n)) << "every row on exactly one side";
+    if (grouped) {
+      std::set<int64_t> fit_groups;
+      for (int64_t g : test::values<int64_t>(h.fit.groups)) fit_groups.insert(g);
+      for (const Split* p : {&h.validation, &h.confirmation}) {
+        for (int64_t g : test::values<int64_t>(p->groups)) EXPECT_EQ(fit_groups.count(g), 0u) << "group " << g;
+      }
+    }
+    Holdouts none = split_holdouts(s, 0.2, 0.0, 5);
+    EXPECT_EQ(none.confirmation.size(), 0);
+    EXPECT_TRUE(at::equal(none.fit.x, fit.x));
+  }
+  EXPECT_THROW(split_holdouts(s, 0.5, 0.5, 1), UsageError);
+  EXPECT_THROW(split_holdouts(s, 0.2, -0.1, 1), UsageError);
+}
+
 }  // namespace
 }  // namespace snare::data

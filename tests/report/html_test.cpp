@@ -107,6 +107,19 @@ TEST(RenderHtml, ShowsTitleSummaryAndSteps) {
   expect_script_elements_intact(html);
 }
 
+TEST(RenderHtml, ShowsConfirmationAndWhatTheToleranceMeans) {
+  json report = snare::test::sample_report();
+  std::string html = snare::report::render_html(report);
+  EXPECT_NE(html.find("confirmation accuracy"), std::string::npos);
+  EXPECT_NE(html.find("loses 0.30 points &lt;of&gt; the input model."), std::string::npos) << "escaped, on the page";
+  EXPECT_NE(html.find("the result is the model of step 1"), std::string::npos);
+  report["tolerance"]["walked_back"] = false;
+  report["baseline"].erase("confirm_accuracy");
+  html = snare::report::render_html(report);
+  EXPECT_EQ(html.find("confirmation accuracy"), std::string::npos);
+  EXPECT_EQ(html.find("the result is the model of step"), std::string::npos);
+}
+
 TEST(RenderHtml, TestComparisonWithinChanceOrAbsent) {
   json report = snare::test::sample_report();
   report["test_comparison"]["mcnemar_p"] = 0.7;

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <iterator>
+#include <map>
+
 #include "analysis/stats.h"
 #include "common/error.h"
 #include "arch/builder.h"
@@ -13,6 +16,7 @@
 namespace {
 
 using snare::ir::Activation;
+using snare::search::Hits;
 using snare::search::Op;
 using snare::search::SearchOptions;
 using snare::search::SearchState;
@@ -23,17 +27,29 @@ snare::ir::Graph mlp() {
   return b.finish();
 }
 
+/// Hits of a model of `accuracy` on 10,000 samples: the first round(accuracy * n) right, so a less
+/// accurate model misses a superset of a more accurate one's misses.
+Hits hits_of(double accuracy) {
+  Hits h(10000, 0);
+  std::fill(h.begin(), h.begin() + std::llround(accuracy * 10000), 1);
+  return h;
+}
+
 /// Accuracy 0.95 while the model keeps >= 150 non-zero parameters and dense keeps >= 4 units,
-/// falling 0.1 point per missing parameter below that.
+/// falling 0.1 point per missing parameter below that. No confirmation split.
 class FakeOracle : public snare::search::Oracle {
  public:
-  double validate(const snare::ir::Graph& m) override {
-    ++validations;
+  virtual double accuracy(const snare::ir::Graph& m) {
     auto s = snare::analysis::analyze(m);
     if (m.layer("dense").units < 4) return 0.5;
     return 0.95 - 0.001 * static_cast<double>(std::max<int64_t>(0, 150 - s.nonzero_params));
   }
-  double probe(const snare::ir::Graph& m) override { return validate(m); }
+  Hits validate(const snare::ir::Graph& m) override {
+    ++validations;
+    return hits_of(accuracy(m));
+  }
+  Hits confirm(const snare::ir::Graph&) override { return {}; }
+  double probe(const snare::ir::Graph& m) override { return accuracy(m); }
   snare::ir::Graph retrain(const snare::ir::Graph& m, uint64_t) override {
     ++retrains;
     return m;
@@ -48,10 +64,10 @@ class FakeOracle : public snare::search::Oracle {
 /// Every step's first retraining leaves validation 0.2 points short; a second one recovers it.
 class SlowRecoveryOracle : public FakeOracle {
  public:
-  double validate(const snare::ir::Graph& m) override { return FakeOracle::validate(m) - (rounds_ == 1 ? 0.002 : 0.0); }
+  double accuracy(const snare::ir::Graph& m) override { return FakeOracle::accuracy(m) - (rounds_ == 1 ? 0.002 : 0.0); }
   double probe(const snare::ir::Graph& m) override {
     rounds_ = 0;
-    return FakeOracle::validate(m);
+    return FakeOracle::accuracy(m);
   }
   snare::ir::Graph retrain(const snare::ir::Graph& m, uint64_t seed) override {
     ++rounds_;
@@ -127,10 +143,14 @@ TEST(Search, ReducesWithinToleranceAndStops) {
   EXPECT_EQ(r.state.stop_reason, "no reducible part left");
   auto before = snare::analysis::analyze(mlp()), after = snare::analysis::analyze(r.model);
   EXPECT_LT(after.nonzero_params, before.nonzero_params / 2);
-  EXPECT_GE(oracle.validate(r.model), 0.95 - 0.0039);
+  EXPECT_GE(oracle.accuracy(r.model), 0.95 - 0.0039);
   EXPECT_GE(r.model.layer("dense").units, 4);
+  const snare::search::Tolerance tol = snare::search::tolerance_of(o);
   for (const auto& step : r.state.history) {
-    EXPECT_EQ(step.accepted, step.val_accuracy >= 0.95 - 0.0039 - 1e-12 || step.op == Op::kFinetune) << step.reason;
+    // Paired rule: the loss against the input plus one standard error of it stays within 0.39 points.
+    const double bound = step.val_loss.loss() + step.val_loss.standard_error();
+    EXPECT_EQ(step.accepted, bound <= 0.0039 + 1e-12 || step.op == Op::kFinetune) << step.reason;
+    EXPECT_EQ(step.accepted, snare::search::holds(tol, step.val_loss) || step.op == Op::kFinetune) << step.reason;
     if (step.op != Op::kFinetune) {
       EXPECT_FALSE(step.scores.empty());
     }
@@ -156,7 +176,7 @@ TEST(Search, ZeroToleranceNeverLosesAccuracy) {
   SearchOptions o;
   o.max_loss_pp = 0;
   auto r = snare::search::run(mlp(), oracle, o);
-  EXPECT_GE(oracle.validate(r.model), 0.95);
+  EXPECT_GE(oracle.accuracy(r.model), 0.95);
 }
 
 TEST(Search, ParameterBudgetStopsEarly) {
@@ -180,7 +200,7 @@ TEST(Search, StopFlagInterrupts) {
 }
 
 TEST(Search, ResumingFromAnyCheckpointEndsWithTheSameModel) {
-  FakeOracle oracle;
+  ConfirmationDropOracle oracle(250);  // walks back part-way, so the confirmed model must be restored too
   std::vector<SearchState> checkpoints;
   snare::search::SearchHooks hooks;
   hooks.checkpoint = [&](const SearchState& s) { checkpoints.push_back(s); };
@@ -190,13 +210,84 @@ TEST(Search, ResumingFromAnyCheckpointEndsWithTheSameModel) {
   // Through JSON, as --resume reads it.
   SearchState restored = snare::search::state_from_json(snare::search::state_json(mid));
   restored.model = mid.model;
+  restored.confirmed_model = mid.confirmed_model;
   auto resumed = snare::search::run(mlp(), oracle, {}, {}, &restored);
   EXPECT_EQ(snare::ir::dump(resumed.model), snare::ir::dump(full.model));
+  EXPECT_EQ(resumed.returned_step, full.returned_step);
   ASSERT_EQ(resumed.state.history.size(), full.state.history.size());
   for (size_t i = 0; i < full.state.history.size(); ++i) {
     EXPECT_EQ(resumed.state.history[i].plan, full.state.history[i].plan) << i;
     EXPECT_EQ(resumed.state.history[i].accepted, full.state.history[i].accepted) << i;
   }
+}
+
+/// Confirmation agrees with validation until a model has fewer than `drop_below` non-zero parameters;
+/// smaller models lose 2 points there (and only there).
+class ConfirmationDropOracle : public FakeOracle {
+ public:
+  explicit ConfirmationDropOracle(int64_t drop_below) : drop_below_(drop_below) {}
+  Hits confirm(const snare::ir::Graph& m) override {
+    const bool dropped = snare::analysis::analyze(m).nonzero_params < drop_below_;
+    return hits_of(accuracy(m) - (dropped ? 0.02 : 0.0));
+  }
+
+ private:
+  int64_t drop_below_;
+};
+
+/// The model after every accepted step of a run, by step.
+std::map<int64_t, snare::ir::Graph> accepted_models(snare::search::Oracle& oracle, const SearchOptions& o) {
+  std::map<int64_t, snare::ir::Graph> models;
+  snare::search::SearchHooks hooks;
+  hooks.checkpoint = [&](const SearchState& s) {
+    if (!s.history.empty() && s.history.back().accepted) models[s.history.back().step] = s.model;
+  };
+  snare::search::run(mlp(), oracle, o, hooks);
+  return models;
+}
+
+TEST(Search, ConfirmationWalksBackToTheLastStepThatHolds) {
+  SearchOptions o;
+  o.final_finetune = false;
+  FakeOracle plain;
+  auto models = accepted_models(plain, o);
+  ASSERT_GE(models.size(), 3u);
+  auto it = std::next(models.begin());  // step k-1: the second accepted step; k: the third
+  const int64_t k_minus_1 = it->first, k = std::next(it)->first;
+  const int64_t drop_below = snare::analysis::analyze(it->second).nonzero_params;
+  auto reference = snare::search::run(mlp(), plain, o);
+
+  ConfirmationDropOracle dropping(drop_below);
+  auto r = snare::search::run(mlp(), dropping, o);
+  EXPECT_EQ(r.returned_step, k_minus_1);
+  EXPECT_EQ(r.last_accepted_step, models.rbegin()->first);
+  EXPECT_EQ(snare::ir::dump(r.model), snare::ir::dump(models.at(k_minus_1)));
+  EXPECT_NEAR(r.confirmation.loss(), 0.0, 1e-12);
+  // The search never decides on confirmation: the same steps, accepted and rejected alike.
+  ASSERT_EQ(r.state.history.size(), reference.state.history.size());
+  for (size_t i = 0; i < r.state.history.size(); ++i) {
+    const auto& step = r.state.history[i];
+    EXPECT_EQ(step.plan, reference.state.history[i].plan) << i;
+    EXPECT_EQ(step.accepted, reference.state.history[i].accepted) << i;
+    if (step.accepted) EXPECT_EQ(step.confirm_holds, step.step < k) << step.step;
+  }
+  // The search goes on from the last accepted model; only what it returns walks back.
+  EXPECT_EQ(snare::ir::dump(r.state.model), snare::ir::dump(reference.model));
+
+  // A drop from the first step on walks back to the input model.
+  ConfirmationDropOracle always(1 << 30);
+  auto none = snare::search::run(mlp(), always, o);
+  EXPECT_EQ(none.returned_step, 0);
+  EXPECT_EQ(snare::ir::dump(none.model), snare::ir::dump(mlp()));
+}
+
+TEST(Search, FineTuningCountsAsALastStepForConfirmation) {
+  FakeOracle plain;
+  auto r = snare::search::run(mlp(), plain, {});
+  ASSERT_EQ(r.state.history.back().op, Op::kFinetune);
+  ASSERT_TRUE(r.state.history.back().accepted);
+  EXPECT_EQ(r.last_accepted_step, r.state.history.back().step);
+  EXPECT_EQ(r.returned_step, r.last_accepted_step);
 }
 
 TEST(Search, NegativeToleranceIsRejected) {
