@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <ctime>
 #include <filesystem>
@@ -176,6 +177,11 @@ void print_table(const nlohmann::json& b, const nlohmann::json& f) {
              f["test_accuracy"].get<double>(), 100 * (f["test_accuracy"].get<double>() - b["test_accuracy"].get<double>()));
 }
 
+/// "loses 0.21 points" / "gains 0.05 points" for a loss given as a fraction.
+std::string loss_words(double loss) {
+  return fmt::format("{} {:.2f} points", loss > 0 ? "loses" : "gains", 100 * std::abs(loss));
+}
+
 /// What --max-loss promised and what the confirmation split says of the returned model, with the one
 /// sentence a user needs to read it right.
 nlohmann::json tolerance_json(const ReduceOptions& o, const search::SearchResult& r, const data::Holdouts& parts) {
@@ -184,18 +190,18 @@ nlohmann::json tolerance_json(const ReduceOptions& o, const search::SearchResult
   std::string meaning;
   if (confirmed) {
     meaning = fmt::format(
-        "On {} confirmation samples that no decision of the search saw, the reduced model loses {:.2f} points "
-        "against the input model (standard error {:.2f}); --max-loss {} asks that this loss plus {} standard "
+        "On {} confirmation samples that no decision of the search saw, the reduced model {} against the input "
+        "model (standard error {:.2f}); --max-loss {} asks that its loss plus {} standard "
         "error(s) stay within {} points. That estimates the loss on new data drawn like the training data; it "
         "is no guarantee for data from elsewhere, which only a test on such data can show (snare eval --against).",
-        c.samples, 100 * c.loss(), 100 * c.standard_error(), o.search.max_loss_pp, o.search.margin_se,
+        c.samples, loss_words(c.loss()), 100 * c.standard_error(), o.search.max_loss_pp, o.search.margin_se,
         o.search.max_loss_pp);
   } else {
     meaning = fmt::format(
-        "No confirmation split (--confirm-split 0): the loss of {:.2f} points was measured on the validation "
-        "split that every decision of the search looked at, so it understates the loss on new data; check it on "
-        "your own test data (snare eval --against).",
-        100 * r.validation.loss());
+        "No confirmation split (--confirm-split 0): that the reduced model {} was measured on the validation "
+        "split that every decision of the search looked at, which flatters it; check it on your own test data "
+        "(snare eval --against).",
+        loss_words(r.validation.loss()));
   }
   return {{"max_loss_pp", o.search.max_loss_pp},
           {"margin_se", o.search.margin_se},

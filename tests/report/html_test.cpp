@@ -111,6 +111,7 @@ TEST(RenderHtml, ShowsConfirmationAndWhatTheToleranceMeans) {
   json report = snare::test::sample_report();
   std::string html = snare::report::render_html(report);
   EXPECT_NE(html.find("confirmation accuracy"), std::string::npos);
+  EXPECT_NE(html.find("−0.25 points"), std::string::npos);
   EXPECT_NE(html.find("loses 0.30 points &lt;of&gt; the input model."), std::string::npos) << "escaped, on the page";
   EXPECT_NE(html.find("the result is the model of step 1"), std::string::npos);
   report["tolerance"]["walked_back"] = false;

@@ -52,7 +52,7 @@ inline nlohmann::json sample_report() {
             {"confirm_accuracy", 0.991}, {"test_accuracy", 0.989}, {"layers", layer_b}}},
           {"final",
            {{"params", 3134}, {"nonzero_params", 1000}, {"macs", 81400}, {"val_accuracy", 0.987},
-            {"confirm_accuracy", 0.988}, {"test_accuracy", 0.986}, {"layers", layer_f}}},
+            {"confirm_accuracy", 0.9885}, {"test_accuracy", 0.986}, {"layers", layer_f}}},
           {"tolerance",
            {{"max_loss_pp", 0.39}, {"margin_se", 1}, {"rule", "paired"}, {"last_accepted_step", 2},
             {"returned_step", 1}, {"walked_back", true},

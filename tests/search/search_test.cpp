@@ -78,6 +78,31 @@ class SlowRecoveryOracle : public FakeOracle {
   int rounds_ = 0;
 };
 
+/// Confirmation agrees with validation until a model has fewer than `drop_below` non-zero parameters;
+/// smaller models lose 2 points there (and only there).
+class ConfirmationDropOracle : public FakeOracle {
+ public:
+  explicit ConfirmationDropOracle(int64_t drop_below) : drop_below_(drop_below) {}
+  Hits confirm(const snare::ir::Graph& m) override {
+    const bool dropped = snare::analysis::analyze(m).nonzero_params < drop_below_;
+    return hits_of(accuracy(m) - (dropped ? 0.02 : 0.0));
+  }
+
+ private:
+  int64_t drop_below_;
+};
+
+/// The model after every accepted step of a run, by step.
+std::map<int64_t, snare::ir::Graph> accepted_models(snare::search::Oracle& oracle, const SearchOptions& o) {
+  std::map<int64_t, snare::ir::Graph> models;
+  snare::search::SearchHooks hooks;
+  hooks.checkpoint = [&](const SearchState& s) {
+    if (!s.history.empty() && s.history.back().accepted) models[s.history.back().step] = s.model;
+  };
+  snare::search::run(mlp(), oracle, o, hooks);
+  return models;
+}
+
 TEST(Search, NearMissGetsAnotherRoundOfRetraining) {
   SearchOptions o;
   o.max_loss_pp = 0;
@@ -221,31 +246,6 @@ TEST(Search, ResumingFromAnyCheckpointEndsWithTheSameModel) {
   }
 }
 
-/// Confirmation agrees with validation until a model has fewer than `drop_below` non-zero parameters;
-/// smaller models lose 2 points there (and only there).
-class ConfirmationDropOracle : public FakeOracle {
- public:
-  explicit ConfirmationDropOracle(int64_t drop_below) : drop_below_(drop_below) {}
-  Hits confirm(const snare::ir::Graph& m) override {
-    const bool dropped = snare::analysis::analyze(m).nonzero_params < drop_below_;
-    return hits_of(accuracy(m) - (dropped ? 0.02 : 0.0));
-  }
-
- private:
-  int64_t drop_below_;
-};
-
-/// The model after every accepted step of a run, by step.
-std::map<int64_t, snare::ir::Graph> accepted_models(snare::search::Oracle& oracle, const SearchOptions& o) {
-  std::map<int64_t, snare::ir::Graph> models;
-  snare::search::SearchHooks hooks;
-  hooks.checkpoint = [&](const SearchState& s) {
-    if (!s.history.empty() && s.history.back().accepted) models[s.history.back().step] = s.model;
-  };
-  snare::search::run(mlp(), oracle, o, hooks);
-  return models;
-}
-
 TEST(Search, ConfirmationWalksBackToTheLastStepThatHolds) {
   SearchOptions o;
   o.final_finetune = false;
@@ -269,13 +269,15 @@ TEST(Search, ConfirmationWalksBackToTheLastStepThatHolds) {
     const auto& step = r.state.history[i];
     EXPECT_EQ(step.plan, reference.state.history[i].plan) << i;
     EXPECT_EQ(step.accepted, reference.state.history[i].accepted) << i;
-    if (step.accepted) EXPECT_EQ(step.confirm_holds, step.step < k) << step.step;
+    if (step.accepted) {
+      EXPECT_EQ(step.confirm_holds, step.step < k) << step.step;
+    }
   }
   // The search goes on from the last accepted model; only what it returns walks back.
   EXPECT_EQ(snare::ir::dump(r.state.model), snare::ir::dump(reference.model));
 
   // A drop from the first step on walks back to the input model.
-  ConfirmationDropOracle always(1 << 30);
+  ConfirmationDropOracle always(snare::analysis::analyze(mlp()).nonzero_params);
   auto none = snare::search::run(mlp(), always, o);
   EXPECT_EQ(none.returned_step, 0);
   EXPECT_EQ(snare::ir::dump(none.model), snare::ir::dump(mlp()));
