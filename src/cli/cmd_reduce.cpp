@@ -113,6 +113,7 @@ nlohmann::json summary(const ir::Graph& g, double val, double confirm, const exe
 nlohmann::json options_json(const ReduceOptions& o) {
   return {{"max_loss", o.search.max_loss_pp},
           {"margin_se", o.search.margin_se},
+          {"confirm_margin_se", o.search.confirm_margin_se},
           {"rule", o.rule},
           {"confirm_split", o.confirm_split},
           {"budget_params", o.search.budget_params},
@@ -149,6 +150,9 @@ void check(const ReduceOptions& o) {
                                  o.val_split, o.confirm_split));
   }
   if (!(o.search.margin_se >= 0)) throw UsageError(fmt::format("--margin: must be >= 0, got {}", o.search.margin_se));
+  if (!(o.search.confirm_margin_se >= 0)) {
+    throw UsageError(fmt::format("--confirm-margin: must be >= 0, got {}", o.search.confirm_margin_se));
+  }
   if (o.oracle.retrain_batches < 0) throw UsageError("--retrain-batches: must be >= 0");
   if (o.baseline_epochs < 1) throw UsageError("--baseline-epochs: must be >= 1");
   if (o.oracle.finetune_epochs < 1) throw UsageError("--finetune-epochs: must be >= 1");
@@ -194,7 +198,7 @@ nlohmann::json tolerance_json(const ReduceOptions& o, const search::SearchResult
         "model (standard error {:.2f}); --max-loss {} asks that its loss plus {} standard "
         "error(s) stay within {} points. That estimates the loss on new data drawn like the training data; it "
         "is no guarantee for data from elsewhere, which only a test on such data can show (snare eval --against).",
-        c.samples, loss_words(c.loss()), 100 * c.standard_error(), o.search.max_loss_pp, o.search.margin_se,
+        c.samples, loss_words(c.loss()), 100 * c.standard_error(), o.search.max_loss_pp, o.search.confirm_margin_se,
         o.search.max_loss_pp);
   } else {
     meaning = fmt::format(
@@ -205,10 +209,11 @@ nlohmann::json tolerance_json(const ReduceOptions& o, const search::SearchResult
   }
   return {{"max_loss_pp", o.search.max_loss_pp},
           {"margin_se", o.search.margin_se},
+          {"confirm_margin_se", o.search.confirm_margin_se},
           {"rule", o.rule},
           {"validation", search::to_json(r.validation)},
           {"confirmation", confirmed ? search::to_json(c) : nlohmann::json()},
-          {"confirmation_holds", search::holds(search::tolerance_of(o.search), c)},
+          {"confirmation_holds", search::holds(search::confirm_tolerance_of(o.search), c)},
           {"last_accepted_step", r.last_accepted_step},
           {"returned_step", r.returned_step},
           {"walked_back", r.returned_step != r.last_accepted_step},
@@ -377,7 +382,7 @@ void run_reduce(ReduceOptions& o) {
   fmt::print("{}\n", report["tolerance"]["meaning"].get<std::string>());
   fmt::print("stopped: {}\nsaved {}{}; report in {}\n", r.state.stop_reason, o.output,
              onnx_out.empty() ? "" : " and " + onnx_out, o.report_dir);
-  if (r.interrupted) throw Error(ExitCode::kInterrupted, "interrupted: saved the model of the last accepted step; "
+  if (r.interrupted) throw Error(ExitCode::kInterrupted, "interrupted: saved the last accepted model that holds the tolerance on the confirmation split; "
                                                          "continue with --resume");
 }
 
@@ -392,11 +397,16 @@ void register_reduce(CLI::App& app) {
   cmd->add_option("-o,--output", o->output, "Reduced model file (.h5, .keras, .onnx); an .onnx is also written beside it")
       ->required();
   cmd->add_option("--max-loss", o->search.max_loss_pp,
-                  "Tolerated loss of validation accuracy in percentage points against the input model")
+                  "Tolerated accuracy loss against the input model in percentage points, checked at the end on a "
+                  "confirmation split that no decision saw (--confirm-split)")
       ->capture_default_str();
   cmd->add_option("--margin", o->search.margin_se,
-                  "Safety margin in standard errors (of --rule): every step, and the final confirmation, must keep "
-                  "the loss this far inside the tolerance (0 = decide on the tolerance alone)")
+                  "Safety margin in standard errors (of --rule): every step must keep its validation loss this far "
+                  "inside the tolerance (0 = decide on the tolerance alone)")
+      ->capture_default_str();
+  cmd->add_option("--confirm-margin", o->search.confirm_margin_se,
+                  "The same for the final check on the confirmation split: the returned model's confirmation loss "
+                  "plus this many standard errors stays within the tolerance")
       ->capture_default_str();
   cmd->add_option("--rule", o->rule,
                   "Standard error the margin counts in: paired (of the loss against the input model on the same "

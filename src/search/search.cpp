@@ -188,15 +188,20 @@ const char* op_name(Op op) {
 
 Tolerance tolerance_of(const SearchOptions& o) { return {o.max_loss_pp, o.margin_se, o.rule}; }
 
+Tolerance confirm_tolerance_of(const SearchOptions& o) { return {o.max_loss_pp, o.confirm_margin_se, o.rule}; }
+
 SearchResult run(const ir::Graph& model, Oracle& oracle, const SearchOptions& o, const SearchHooks& hooks,
                  const SearchState* resume) {
   if (!(o.max_loss_pp >= 0)) throw UsageError(fmt::format("--max-loss: must be >= 0, got {}", o.max_loss_pp));
   if (!(o.margin_se >= 0)) throw UsageError(fmt::format("--margin: must be >= 0, got {}", o.margin_se));
+  if (!(o.confirm_margin_se >= 0)) {
+    throw UsageError(fmt::format("--confirm-margin: must be >= 0, got {}", o.confirm_margin_se));
+  }
   if (o.recovery_rounds < 0 || o.recovery_window_pp < 0) throw UsageError("--recovery-rounds/--recovery-window: must be >= 0");
   if (o.channel_multiple < 1) throw UsageError(fmt::format("--channel-multiple: must be >= 1, got {}", o.channel_multiple));
   ProgressSink& progress = hooks.progress ? *hooks.progress : null_progress();
   const auto start = Clock::now();
-  const Tolerance tol = tolerance_of(o);
+  const Tolerance tol = tolerance_of(o), confirm_tol = confirm_tolerance_of(o);
   // The input's hits are the reference of every loss; recomputed on resume (deterministic, one pass each).
   const Hits base_val = oracle.validate(model);
   const Hits base_confirm = oracle.confirm(model);
@@ -215,7 +220,7 @@ SearchResult run(const ir::Graph& model, Oracle& oracle, const SearchOptions& o,
     rec.val_accuracy = accuracy_of(val);
     rec.val_loss = paired_loss(base_val, val);
     if (!base_confirm.empty()) rec.confirm_loss = paired_loss(base_confirm, oracle.confirm(m));
-    rec.confirm_holds = holds(tol, rec.confirm_loss);
+    rec.confirm_holds = holds(confirm_tol, rec.confirm_loss);
   };
   // Positive = how far a step misses the tolerance (loss + margin - max_loss), as a fraction.
   auto shortfall = [&](const PairedLoss& l) { return l.loss() + margin_of(tol, l) - o.max_loss_pp / 100.0; };

@@ -28,9 +28,12 @@ const char* op_name(Op op);
 
 struct SearchOptions {
   double max_loss_pp = 0.39;      ///< tolerated accuracy loss against the input model, percentage points
-  /// Safety margin in standard errors (of `rule`): a step, and the final confirmation, must keep the loss
-  /// this far inside the tolerance, so the loss on unseen data stays within it more often.
+  /// Safety margin in standard errors (of `rule`): a step must keep its validation loss this far inside the
+  /// tolerance, so the loss on unseen data stays within it more often.
   double margin_se = 1.0;
+  /// The same for the confirmation split: the returned model's confirmation loss plus this many standard
+  /// errors stays within the tolerance.
+  double confirm_margin_se = 1.0;
   Rule rule = Rule::kPaired;
   int64_t budget_params = 0;      ///< stop once non-zero params <= this (0 = none)
   int64_t budget_macs = 0;        ///< stop once MACs <= this (0 = none)
@@ -117,7 +120,9 @@ struct SearchResult {
   PairedLoss validation, confirmation;  ///< of the returned model against the input model
 };
 
+/// The tolerance of decisions (validation) and of the final check (confirmation).
 Tolerance tolerance_of(const SearchOptions& options);
+Tolerance confirm_tolerance_of(const SearchOptions& options);
 
 /// Runs the loop from the input `model`, or continues `resume` when given (its model is the start; its
 /// confirmed_model must be set when confirmed_step > 0). Either way `model` is the input, the reference
