@@ -229,10 +229,14 @@ void run_reduce(ReduceOptions& o) {
   const std::string ckpt_model = (fs::path(o.report_dir) / "checkpoint.h5").string();
   const std::string ckpt_state = (fs::path(o.report_dir) / "checkpoint.json").string();
   const std::string baseline_file = (fs::path(o.report_dir) / "baseline.h5").string();
-  // The model the run returns (the last accepted one that holds on confirmation), one file per step so
-  // that a kill between writes never pairs a state with another step's model.
+  // The model the run returns (the last accepted one that holds on confirmation) needs a file of its own
+  // only once the search has gone past it; one file per step, so that a kill between writes never pairs a
+  // state with another step's model.
   auto confirmed_file = [&](int64_t step) {
     return (fs::path(o.report_dir) / fmt::format("checkpoint_confirmed_step{}.h5", step)).string();
+  };
+  auto own_confirmed_step = [](const search::SearchState& st) {
+    return st.confirmed_step > 0 && st.confirmed_step != search::last_accepted_step(st) ? st.confirmed_step : 0;
   };
   o.search.time_limit_s = o.time_limit_min * 60.0;
   o.search.rule = search::rule_from_name(o.rule);
@@ -301,7 +305,8 @@ void run_reduce(ReduceOptions& o) {
     resume_state = std::make_unique<search::SearchState>(search::state_from_json(j.at("state")));
     resume_state->model = io::load_model(ckpt_model);
     if (resume_state->confirmed_step > 0) {
-      resume_state->confirmed_model = io::load_model(confirmed_file(resume_state->confirmed_step));
+      const int64_t own = own_confirmed_step(*resume_state);
+      resume_state->confirmed_model = own > 0 ? io::load_model(confirmed_file(own)) : resume_state->model;
     }
     progress.log(fmt::format("resuming from {} at step {}", ckpt_state, resume_state->next_step));
   } else if (o.resume) {
@@ -311,10 +316,11 @@ void run_reduce(ReduceOptions& o) {
   search::SearchHooks hooks;
   hooks.progress = &progress;
   hooks.stop = &g_stop;
-  int64_t saved_confirmed = resume_state ? resume_state->confirmed_step : 0;
+  int64_t saved_confirmed = resume_state ? own_confirmed_step(*resume_state) : 0;
   hooks.checkpoint = [&](const search::SearchState& st) {
     // Models first, then the state that points at them: a kill between the writes resumes one step earlier.
-    if (st.confirmed_step > 0 && st.confirmed_step != saved_confirmed) io::save_model(st.confirmed_model, confirmed_file(st.confirmed_step));
+    const int64_t own = own_confirmed_step(st);
+    if (own > 0 && own != saved_confirmed) io::save_model(st.confirmed_model, confirmed_file(own));
     io::save_model(st.model, ckpt_model);
     if (o.keep_steps && !st.history.empty() && st.history.back().accepted) {
       fs::create_directories(fs::path(o.report_dir) / "steps");
@@ -323,8 +329,8 @@ void run_reduce(ReduceOptions& o) {
     nlohmann::json j = {{"input", o.source.path.empty() ? "arch:" + o.source.arch : o.source.path},
                         {"state", search::state_json(st)}};
     write_text_atomically(ckpt_state, j.dump(1));
-    if (saved_confirmed > 0 && saved_confirmed != st.confirmed_step) fs::remove(confirmed_file(saved_confirmed));
-    saved_confirmed = st.confirmed_step;
+    if (saved_confirmed > 0 && saved_confirmed != own) fs::remove(confirmed_file(saved_confirmed));
+    saved_confirmed = own;
   };
   g_stop.store(false);
   std::signal(SIGINT, on_signal);

@@ -186,6 +186,14 @@ const char* op_name(Op op) {
   return "?";
 }
 
+int64_t last_accepted_step(const SearchState& st) {
+  int64_t step = 0;
+  for (const StepRecord& r : st.history) {
+    if (r.accepted) step = r.step;
+  }
+  return step;
+}
+
 Tolerance tolerance_of(const SearchOptions& o) { return {o.max_loss_pp, o.margin_se, o.rule}; }
 
 Tolerance confirm_tolerance_of(const SearchOptions& o) { return {o.max_loss_pp, o.confirm_margin_se, o.rule}; }
@@ -371,10 +379,9 @@ SearchResult run(const ir::Graph& model, Oracle& oracle, const SearchOptions& o,
   result.returned_step = st.confirmed_step;
   result.validation = paired_loss(base_val, base_val);
   result.confirmation = base_confirm.empty() ? PairedLoss{} : paired_loss(base_confirm, base_confirm);
+  result.last_accepted_step = last_accepted_step(st);
   for (const StepRecord& r : st.history) {
-    if (!r.accepted) continue;
-    result.last_accepted_step = r.step;
-    if (r.step == st.confirmed_step) {
+    if (r.accepted && r.step == st.confirmed_step) {
       result.validation = r.val_loss;
       result.confirmation = r.confirm_loss;
     }

@@ -120,6 +120,9 @@ struct SearchResult {
   PairedLoss validation, confirmation;  ///< of the returned model against the input model
 };
 
+/// The step of the last accepted record in `state.history` (0 = none).
+int64_t last_accepted_step(const SearchState& state);
+
 /// The tolerance of decisions (validation) and of the final check (confirmation).
 Tolerance tolerance_of(const SearchOptions& options);
 Tolerance confirm_tolerance_of(const SearchOptions& options);
