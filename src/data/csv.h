@@ -1,0 +1,2 @@
+// snare::data — labelled CSV tables.
+#pragma once

@@ -1,0 +1,2 @@
+// snare::data — NumPy .npy files and .npz archives.
+#pragma once
