@@ -260,7 +260,7 @@ void run_reduce(ReduceOptions& o) {
   if (o.train_samples > 0 && o.train_samples < d.train.size()) {
     d.train = data::subset(d.train, at::arange(o.train_samples, at::TensorOptions(at::kLong)));
   }
-  data::Holdouts parts = data::split_holdouts(d.train, o.val_split, o.confirm_split, o.source.seed);
+  data::Holdouts parts = data::holdouts_of(d, o.val_split, o.confirm_split, o.source.seed);
   const data::Split& fit = parts.fit;
   const data::Split& val = parts.validation;
   if (trained_here) {

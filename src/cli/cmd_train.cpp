@@ -63,9 +63,10 @@ void register_train(CLI::App& app) {
     data::Dataset d = load_data(o->data, g, &g);
     ConsoleProgress progress;
     exec::TrainResult r;
-    if (o->val_split > 0) {
-      auto [fit, val] = data::split_validation(d.train, o->val_split, o->source.seed);
-      r = exec::train(g, fit, &val, o->train, progress);
+    if (o->val_split > 0 || d.validation.size() > 0) {
+      // A validation split the data brings (x_val, y_val) is used as it is.
+      data::Holdouts h = data::holdouts_of(d, o->val_split > 0 ? o->val_split : 0.1, 0.0, o->source.seed);
+      r = exec::train(g, h.fit, &h.validation, o->train, progress);
     } else {
       r = exec::train(g, d.train, nullptr, o->train, progress);
     }

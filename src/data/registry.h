@@ -15,8 +15,9 @@ struct DatasetKind {
   const char* summary;  ///< one line for --help
   /// Input scaling used when neither the user (--scale) nor the model says otherwise.
   Scale default_scale;
-  /// Loads raw values; `arg` is the part after ':' in the spec (a path) or empty.
-  std::function<Dataset(const std::string& arg)> load;
+  /// Loads raw values; `arg` is the part after ':' in the spec (a path) or empty. Only a user's files read
+  /// `options` (the model's input shape and classes, layout, column names).
+  std::function<Dataset(const std::string& arg, const LoadOptions& options)> load;
 };
 
 /// Sorted by name.

@@ -1,0 +1,132 @@
+#include "data/h5_array.h"
+
+#include <fmt/format.h>
+#include <hdf5.h>
+
+#include <cstring>
+#include <fstream>
+
+#include "common/error.h"
+
+namespace snare::data {
+
+namespace {
+
+/// Owns one hid_t.
+class Id {
+ public:
+  Id(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
+  ~Id() {
+    if (id_ >= 0) close_(id_);
+  }
+  Id(const Id&) = delete;
+  Id& operator=(const Id&) = delete;
+  Id(Id&& o) noexcept : id_(o.id_), close_(o.close_) { o.id_ = -1; }
+  Id& operator=(Id&&) = delete;
+  hid_t get() const { return id_; }
+  bool ok() const { return id_ >= 0; }
+
+ private:
+  hid_t id_;
+  herr_t (*close_)(hid_t);
+};
+
+Id open_file(const std::string& path) {
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors come back as exceptions, not prints
+  if (!is_hdf5_file(path)) throw DataError(fmt::format("{}: not an HDF5 file (no HDF5 signature)", path));
+  Id f(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  if (!f.ok()) throw DataError(fmt::format("{}: cannot open as HDF5 (corrupt or truncated?)", path));
+  return f;
+}
+
+/// The LibTorch type a stored HDF5 type is read as, and the matching native memory type.
+std::pair<at::ScalarType, hid_t> memory_type_of(hid_t stored, const std::string& where) {
+  const H5T_class_t cls = H5Tget_class(stored);
+  const size_t size = H5Tget_size(stored);
+  if (cls == H5T_FLOAT) {
+    if (size == 2) return {at::kHalf, H5T_NATIVE_FLOAT};  // read converted: HDF5 has no native half
+    if (size == 4) return {at::kFloat, H5T_NATIVE_FLOAT};
+    if (size == 8) return {at::kDouble, H5T_NATIVE_DOUBLE};
+  }
+  if (cls == H5T_INTEGER) {
+    const bool is_signed = H5Tget_sign(stored) == H5T_SGN_2;
+    if (size == 1) return is_signed ? std::pair{at::kChar, H5T_NATIVE_INT8} : std::pair{at::kByte, H5T_NATIVE_UINT8};
+    if (size == 2 && is_signed) return {at::kShort, H5T_NATIVE_INT16};
+    if (size == 4 && is_signed) return {at::kInt, H5T_NATIVE_INT32};
+    if (size == 8 && is_signed) return {at::kLong, H5T_NATIVE_INT64};
+    if (size == 2) return {at::kInt, H5T_NATIVE_INT32};  // uint16 widened
+    if (size == 4) return {at::kLong, H5T_NATIVE_INT64};  // uint32 widened
+  }
+  if (cls == H5T_ENUM && size == 1) return {at::kByte, H5T_NATIVE_UINT8};  // h5py's bool
+  throw DataError(fmt::format("{}: unsupported HDF5 element type (class {}, {} bytes); snare reads integer, float and "
+                              "bool datasets",
+                              where, static_cast<int>(cls), size));
+}
+
+class H5Dataset : public ArraySource {
+ public:
+  H5Dataset(Id file, hid_t dataset, const std::string& where) : file_(std::move(file)), set_(dataset, H5Dclose) {
+    info_.where = where;
+    Id type(H5Dget_type(set_.get()), H5Tclose);
+    auto [dtype, mem] = memory_type_of(type.get(), where);
+    info_.dtype = dtype == at::kHalf ? at::kFloat : dtype;
+    mem_type_ = mem;
+    Id space(H5Dget_space(set_.get()), H5Sclose);
+    const int rank = H5Sget_simple_extent_ndims(space.get());
+    if (rank < 1) throw DataError(fmt::format("{}: a scalar, expected an array with one row per sample", where));
+    std::vector<hsize_t> dims(static_cast<size_t>(rank));
+    H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+    for (hsize_t d : dims) info_.shape.push_back(static_cast<int64_t>(d));
+  }
+  const ArrayInfo& info() const override { return info_; }
+  void read_rows(int64_t begin, int64_t count, void* dst) override {
+    if (count == 0) return;
+    Id file_space(H5Dget_space(set_.get()), H5Sclose);
+    std::vector<hsize_t> start(info_.shape.size(), 0), extent(info_.shape.begin(), info_.shape.end());
+    start[0] = static_cast<hsize_t>(begin);
+    extent[0] = static_cast<hsize_t>(count);
+    H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, extent.data(), nullptr);
+    Id mem_space(H5Screate_simple(static_cast<int>(extent.size()), extent.data(), nullptr), H5Sclose);
+    if (H5Dread(set_.get(), mem_type_, mem_space.get(), file_space.get(), H5P_DEFAULT, dst) < 0) {
+      throw DataError(fmt::format("{}: reading rows {}..{} failed (file truncated or corrupt?)", info_.where, begin,
+                                  begin + count));
+    }
+  }
+
+ private:
+  Id file_;
+  Id set_;
+  hid_t mem_type_;
+  ArrayInfo info_;
+};
+
+herr_t collect_dataset(hid_t, const char* name, const H5O_info_t* info, void* out) {
+  if (info->type == H5O_TYPE_DATASET) static_cast<std::vector<std::string>*>(out)->push_back(name);
+  return 0;
+}
+
+}  // namespace
+
+bool is_hdf5_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char sig[8] = {};
+  in.read(sig, 8);
+  return in.gcount() == 8 && std::memcmp(sig, "\x89HDF\r\n\x1a\n", 8) == 0;
+}
+
+std::unique_ptr<ArraySource> open_h5_dataset(const std::string& path, const std::string& name) {
+  Id file = open_file(path);
+  if (H5Lexists(file.get(), name.c_str(), H5P_DEFAULT) <= 0) return nullptr;
+  hid_t set = H5Dopen2(file.get(), name.c_str(), H5P_DEFAULT);
+  if (set < 0) throw DataError(fmt::format("{}: '{}' is not a dataset", path, name));
+  return std::make_unique<H5Dataset>(std::move(file), set, fmt::format("{}: {}", path, name));
+}
+
+std::vector<std::string> h5_dataset_names(const std::string& path) {
+  Id file = open_file(path);
+  std::vector<std::string> names;
+  H5Ovisit2(file.get(), H5_INDEX_NAME, H5_ITER_INC, collect_dataset, &names, H5O_INFO_BASIC);
+  return names;
+}
+
+}  // namespace snare::data
