@@ -147,7 +147,7 @@ class ImageSource final : public ArraySource {
     }
     if (!resize_) {
       throw DataError(fmt::format("{}: image is {}x{} (height x width), expected {}x{} as the first image {}; "
-                                  "images of different sizes must be resized to one size",
+                                  "give --resize HxW to bring images of different sizes to one size",
                                   file, d.height, d.width, height_, width_, files_[0]));
     }
     if (!stbir_resize_uint8(d.pixels.get(), d.width, d.height, 0, out, width_, height_, 0, channels_)) {

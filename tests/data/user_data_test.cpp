@@ -1,0 +1,1 @@
+#include "data/user_data.h"
