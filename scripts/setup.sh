@@ -10,6 +10,7 @@ APT_PACKAGES=(
   libtorch-dev libhdf5-dev libonnx-dev libprotobuf-dev protobuf-compiler
   nlohmann-json3-dev libcli11-dev libfmt-dev libgtest-dev libbenchmark-dev libzip-dev zlib1g-dev liblzma-dev libarchive-dev
   xz-utils python3-torch dataset-fashion-mnist
+  libstb-dev python3-numpy python3-h5py python3-pil
 )
 # Node.js and npm may come from Debian or from NodeSource (which bundles npm and conflicts with
 # Debian's npm package): install Debian's only when the commands are missing.

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <vector>
 
 #include "common/error.h"
 
@@ -39,15 +40,15 @@ size_t value_of(const std::string& dict, const std::string& key, const std::stri
 }
 
 void parse_descr(const std::string& descr, NpyHeader& h, const std::string& where) {
-  if (descr.size() < 3) throw DataError(fmt::format("{}: unsupported NPY dtype '{}'", where, descr));
-  const char order = descr[0], kind = descr[1];
-  const std::string size = descr.substr(2);
-  h.big_endian = order == '>';
-  if (kind == 'O') {
+  if (descr.size() >= 2 && descr[1] == 'O') {
     throw DataError(fmt::format("{}: holds Python objects (dtype '{}'); snare never unpickles: save a numeric array "
                                 "(e.g. x.astype('float32'))",
                                 where, descr));
   }
+  if (descr.size() < 3) throw DataError(fmt::format("{}: unsupported NPY dtype '{}'", where, descr));
+  const char order = descr[0], kind = descr[1];
+  const std::string size = descr.substr(2);
+  h.big_endian = order == '>';
   struct Known {
     char kind;
     const char* size;
@@ -240,7 +241,13 @@ class NpzMember : public NpySourceBase {
     }
   }
   void read_raw(int64_t offset, int64_t bytes, void* dst) override {
-    if (offset != next_) throw InternalError(fmt::format("{}: NPZ members are read in order", where_));
+    if (offset < next_) throw InternalError(fmt::format("{}: NPZ members are read forwards", where_));
+    // Skipping rows of a compressed stream means decompressing them: read and drop.
+    for (std::vector<char> skip; next_ < offset;) {
+      skip.resize(static_cast<size_t>(std::min<int64_t>(offset - next_, 1 << 20)));
+      read_exact(skip.data(), static_cast<int64_t>(skip.size()));
+      next_ += static_cast<int64_t>(skip.size());
+    }
     read_exact(static_cast<char*>(dst), bytes);
     next_ = offset + bytes;
   }
