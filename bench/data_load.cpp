@@ -9,6 +9,9 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
+
+#include <ATen/Parallel.h>
 
 #include "data/dataset.h"
 
@@ -31,6 +34,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: bench_data_load SPEC C,H,W [CLASSES]\n");
     return 2;
   }
+  at::set_num_threads(static_cast<int>(std::thread::hardware_concurrency()));  // as the CLI does
   snare::data::LoadOptions o;
   o.scale = snare::data::Scale::kRaw;
   std::stringstream shape(argv[2]);

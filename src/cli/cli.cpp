@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "common/error.h"
+#include "exec/network.h"
 
 namespace snare::cli {
 
@@ -21,6 +22,8 @@ int run(int argc, char** argv) {
   register_reduce(app);
   register_export(app);
   try {
+    // At the program's edge, before any work: data loading decodes and converts on all cores too.
+    exec::configure_threads();
     app.parse(argc, argv);
     return 0;
   } catch (const CLI::Success& e) {

@@ -262,12 +262,14 @@ at::Tensor read_inputs(ArraySource& source, const std::vector<int64_t>& model_sh
   const int64_t n = a.rows();
   std::vector<int64_t> target_shape{n};
   target_shape.insert(target_shape.end(), plan.model_shape.begin(), plan.model_shape.end());
-  at::Tensor target = at::empty(target_shape, at::kFloat);
-  advise_huge_pages(target);
-  const int64_t row_elements = a.row_elements();
-  const int64_t block = std::max<int64_t>(1, kBlockBytes / std::max<int64_t>(1, a.row_bytes()));
   // float32 in file order: rows land in place, with no second copy.
   const bool direct = !plan.channels_last && a.dtype == at::kFloat;
+  at::Tensor target = at::empty(target_shape, at::kFloat);
+  // Fault the pages in on all threads first: on a VM, first-touch page faults cost more than reading the data.
+  advise_huge_pages(target);
+  target.zero_();
+  const int64_t row_elements = a.row_elements();
+  const int64_t block = std::max<int64_t>(1, kBlockBytes / std::max<int64_t>(1, a.row_bytes()));
   at::Tensor buffer;
   if (!direct) buffer = at::empty({std::min(block, n) * row_elements}, at::TensorOptions().dtype(a.dtype));
   const std::vector<int64_t> perm = to_channels_last(plan.model_shape.size());
