@@ -48,10 +48,28 @@ class Tracer {
  private:
   void read(const ir::Layer& l, const std::string& from, const Positions& pos, Trace& t) {
     switch (l.kind) {
-      case LayerKind::kDense:
       case LayerKind::kConv1D:
       case LayerKind::kConv2D:
+        if (l.groups != 1) {
+          t.blocked = fmt::format("the grouped conv '{}' ({} groups) ties its input channels together", l.name, l.groups);
+          return;
+        }
+        t.uses.push_back({l.name, UnitUse::Kind::kInputColumns, pos});
+        return;
+      case LayerKind::kDense:
       case LayerKind::kLSTM: t.uses.push_back({l.name, UnitUse::Kind::kInputColumns, pos}); return;
+      case LayerKind::kDepthwiseConv2D: {
+        // Input channel c owns output channels c*M .. c*M+M-1: they go with it, and carry the unit on.
+        Positions rows(pos.size());
+        for (size_t u = 0; u < pos.size(); ++u) {
+          for (int64_t c : pos[u]) {
+            for (int64_t m = 0; m < l.multiplier; ++m) rows[u].push_back(c * l.multiplier + m);
+          }
+        }
+        t.uses.push_back({l.name, UnitUse::Kind::kDepthwise, rows});
+        follow(l.name, rows, t);
+        return;
+      }
       case LayerKind::kBatchNorm:
         t.uses.push_back({l.name, UnitUse::Kind::kBatchNorm, pos});
         follow(l.name, pos, t);
@@ -139,6 +157,7 @@ std::string producer_behind(const ir::Graph& g, const std::string& layer) {
     case LayerKind::kZeroPadding1D:
     case LayerKind::kZeroPadding2D:
     case LayerKind::kAdd: return producer_behind(g, l.inputs.at(0));
+    case LayerKind::kDepthwiseConv2D: return l.multiplier == 1 ? producer_behind(g, l.inputs.at(0)) : "";
     default: return "";
   }
 }
@@ -211,6 +230,11 @@ std::vector<UnitGroup> unit_groups(const ir::Graph& graph) {
     if (!t.blocked.empty() && grp.prunable) {
       grp.prunable = false;
       grp.reason = t.blocked;
+    }
+    if (g.layer(p).groups != 1 && grp.prunable) {
+      grp.prunable = false;
+      grp.reason = fmt::format("'{}' is a grouped conv ({} groups): its filters cannot go one by one", p,
+                               g.layer(p).groups);
     }
     for (const UnitUse& u : t.uses) {
       bool seen = std::any_of(grp.uses.begin(), grp.uses.end(), [&](const UnitUse& x) { return x.layer == u.layer; });

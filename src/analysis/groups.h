@@ -2,7 +2,8 @@
 //
 // A group is the set of output units of one or more producers (Dense units, Conv filters, LSTM
 // hidden units; several producers when their outputs meet in an Add) together with every place those
-// units reach: the next layer's input columns or channels, BatchNorm channels, the Dense columns
+// units reach: the next layer's input columns or channels, BatchNorm channels, the filters of a DepthwiseConv2D
+// (whose `multiplier` output channels per input channel then carry the unit on), the Dense columns
 // behind a Flatten (each unit owns its spatial positions in the model's flatten order), through
 // pass-through layers (activations, pooling, dropout, padding) and Concatenate (at an offset).
 // Groups that reach the network output, or pass a Reshape, are marked not prunable with a reason.
@@ -23,6 +24,7 @@ struct UnitUse {
   enum class Kind {
     kInputColumns,  ///< Dense weight columns / Conv weight input channels / LSTM weight_ih columns
     kBatchNorm,     ///< BatchNorm channels (all four vectors)
+    kDepthwise,     ///< DepthwiseConv2D filters (weight and bias rows): positions are output channels c*M+m
   };
   std::string layer;
   Kind kind = Kind::kInputColumns;

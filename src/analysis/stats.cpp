@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
+#include <algorithm>
 #include <numeric>
 
 #include "common/error.h"
@@ -27,9 +28,10 @@ int64_t layer_macs(const ir::Layer& l, const std::vector<ir::Shape>& ins) {
     case LayerKind::kDense: return ins.at(0).at(0) * l.units;
     case LayerKind::kConv1D:
     case LayerKind::kConv2D: {
-      int64_t window = ins.at(0).at(0) * product(l.kernel);
+      int64_t window = ins.at(0).at(0) / std::max<int64_t>(1, l.groups) * product(l.kernel);
       return spatial(l.output_shape) * l.units * window;
     }
+    case LayerKind::kDepthwiseConv2D: return spatial(l.output_shape) * l.units * product(l.kernel);
     case LayerKind::kLSTM: {
       const ir::Shape& in = ins.at(0);
       return in.at(1) * 4 * l.units * (in.at(0) + l.units);

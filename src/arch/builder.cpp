@@ -132,6 +132,41 @@ GraphBuilder& GraphBuilder::batchnorm() {
   return *this;
 }
 
+GraphBuilder& GraphBuilder::depthwise_conv2d(int64_t kernel, int64_t multiplier, int64_t stride, ir::Padding padding,
+                                             ir::Activation activation) {
+  int64_t in = current_shape().at(0);
+  ir::Layer& l = add(LayerKind::kDepthwiseConv2D, "depthwise_conv2d");
+  l.units = in * multiplier;
+  l.multiplier = multiplier;
+  l.kernel = {kernel, kernel};
+  l.strides = {stride, stride};
+  l.dilation = {1, 1};
+  l.padding = padding;
+  l.activation = activation;
+  // Keras' glorot_uniform for a depthwise kernel [k, k, C, M]: fan_in = k*k*M... as Keras computes it.
+  l.weights["weight"] = glorot({in * multiplier, 1, kernel, kernel}, kernel * kernel * in, kernel * kernel * multiplier);
+  l.weights["bias"] = at::zeros({in * multiplier}, at::kFloat);
+  return *this;
+}
+
+GraphBuilder& GraphBuilder::activation(ir::Activation activation) {
+  ir::Layer& l = add(LayerKind::kActivation, "activation");
+  l.activation = activation;
+  return *this;
+}
+
+GraphBuilder& GraphBuilder::global_avgpool2d() {
+  add(LayerKind::kGlobalAvgPool2D, "global_average_pooling2d");
+  return *this;
+}
+
+GraphBuilder& GraphBuilder::add_residual(const std::string& other) {
+  const std::string from = last();
+  ir::Layer& l = add(LayerKind::kAdd, "add");
+  l.inputs = {other, from};
+  return *this;
+}
+
 ir::Graph GraphBuilder::finish() {
   graph_.infer_shapes();
   ir::verify(graph_);

@@ -30,6 +30,15 @@ class GraphBuilder {
   GraphBuilder& flatten();
   GraphBuilder& lstm(int64_t units, bool return_sequences);
   GraphBuilder& batchnorm();
+  /// DepthwiseConv2D: one kernel x kernel filter per input channel, `multiplier` of them, with stride `stride`.
+  GraphBuilder& depthwise_conv2d(int64_t kernel, int64_t multiplier, int64_t stride, ir::Padding padding,
+                                 ir::Activation activation);
+  GraphBuilder& activation(ir::Activation activation);
+  GraphBuilder& global_avgpool2d();
+  /// The name of the last layer added (to join it later with add_residual).
+  const std::string& last() const { return graph_.layers.back().name; }
+  /// Add of the last layer and `other` (a residual connection).
+  GraphBuilder& add_residual(const std::string& other);
 
   /// Infers shapes, verifies and returns the graph.
   ir::Graph finish();

@@ -17,6 +17,10 @@ const std::vector<ArchInfo>& architectures() {
       {"lenet-300-100", "MLP 784-300-100-10 (266,610 params)", "mnist"},
       {"lenet5", "Conv 6 5x5 same, MaxPool, Conv 16 5x5, MaxPool, Dense 120/84/10 (61,706 params)", "mnist"},
       {"lenet5-caffe", "Conv 20 5x5, MaxPool, Conv 50 5x5, MaxPool, Dense 500/10 (431,080 params)", "mnist"},
+      {"mobilenet-mini",
+       "MobileNet-style for 28x28: Conv 16, depthwise-separable blocks with BatchNorm and ReLU6, one inverted residual "
+       "with Add, a depthwise multiplier of 2, global average pooling, Dense 10",
+       "mnist"},
       {"wisdm-mlp", "MLP 43-128-64-6 on WISDM features (14,278 params)", "wisdm"},
   };
   return kArchs;
@@ -40,6 +44,24 @@ ir::Graph build(const std::string& name, uint64_t seed) {
   if (name == "lenet-300-100") {
     GraphBuilder b(name, {1, 28, 28}, seed);
     b.flatten().dense(300, Activation::kRelu).dense(100, Activation::kRelu).dense(10, Activation::kSoftmax);
+    return b.finish();
+  }
+  if (name == "mobilenet-mini") {
+    GraphBuilder b(name, {1, 28, 28}, seed);
+    const Activation r6 = Activation::kRelu6;
+    b.conv2d(16, 3, Padding::kSame, Activation::kLinear).batchnorm().activation(r6);
+    // Depthwise-separable, stride 2: 28 -> 14.
+    b.depthwise_conv2d(3, 1, 2, Padding::kSame, Activation::kLinear).batchnorm().activation(r6);
+    b.conv2d(32, 1, Padding::kSame, Activation::kLinear).batchnorm();
+    const std::string block_in = b.last();
+    // Inverted residual (expand, depthwise, project; no activation after the projection), added to its input.
+    b.conv2d(64, 1, Padding::kSame, Activation::kLinear).batchnorm().activation(r6);
+    b.depthwise_conv2d(3, 1, 1, Padding::kSame, Activation::kLinear).batchnorm().activation(r6);
+    b.conv2d(32, 1, Padding::kSame, Activation::kLinear).batchnorm().add_residual(block_in).activation(r6);
+    // Depthwise with multiplier 2, stride 2: 14 -> 7.
+    b.depthwise_conv2d(3, 2, 2, Padding::kSame, Activation::kLinear).batchnorm().activation(r6);
+    b.conv2d(96, 1, Padding::kSame, Activation::kLinear).batchnorm().activation(r6);
+    b.global_avgpool2d().dense(10, Activation::kSoftmax);
     return b.finish();
   }
   if (name == "har-cnn") {

@@ -52,6 +52,13 @@ at::Tensor activate(const at::Tensor& x, ir::Activation a, double alpha) {
     case ir::Activation::kElu: return at::elu(x, alpha == 0.0 ? 1.0 : alpha);
     case ir::Activation::kSelu: return at::selu(x);
     case ir::Activation::kLeakyRelu: return at::leaky_relu(x, alpha);
+    case ir::Activation::kRelu6: return at::hardtanh(x, 0.0, 6.0);
+    case ir::Activation::kSwish: return at::silu(x);
+    case ir::Activation::kHardSwish: return at::hardswish(x);
+    case ir::Activation::kGelu: return at::gelu(x);
+    case ir::Activation::kSoftplus: return at::softplus(x);
+    case ir::Activation::kSoftsign: return x / (x.abs() + 1);
+    case ir::Activation::kExponential: return at::exp(x);
   }
   return x;
 }
@@ -121,8 +128,10 @@ at::Tensor conv(const at::Tensor& x, const ir::Layer& l, const at::Tensor& weigh
       in = at::constant_pad_nd(x, pads, 0.0);
     }
   }
-  if (l.kernel.size() == 1) return at::conv1d(in, weight, bias, strides, padding, dilation);
-  return at::conv2d(in, weight, bias, strides, padding, dilation);
+  // A depthwise conv is a grouped conv with one group per input channel.
+  const int64_t groups = l.kind == ir::LayerKind::kDepthwiseConv2D ? x.size(1) : l.groups;
+  if (l.kernel.size() == 1) return at::conv1d(in, weight, bias, strides, padding, dilation, groups);
+  return at::conv2d(in, weight, bias, strides, padding, dilation, groups);
 }
 
 at::Tensor reshape(const at::Tensor& x, const ir::Layer& l) {
@@ -263,7 +272,8 @@ at::Tensor Network::run_layer(const ir::Layer& l, const std::vector<at::Tensor>&
     case LayerKind::kInput: return in.at(0);
     case LayerKind::kDense: return fused(at::linear(in.at(0), w(l, "weight"), bias()));
     case LayerKind::kConv1D:
-    case LayerKind::kConv2D: return fused(conv(in.at(0), l, w(l, "weight"), bias()));
+    case LayerKind::kConv2D:
+    case LayerKind::kDepthwiseConv2D: return fused(conv(in.at(0), l, w(l, "weight"), bias()));
     case LayerKind::kMaxPool1D:
     case LayerKind::kMaxPool2D: return pool(in.at(0), l, true);
     case LayerKind::kAvgPool1D:

@@ -63,7 +63,11 @@ Shape windowed(const Layer& l, const Shape& in, size_t spatial, int64_t channels
 
 Shape infer_conv(const Layer& l, const Shape& in, size_t spatial) {
   Shape out = windowed(l, in, spatial, l.units);
-  std::vector<int64_t> w{l.units, in[0]};
+  if (l.groups < 1 || in[0] % l.groups != 0 || l.units % l.groups != 0) {
+    throw ModelError(fmt::format("{}: groups {} must divide the input channels {} and the filters {}", where(l),
+                                 l.groups, in[0], l.units));
+  }
+  std::vector<int64_t> w{l.units, in[0] / l.groups};
   w.insert(w.end(), l.kernel.begin(), l.kernel.end());
   expect_weight(l, "weight", w);
   if (l.use_bias) expect_weight(l, "bias", {l.units});
@@ -114,6 +118,21 @@ Shape infer_one(const Layer& l, const std::vector<Shape>& ins) {
     }
     case LayerKind::kConv1D: return infer_conv(l, single(), 1);
     case LayerKind::kConv2D: return infer_conv(l, single(), 2);
+    case LayerKind::kDepthwiseConv2D: {
+      const Shape& in = single();
+      expect_rank(l, in, 3);
+      if (l.multiplier < 1) throw ModelError(fmt::format("{}: depth multiplier {} must be >= 1", where(l), l.multiplier));
+      if (l.units != in[0] * l.multiplier) {
+        throw ModelError(fmt::format("{}: {} channels but the input has {} channels x multiplier {}", where(l), l.units,
+                                     in[0], l.multiplier));
+      }
+      Shape out = windowed(l, in, 2, l.units);
+      std::vector<int64_t> w{l.units, 1};
+      w.insert(w.end(), l.kernel.begin(), l.kernel.end());
+      expect_weight(l, "weight", w);
+      if (l.use_bias) expect_weight(l, "bias", {l.units});
+      return out;
+    }
     case LayerKind::kMaxPool1D:
     case LayerKind::kAvgPool1D: return infer_pool(l, single(), 1);
     case LayerKind::kMaxPool2D:
@@ -211,6 +230,12 @@ std::string attributes(const Layer& l) {
     case LayerKind::kConv1D:
     case LayerKind::kConv2D:
       add(fmt::format("filters={} kernel={} strides={} dilation={} padding={} activation={} bias={}", l.units,
+                      join_ints(l.kernel, "x"), join_ints(l.strides, "x"), join_ints(l.dilation, "x"),
+                      l.padding == Padding::kSame ? "same" : "valid", activation_name(l.activation), l.use_bias));
+      if (l.groups != 1) add(fmt::format("groups={}", l.groups));
+      break;
+    case LayerKind::kDepthwiseConv2D:
+      add(fmt::format("multiplier={} kernel={} strides={} dilation={} padding={} activation={} bias={}", l.multiplier,
                       join_ints(l.kernel, "x"), join_ints(l.strides, "x"), join_ints(l.dilation, "x"),
                       l.padding == Padding::kSame ? "same" : "valid", activation_name(l.activation), l.use_bias));
       break;

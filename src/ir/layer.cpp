@@ -10,6 +10,7 @@ const char* kind_name(LayerKind kind) {
     case LayerKind::kDense: return "dense";
     case LayerKind::kConv1D: return "conv1d";
     case LayerKind::kConv2D: return "conv2d";
+    case LayerKind::kDepthwiseConv2D: return "depthwiseconv2d";
     case LayerKind::kMaxPool1D: return "maxpool1d";
     case LayerKind::kMaxPool2D: return "maxpool2d";
     case LayerKind::kAvgPool1D: return "avgpool1d";
@@ -42,22 +43,35 @@ const char* activation_name(Activation activation) {
     case Activation::kElu: return "elu";
     case Activation::kSelu: return "selu";
     case Activation::kLeakyRelu: return "leaky_relu";
+    case Activation::kRelu6: return "relu6";
+    case Activation::kSwish: return "swish";
+    case Activation::kHardSwish: return "hard_swish";
+    case Activation::kGelu: return "gelu";
+    case Activation::kSoftplus: return "softplus";
+    case Activation::kSoftsign: return "softsign";
+    case Activation::kExponential: return "exponential";
   }
   return "?";
 }
 
 Activation activation_from_name(const std::string& name) {
+  // Keras spellings; silu is Keras 3's name for swish.
   static const std::pair<const char*, Activation> kTable[] = {
-      {"elu", Activation::kElu},         {"leaky_relu", Activation::kLeakyRelu},
-      {"linear", Activation::kLinear},   {"relu", Activation::kRelu},
-      {"selu", Activation::kSelu},       {"sigmoid", Activation::kSigmoid},
-      {"softmax", Activation::kSoftmax}, {"tanh", Activation::kTanh},
+      {"elu", Activation::kElu},           {"exponential", Activation::kExponential},
+      {"gelu", Activation::kGelu},         {"hard_swish", Activation::kHardSwish},
+      {"leaky_relu", Activation::kLeakyRelu}, {"linear", Activation::kLinear},
+      {"relu", Activation::kRelu},         {"relu6", Activation::kRelu6},
+      {"selu", Activation::kSelu},         {"sigmoid", Activation::kSigmoid},
+      {"silu", Activation::kSwish},        {"softmax", Activation::kSoftmax},
+      {"softplus", Activation::kSoftplus}, {"softsign", Activation::kSoftsign},
+      {"swish", Activation::kSwish},       {"tanh", Activation::kTanh},
   };
+  std::string names;
   for (const auto& [text, value] : kTable) {
     if (name == text) return value;
+    names += std::string(names.empty() ? "" : ", ") + text;
   }
-  throw UnsupportedError("unsupported activation '" + name +
-                         "' (supported: elu, leaky_relu, linear, relu, selu, sigmoid, softmax, tanh)");
+  throw UnsupportedError("unsupported activation '" + name + "' (supported: " + names + ")");
 }
 
 bool has_units(LayerKind kind) {

@@ -36,6 +36,8 @@ enum class LayerKind {
   kDense,
   kConv1D,
   kConv2D,
+  /// One k x k filter per input channel (times `multiplier`): Keras DepthwiseConv2D, ONNX Conv with group = C.
+  kDepthwiseConv2D,
   kMaxPool1D,
   kMaxPool2D,
   kAvgPool1D,
@@ -56,7 +58,16 @@ enum class LayerKind {
   kLSTM,
 };
 
-enum class Activation { kLinear, kRelu, kTanh, kSigmoid, kSoftmax, kElu, kSelu, kLeakyRelu };
+enum class Activation {
+  kLinear, kRelu, kTanh, kSigmoid, kSoftmax, kElu, kSelu, kLeakyRelu,
+  kRelu6,       ///< min(max(x, 0), 6): Keras ReLU(max_value=6), relu6; ONNX Clip(0, 6)
+  kSwish,       ///< x * sigmoid(x) (Keras swish / silu)
+  kHardSwish,   ///< x * relu6(x + 3) / 6
+  kGelu,        ///< x * Phi(x), exact (Keras gelu, approximate=False)
+  kSoftplus,    ///< log(1 + exp(x))
+  kSoftsign,    ///< x / (1 + |x|)
+  kExponential, ///< exp(x)
+};
 enum class Padding { kValid, kSame };
 
 /// Per-sample shape, channels-first, no batch dimension.
@@ -69,7 +80,9 @@ struct Layer {
   std::vector<std::string> inputs;
 
   // Attributes; each kind reads only its own (docs/ir.md lists which).
-  int64_t units = 0;               ///< Dense units, Conv filters, LSTM units
+  int64_t units = 0;               ///< Dense units, Conv filters, LSTM units; DepthwiseConv2D: C * multiplier
+  int64_t groups = 1;              ///< Conv: input channels and filters split into this many groups
+  int64_t multiplier = 1;          ///< DepthwiseConv2D: filters per input channel (Keras depth_multiplier)
   std::vector<int64_t> kernel;     ///< Conv kernel / pool window, one entry per spatial dim
   std::vector<int64_t> strides;    ///< Conv / pool strides (pool default = window)
   std::vector<int64_t> dilation;   ///< Conv dilation
@@ -107,7 +120,8 @@ const char* activation_name(Activation activation);
 /// Inverse of activation_name; throws UnsupportedError for unknown names.
 Activation activation_from_name(const std::string& name);
 
-/// True for kinds that own prunable output units (Dense, Conv1D, Conv2D, LSTM).
+/// True for kinds that own prunable output units (Dense, Conv1D, Conv2D, LSTM). A DepthwiseConv2D's channels
+/// belong to its input's units (removing an input channel removes its `multiplier` filters).
 bool has_units(LayerKind kind);
 
 }  // namespace snare::ir

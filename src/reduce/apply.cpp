@@ -56,7 +56,9 @@ void keep_output_units(ir::Layer& l, const std::vector<int64_t>& keep) {
 }
 
 int64_t input_width(const ir::Layer& l, analysis::UnitUse::Kind kind) {
-  if (kind == analysis::UnitUse::Kind::kBatchNorm) return l.weights.at("weight").size(0);
+  if (kind == analysis::UnitUse::Kind::kBatchNorm || kind == analysis::UnitUse::Kind::kDepthwise) {
+    return l.weights.at("weight").size(0);
+  }
   if (l.kind == LayerKind::kLSTM) return l.weights.at("weight_ih").size(1);
   return l.weights.at("weight").size(1);
 }
@@ -70,6 +72,10 @@ void drop_inputs(ir::Layer& l, analysis::UnitUse::Kind kind, const std::set<int6
   at::Tensor idx = index_tensor(kept);
   if (kind == analysis::UnitUse::Kind::kBatchNorm) {
     for (const char* w : {"weight", "bias", "running_mean", "running_var"}) slice(l, w, 0, idx);
+  } else if (kind == analysis::UnitUse::Kind::kDepthwise) {
+    slice(l, "weight", 0, idx);
+    slice(l, "bias", 0, idx);
+    l.units = static_cast<int64_t>(kept.size());
   } else if (l.kind == LayerKind::kLSTM) {
     slice(l, "weight_ih", 1, idx);
   } else {

@@ -20,40 +20,8 @@ namespace keras = snare::io::keras;
 namespace h5 = snare::io::keras::h5;
 namespace t = snare::test;
 
-/// Copies a legacy Keras HDF5 file through the h5 helpers, letting a test edit the model config and
-/// drop one dataset: the way to make files that are broken in exactly one respect.
-void copy_h5(const std::string& src, const std::string& dst, const std::function<void(keras::Json&)>& edit_config,
-             const std::string& drop_dataset = "") {
-  h5::File in = h5::File::open(src);
-  h5::File out = h5::File::create(dst);
-  h5::Group r = in.root(), w = out.root();
-  for (const char* name : {"backend", "keras_version"}) w.set_attr_string(name, r.attr_string(name), h5::StringStorage::kVariableAscii);
-  keras::Json config = keras::Json::parse(r.attr_string("model_config"));
-  edit_config(config);
-  w.set_attr_string("model_config", config.dump(), h5::StringStorage::kVariableAscii);
-  h5::Group rw = r.group("model_weights"), ww = w.create_group("model_weights");
-  std::vector<std::string> layers = rw.attr_strings("layer_names");
-  ww.set_attr_strings("layer_names", layers, h5::StringStorage::kFixedAscii);
-  for (const std::string& l : layers) {
-    h5::Group rl = rw.group(l), wl = ww.create_group(l);
-    std::vector<std::string> names = rl.attr_strings("weight_names");
-    if (names.empty()) {
-      wl.set_attr_empty("weight_names");
-      continue;
-    }
-    wl.set_attr_strings("weight_names", names, h5::StringStorage::kFixedAscii);
-    for (const std::string& n : names) {
-      if (l + "/" + n != drop_dataset) wl.write_dataset(n, rl.dataset(n));
-    }
-  }
-}
-
-keras::Json& layer_config(keras::Json& model, const std::string& name) {
-  for (keras::Json& l : model["config"]["layers"]) {
-    if (l["config"]["name"] == name) return l;
-  }
-  throw std::runtime_error("no layer " + name);
-}
+using t::copy_h5;
+using t::layer_config;
 
 TEST(KerasBadInput, CopyOfAGoodFileStillReads) {
   // The helper itself must not break files, or the tests below would pass for the wrong reason.

@@ -46,6 +46,56 @@ TEST(Layout, Conv2DKernelComputesWhatKerasComputes) {
   EXPECT_TRUE(at::equal(layout::conv_kernel_to_keras(weight), k));
 }
 
+TEST(Layout, DepthwiseKernelComputesWhatKerasComputes) {
+  at::manual_seed(5);
+  // Keras DepthwiseConv2D: y[h,w,c*M+m] = sum_{kh,kw} x[h+kh, w+kw, c] * K[kh,kw,c,m] (valid, stride 1).
+  const int64_t C = 3, M = 2;
+  at::Tensor x_hwc = at::randn({5, 6, C});
+  at::Tensor k = at::randn({3, 2, C, M});
+  at::Tensor expected = at::zeros({3, 5, C * M});
+  for (int64_t h = 0; h < 3; ++h) {
+    for (int64_t w = 0; w < 5; ++w) {
+      at::Tensor patch = x_hwc.narrow(0, h, 3).narrow(1, w, 2);  // [3,2,C]
+      expected[h][w] = at::einsum("abc,abcm->cm", {patch, k}).reshape({C * M});
+    }
+  }
+  at::Tensor weight = layout::depthwise_kernel_from_keras(k);
+  ASSERT_EQ(weight.sizes(), (std::vector<int64_t>{C * M, 1, 3, 2}));
+  for (int64_t c = 0; c < C; ++c) {
+    for (int64_t m = 0; m < M; ++m) EXPECT_TRUE(at::equal(weight[c * M + m][0], k.select(2, c).select(2, m)));
+  }
+  const std::vector<int64_t> one{1, 1}, zero{0, 0};
+  at::Tensor y = at::conv2d(x_hwc.permute({2, 0, 1}).unsqueeze(0), weight, at::Tensor(), one, zero, one, C)
+                     .squeeze(0)
+                     .permute({1, 2, 0});
+  EXPECT_TRUE(at::allclose(y, expected, 1e-5, 1e-5));
+  EXPECT_TRUE(at::equal(layout::depthwise_kernel_to_keras(weight, M), k));
+}
+
+TEST(Layout, GroupedConvKernelUsesTheConvPermutation) {
+  at::manual_seed(6);
+  // Keras Conv2D(groups=G): kernel [kh,kw,I/G,O]; output o reads input group o / (O/G), as LibTorch does.
+  const int64_t I = 4, O = 6, G = 2;
+  at::Tensor x_hwc = at::randn({4, 4, I});
+  at::Tensor k = at::randn({3, 3, I / G, O});
+  at::Tensor expected = at::zeros({2, 2, O});
+  for (int64_t h = 0; h < 2; ++h) {
+    for (int64_t w = 0; w < 2; ++w) {
+      for (int64_t o = 0; o < O; ++o) {
+        int64_t g = o / (O / G);
+        at::Tensor patch = x_hwc.narrow(0, h, 3).narrow(1, w, 3).narrow(2, g * (I / G), I / G);
+        expected[h][w][o] = (patch * k.select(3, o)).sum();
+      }
+    }
+  }
+  at::Tensor weight = layout::conv_kernel_from_keras(k);
+  const std::vector<int64_t> one{1, 1}, zero{0, 0};
+  at::Tensor y = at::conv2d(x_hwc.permute({2, 0, 1}).unsqueeze(0), weight, at::Tensor(), one, zero, one, G)
+                     .squeeze(0)
+                     .permute({1, 2, 0});
+  EXPECT_TRUE(at::allclose(y, expected, 1e-5, 1e-5));
+}
+
 TEST(Layout, Conv1DKernelComputesWhatKerasComputes) {
   at::manual_seed(4);
   at::Tensor x_lc = at::randn({10, 3});

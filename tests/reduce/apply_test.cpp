@@ -164,3 +164,64 @@ TEST(Factorize, ConvBecomesKxKThenPointwise) {
 }
 
 }  // namespace
+
+namespace {
+
+const UnitGroup& group_named(const std::vector<UnitGroup>& groups, const std::string& producer) {
+  return snare::analysis::group_of(groups, producer);
+}
+
+const UnitUse* use_in(const UnitGroup& g, const std::string& layer) {
+  for (const UnitUse& u : g.uses) {
+    if (u.layer == layer) return &u;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+TEST(Apply, DepthwiseChannelsGoWithTheFiltersThatFeedThem) {
+  Graph g = snare::arch::build("mobilenet-mini", 7);
+  std::vector<UnitGroup> groups = snare::analysis::unit_groups(g);
+  // conv2d -> BN -> ReLU6 -> depthwise (multiplier 1) -> BN -> ReLU6 -> conv2d_1 (pointwise).
+  const UnitGroup& first = group_named(groups, "conv2d");
+  ASSERT_TRUE(first.prunable) << first.reason;
+  const UnitUse* dw = use_in(first, "depthwise_conv2d");
+  ASSERT_NE(dw, nullptr);
+  EXPECT_EQ(dw->kind, UnitUse::Kind::kDepthwise);
+  EXPECT_EQ(dw->positions.at(5), std::vector<int64_t>{5});
+  ASSERT_NE(use_in(first, "batch_normalization_1"), nullptr);
+  ASSERT_NE(use_in(first, "conv2d_1"), nullptr);
+  // The inverted residual: the block input (conv2d_1) and the projection (conv2d_3) meet in an Add: one group.
+  const UnitGroup& residual = group_named(groups, "conv2d_1");
+  EXPECT_TRUE(residual.prunable) << residual.reason;
+  EXPECT_EQ(residual.producers, (std::vector<std::string>{"conv2d_1", "conv2d_3"}));
+  // Multiplier 2: input channel c owns depthwise outputs 2c and 2c+1, and the pointwise columns behind them.
+  const UnitUse* dw2 = use_in(residual, "depthwise_conv2d_2");
+  ASSERT_NE(dw2, nullptr);
+  EXPECT_EQ(dw2->positions.at(3), (std::vector<int64_t>{6, 7}));
+  EXPECT_EQ(use_in(residual, "conv2d_4")->positions.at(3), (std::vector<int64_t>{6, 7}));
+
+  snare::reduce::ReductionPlan plan;
+  plan.units.push_back({"conv2d_1", {0, 1, 2, 5, 9, 31}});
+  Graph smaller = snare::reduce::apply(g, plan);
+  EXPECT_NO_THROW(snare::ir::verify(smaller));
+  EXPECT_EQ(smaller.layer("depthwise_conv2d_2").units, 12);
+  EXPECT_EQ(smaller.layer("depthwise_conv2d_2").weights.at("weight").size(0), 12);
+  EXPECT_EQ(smaller.layer("conv2d_4").weights.at("weight").size(1), 12);
+  EXPECT_EQ(smaller.layer("conv2d_2").weights.at("weight").size(1), 6);
+  EXPECT_EQ(smaller.layer("conv2d_3").units, 6);
+  at::Tensor x = sample_input(g, 2);
+  EXPECT_EQ(snare::exec::predict(smaller, x).sizes(), (at::IntArrayRef{2, 10}));
+}
+
+TEST(Apply, GroupedConvsAreNotCutUnitByUnit) {
+  Graph g = snare::arch::build("mobilenet-mini", 7);
+  g.layer("conv2d_4").groups = 2;  // 64 -> 96 in two groups: [96, 32, 1, 1]
+  g.layer("conv2d_4").weights["weight"] = g.layer("conv2d_4").weights["weight"].narrow(1, 0, 32).contiguous();
+  g.infer_shapes();
+  std::vector<UnitGroup> groups = snare::analysis::unit_groups(g);
+  EXPECT_FALSE(group_named(groups, "conv2d_4").prunable);
+  EXPECT_FALSE(group_named(groups, "conv2d_1").prunable);  // it feeds the grouped conv through the depthwise
+  EXPECT_NE(group_named(groups, "conv2d_1").reason.find("grouped conv"), std::string::npos);
+}

@@ -49,7 +49,7 @@ std::optional<ir::Activation> activation_of(const Json& v) {
     return std::nullopt;
   }
   try {
-    return ir::activation_from_name(name);
+    return activation_from_keras_name(name);
   } catch (const UnsupportedError&) {
     return std::nullopt;
   }
@@ -58,6 +58,14 @@ std::optional<ir::Activation> activation_of(const Json& v) {
 std::string activation_reason(const Json& c, const char* key = "activation") {
   if (!c.contains(key)) return "";
   return activation_of(c[key]) ? "" : fmt::format("{} {} is not supported", key, c[key].dump());
+}
+
+/// Keras' name of an activation in the dialect being written: Keras 3 serialises swish as "silu" and
+/// hard swish as "hard_silu" (and reads the old spellings as aliases); Keras 2 knows "swish".
+std::string keras_activation_name(ir::Activation a, Style style) {
+  if (style == Style::kKeras3 && a == ir::Activation::kSwish) return "silu";
+  if (style == Style::kKeras3 && a == ir::Activation::kHardSwish) return "hard_silu";
+  return ir::activation_name(a);
 }
 
 std::string data_format_reason(const Json& c) {
@@ -72,6 +80,38 @@ std::string padding_reason(const Json& c) {
   return "";
 }
 
+/// A positive integer config value (groups, depth_multiplier): "" when absent or fine.
+std::string positive_int_reason(const Json& c, const char* key) {
+  if (!has(c, key)) return "";
+  if (!c[key].is_number_integer() || c[key].get<int64_t>() < 1) {
+    return fmt::format("{} {} is not a positive integer", key, c[key].dump());
+  }
+  return "";
+}
+
+/// A number as Keras wrote it (null -> nullopt); non-numbers are reported by the caller.
+std::optional<double> number(const Json& c, const char* key) {
+  if (!has(c, key) || !c[key].is_number()) return std::nullopt;
+  return c[key].get<double>();
+}
+
+/// ReLU(max_value, negative_slope, threshold) is relu (all default), relu6 (max_value 6) or leaky_relu
+/// (negative_slope > 0 alone); anything else is not an IR activation.
+std::string relu_reason(const Json& c) {
+  for (const char* key : {"max_value", "negative_slope", "threshold"}) {
+    if (has(c, key) && !c[key].is_number()) return fmt::format("{} {} is not a number", key, c[key].dump());
+  }
+  std::optional<double> max_value = number(c, "max_value");
+  double slope = number(c, "negative_slope").value_or(0.0);
+  double threshold = number(c, "threshold").value_or(0.0);
+  bool fine = threshold == 0.0 && ((slope == 0.0 && (!max_value || *max_value == 6.0)) || (slope > 0.0 && !max_value));
+  if (fine) return "";
+  return fmt::format("ReLU with max_value={}, negative_slope={}, threshold={} is not supported (supported: max_value "
+                     "None or 6 with negative_slope 0 and threshold 0, or negative_slope > 0 with max_value None and "
+                     "threshold 0)",
+                     max_value ? fmt::format("{}", *max_value) : "None", slope, threshold);
+}
+
 std::string first_reason(std::initializer_list<std::string> reasons) {
   for (const std::string& r : reasons) {
     if (!r.empty()) return r;
@@ -82,6 +122,7 @@ std::string first_reason(std::initializer_list<std::string> reasons) {
 size_t spatial_dims(LayerKind k) {
   switch (k) {
     case LayerKind::kConv2D:
+    case LayerKind::kDepthwiseConv2D:
     case LayerKind::kMaxPool2D:
     case LayerKind::kAvgPool2D: return 2;
     default: return 1;
@@ -131,7 +172,7 @@ Json activation_json(const ir::Layer& l, Style style) {
   if (l.activation == ir::Activation::kElu && l.alpha != 0.0 && l.alpha != 1.0) {
     throw UnsupportedError(fmt::format("layer '{}': Keras cannot express a fused elu with alpha {}", l.name, l.alpha));
   }
-  return ir::activation_name(l.activation);
+  return keras_activation_name(l.activation, style);
 }
 
 void expect_activation(const ir::Layer& l, const std::string& cls, std::initializer_list<ir::Activation> allowed) {
@@ -142,7 +183,20 @@ void expect_activation(const ir::Layer& l, const std::string& cls, std::initiali
                                      ir::activation_name(l.activation)));
 }
 
+/// True when the layer was read from a config that has `key` (fields older Keras versions lack, such as
+/// Conv groups before tf.keras 2.3, are written only where they were or where they matter).
+bool origin_has(const ir::Layer& l, const char* key) {
+  if (l.origin_config.empty()) return false;
+  Json origin = Json::parse(l.origin_config, nullptr, false);
+  return origin.is_object() && origin.contains("config") && origin["config"].is_object() && origin["config"].contains(key);
+}
+
 }  // namespace
+
+ir::Activation activation_from_keras_name(const std::string& name) {
+  if (name == "hard_silu") return ir::Activation::kHardSwish;  // Keras 3's serialised name
+  return ir::activation_from_name(name);
+}
 
 Style style_of_version(const std::string& keras_version) {
   return !keras_version.empty() && keras_version[0] == '3' ? Style::kKeras3 : Style::kKeras2;
@@ -159,6 +213,7 @@ const std::vector<KerasClass>& supported_classes() {
       {"Conv1D", LayerKind::kConv1D},
       {"Conv2D", LayerKind::kConv2D},
       {"Dense", LayerKind::kDense},
+      {"DepthwiseConv2D", LayerKind::kDepthwiseConv2D},
       {"Dropout", LayerKind::kDropout},
       {"ELU", LayerKind::kActivation},
       {"Flatten", LayerKind::kFlatten},
@@ -286,8 +341,12 @@ std::string unsupported_reason(const LayerEntry& e) {
     case LayerKind::kDense: return activation_reason(c);
     case LayerKind::kConv1D:
     case LayerKind::kConv2D:
-      if (has(c, "groups") && c["groups"] != 1) return "grouped convolution is not supported";
-      return first_reason({data_format_reason(c), padding_reason(c), activation_reason(c)});
+      return first_reason({positive_int_reason(c, "groups"), data_format_reason(c), padding_reason(c), activation_reason(c)});
+    case LayerKind::kDepthwiseConv2D:
+      // Keras 2 configs carry the Conv2D base class' groups (always 1); the IR layer has no groups.
+      if (has(c, "groups") && c["groups"] != 1) return fmt::format("groups {} is not supported", c["groups"].dump());
+      return first_reason({positive_int_reason(c, "depth_multiplier"), data_format_reason(c), padding_reason(c),
+                           activation_reason(c)});
     case LayerKind::kMaxPool1D:
     case LayerKind::kMaxPool2D:
     case LayerKind::kAvgPool1D:
@@ -307,10 +366,7 @@ std::string unsupported_reason(const LayerEntry& e) {
       return "";
     case LayerKind::kActivation:
       if (e.class_name == "Activation") return activation_reason(c);
-      if (e.class_name == "ReLU") {
-        if (has(c, "max_value")) return "max_value is not supported";
-        if (c.value("threshold", 0.0) != 0.0) return "threshold is not supported";
-      }
+      if (e.class_name == "ReLU") return relu_reason(c);
       if (e.class_name == "Softmax" && has(c, "axis") && c["axis"] != -1 && c["axis"] != Json::array({-1})) {
         return "softmax over an axis other than -1 is not supported";
       }
@@ -376,6 +432,27 @@ ir::Layer to_ir_layer(const LayerEntry& e, const std::vector<ir::Shape>& ins, co
         l.dilation = ints(c, "dilation_rate", n, std::vector<int64_t>(n, 1));
         l.padding = c.value("padding", std::string("valid")) == "same" ? ir::Padding::kSame : ir::Padding::kValid;
         l.use_bias = c.value("use_bias", true);
+        l.groups = c.value("groups", int64_t{1});
+        if (l.units % l.groups != 0) throw fail(fmt::format("groups {} does not divide filters {}", l.groups, l.units));
+        if (ins.empty() || ins[0].empty() || ins[0][0] % l.groups != 0) {
+          throw fail(fmt::format("groups {} does not divide the input channels {}", l.groups,
+                                 ins.empty() ? std::string("?") : ir::shape_string(ins[0])));
+        }
+        set_fused_activation(l, c);
+        break;
+      }
+      case LayerKind::kDepthwiseConv2D: {
+        if (rank_of_input() != 3) {
+          throw fail(fmt::format("needs an (H, W, C) input, got {}", ir::shape_string(ins[0])));
+        }
+        l.multiplier = c.value("depth_multiplier", int64_t{1});
+        l.units = ins[0][0] * l.multiplier;
+        l.kernel = ints(c, "kernel_size", 2, {});
+        if (l.kernel.empty()) throw fail("has no kernel_size");
+        l.strides = ints(c, "strides", 2, {1, 1});
+        l.dilation = ints(c, "dilation_rate", 2, {1, 1});
+        l.padding = c.value("padding", std::string("valid")) == "same" ? ir::Padding::kSame : ir::Padding::kValid;
+        l.use_bias = c.value("use_bias", true);
         set_fused_activation(l, c);
         break;
       }
@@ -433,8 +510,10 @@ ir::Layer to_ir_layer(const LayerEntry& e, const std::vector<ir::Shape>& ins, co
         if (e.class_name == "Activation") {
           set_fused_activation(l, c);
         } else if (e.class_name == "ReLU") {
-          double slope = has(c, "negative_slope") ? c["negative_slope"].get<double>() : 0.0;
-          l.activation = slope != 0.0 ? ir::Activation::kLeakyRelu : ir::Activation::kRelu;
+          // relu_reason() admitted only relu, relu6 and leaky_relu forms.
+          double slope = number(c, "negative_slope").value_or(0.0);
+          bool six = number(c, "max_value").has_value();
+          l.activation = slope != 0.0 ? ir::Activation::kLeakyRelu : six ? ir::Activation::kRelu6 : ir::Activation::kRelu;
           l.alpha = slope;
         } else if (e.class_name == "LeakyReLU") {
           l.activation = ir::Activation::kLeakyRelu;
@@ -473,6 +552,9 @@ std::vector<std::string> keras_weight_names(const ir::Layer& l) {
     case LayerKind::kConv2D:
       if (l.use_bias) return {"kernel", "bias"};
       return {"kernel"};
+    case LayerKind::kDepthwiseConv2D:
+      if (l.use_bias) return {"depthwise_kernel", "bias"};
+      return {"depthwise_kernel"};
     case LayerKind::kBatchNorm: return {"gamma", "beta", "moving_mean", "moving_variance"};
     case LayerKind::kLSTM:
       if (l.use_bias) return {"kernel", "recurrent_kernel", "bias"};
@@ -498,7 +580,7 @@ std::vector<std::string> keras_weight_names(const ir::Layer& l) {
   return {};
 }
 
-std::string keras_class_for(const ir::Layer& l) {
+std::string keras_class_for(const ir::Layer& l, Style style) {
   if (!l.origin_config.empty()) {
     Json origin = Json::parse(l.origin_config, nullptr, false);
     if (origin.is_object() && origin.contains("class_name") && origin["class_name"].is_string()) {
@@ -510,6 +592,7 @@ std::string keras_class_for(const ir::Layer& l) {
     case LayerKind::kDense: return "Dense";
     case LayerKind::kConv1D: return "Conv1D";
     case LayerKind::kConv2D: return "Conv2D";
+    case LayerKind::kDepthwiseConv2D: return "DepthwiseConv2D";
     case LayerKind::kMaxPool1D: return "MaxPooling1D";
     case LayerKind::kMaxPool2D: return "MaxPooling2D";
     case LayerKind::kAvgPool1D: return "AveragePooling1D";
@@ -526,6 +609,8 @@ std::string keras_class_for(const ir::Layer& l) {
     case LayerKind::kBatchNorm: return "BatchNormalization";
     case LayerKind::kActivation:
       if (l.activation == ir::Activation::kLeakyRelu) return "LeakyReLU";
+      // tf.keras 2.x has no "relu6" activation identifier; its ReLU layer with max_value=6 is relu6.
+      if (l.activation == ir::Activation::kRelu6 && style == Style::kKeras2) return "ReLU";
       if (l.activation == ir::Activation::kElu && l.alpha != 0.0 && l.alpha != 1.0) return "ELU";
       return "Activation";
     case LayerKind::kAdd: return "Add";
@@ -552,8 +637,19 @@ Json modeled_config(const ir::Layer& l, const std::string& cls, const std::vecto
       c["padding"] = l.padding == ir::Padding::kSame ? "same" : "valid";
       c["data_format"] = "channels_last";
       c["dilation_rate"] = l.dilation.empty() ? std::vector<int64_t>(l.kernel.size(), 1) : l.dilation;
+      if (l.groups != 1 || origin_has(l, "groups")) c["groups"] = l.groups;
       c["activation"] = activation_json(l, style);
       c["use_bias"] = l.use_bias;
+      break;
+    case LayerKind::kDepthwiseConv2D:
+      c["kernel_size"] = l.kernel;
+      c["strides"] = l.strides.empty() ? std::vector<int64_t>(l.kernel.size(), 1) : l.strides;
+      c["padding"] = l.padding == ir::Padding::kSame ? "same" : "valid";
+      c["data_format"] = "channels_last";
+      c["dilation_rate"] = l.dilation.empty() ? std::vector<int64_t>(l.kernel.size(), 1) : l.dilation;
+      c["activation"] = activation_json(l, style);
+      c["use_bias"] = l.use_bias;
+      c["depth_multiplier"] = l.multiplier;
       break;
     case LayerKind::kMaxPool1D:
     case LayerKind::kMaxPool2D:
@@ -582,8 +678,10 @@ Json modeled_config(const ir::Layer& l, const std::string& cls, const std::vecto
       break;
     case LayerKind::kActivation:
       if (cls == "ReLU") {
-        expect_activation(l, cls, {ir::Activation::kRelu, ir::Activation::kLeakyRelu});
+        expect_activation(l, cls, {ir::Activation::kRelu, ir::Activation::kRelu6, ir::Activation::kLeakyRelu});
+        c["max_value"] = l.activation == ir::Activation::kRelu6 ? Json(6.0) : Json(nullptr);
         c["negative_slope"] = l.activation == ir::Activation::kLeakyRelu ? l.alpha : 0.0;
+        c["threshold"] = 0.0;
       } else if (cls == "LeakyReLU") {
         expect_activation(l, cls, {ir::Activation::kLeakyRelu});
         c[style == Style::kKeras3 ? "negative_slope" : "alpha"] = l.alpha;

@@ -68,12 +68,18 @@ std::string unsupported_reason(const LayerEntry& e);
 /// the IR shapes of its inputs (for axes and rank checks). Throws ModelError/UnsupportedError.
 ir::Layer to_ir_layer(const LayerEntry& e, const std::vector<ir::Shape>& input_shapes, const std::string& file);
 
-/// Names of a layer's Keras weights in Keras' order ("kernel", "bias"; BatchNormalization "gamma",
-/// "beta", "moving_mean", "moving_variance"; LSTM "kernel", "recurrent_kernel", "bias").
+/// An activation by its Keras name, in either dialect: the IR's names plus Keras 3's "silu" (swish) and
+/// "hard_silu" (hard swish). Throws UnsupportedError for others.
+ir::Activation activation_from_keras_name(const std::string& name);
+
+/// Names of a layer's Keras weights in Keras' order ("kernel", "bias"; DepthwiseConv2D
+/// "depthwise_kernel", "bias"; BatchNormalization "gamma", "beta", "moving_mean", "moving_variance";
+/// LSTM "kernel", "recurrent_kernel", "bias").
 std::vector<std::string> keras_weight_names(const ir::Layer& layer);
 
-/// The Keras class a layer is written as: the class it was read from, else chosen from its kind.
-std::string keras_class_for(const ir::Layer& layer);
+/// The Keras class a layer is written as: the class it was read from, else chosen from its kind (and,
+/// for a relu6 Activation layer, the dialect: Keras 3 Activation("relu6"), Keras 2 ReLU(max_value=6)).
+std::string keras_class_for(const ir::Layer& layer, Style style);
 
 /// The config fields the IR models for `layer` written as Keras class `cls`, in Keras' get_config
 /// form for `style` (units, filters, kernel_size, activation, ...). `input_shapes`: IR shapes of its

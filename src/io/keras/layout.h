@@ -6,6 +6,9 @@
 //   input (H,W,C) / (L,C) / (F)        (C,H,W) / (C,L) / (F)
 //   Conv2D kernel [H,W,I,O]            weight [O,I,H,W]
 //   Conv1D kernel [K,I,O]              weight [O,I,K]
+//   grouped Conv kernel [K..,I/G,O]    weight [O,I/G,K..]    (same permutation; groups are contiguous in both)
+//   DepthwiseConv2D depthwise_kernel   weight [C*M,1,H,W]    output channel c*M+m reads input channel c:
+//     [H,W,C,M] (M = depth_multiplier)                       weight[c*M+m,0,i,j] = depthwise_kernel[i,j,c,m]
 //   Dense kernel [in,out]              weight [out,in]
 //   LSTM kernel [in,4U]                weight_ih [4U,in]     gate order i,f,c,o = LibTorch i,f,g,o
 //   LSTM recurrent_kernel [U,4U]       weight_hh [4U,U]
@@ -40,6 +43,12 @@ int64_t axis_to_keras(int64_t axis, size_t rank);
 at::Tensor conv_kernel_from_keras(const at::Tensor& kernel);
 /// Conv weight [O, I, K...] -> [K..., I, O].
 at::Tensor conv_kernel_to_keras(const at::Tensor& weight);
+
+/// DepthwiseConv2D depthwise_kernel [H, W, C, M] -> grouped-conv weight [C*M, 1, H, W]
+/// (weight[c*M+m, 0, i, j] = kernel[i, j, c, m]).
+at::Tensor depthwise_kernel_from_keras(const at::Tensor& kernel);
+/// Inverse: weight [C*M, 1, H, W] with `multiplier` M -> [H, W, C, M].
+at::Tensor depthwise_kernel_to_keras(const at::Tensor& weight, int64_t multiplier);
 
 /// Dense kernel [in, out] -> weight [out, in].
 at::Tensor dense_kernel_from_keras(const at::Tensor& kernel);

@@ -89,7 +89,7 @@ std::map<std::string, at::Tensor> convert_weights(const ir::Layer& l, const std:
     case LayerKind::kConv1D:
     case LayerKind::kConv2D: {
       std::vector<int64_t> shape = l.kernel;
-      shape.push_back(in.at(0));
+      shape.push_back(in.at(0) / l.groups);
       shape.push_back(l.units);
       const at::Tensor& k = stored[0].value;
       if (k.dim() != static_cast<int64_t>(shape.size()) || k.size(-1) != l.units) {
@@ -97,10 +97,28 @@ std::map<std::string, at::Tensor> convert_weights(const ir::Layer& l, const std:
       }
       std::vector<int64_t> ks(k.sizes().begin(), k.sizes().end() - 2);
       if (ks != l.kernel) check(0, shape, fmt::format("config says kernel_size=[{}]", fmt::join(l.kernel, ",")));
-      check(0, shape, fmt::format("the layer's input has {} channels", in.at(0)));
+      check(0, shape, l.groups == 1 ? fmt::format("the layer's input has {} channels", in.at(0))
+                                    : fmt::format("the layer's input has {} channels in {} groups", in.at(0), l.groups));
       w["weight"] = layout::conv_kernel_from_keras(k);
       if (l.use_bias) {
         bias(1, l.units, "filters");
+        w["bias"] = stored[1].value;
+      }
+      break;
+    }
+    case LayerKind::kDepthwiseConv2D: {
+      std::vector<int64_t> shape = l.kernel;
+      shape.push_back(in.at(0));
+      shape.push_back(l.multiplier);
+      const at::Tensor& k = stored[0].value;
+      if (k.dim() != 4 || k.size(3) != l.multiplier) check(0, shape, fmt::format("config says depth_multiplier={}", l.multiplier));
+      if (k.size(0) != l.kernel[0] || k.size(1) != l.kernel[1]) {
+        check(0, shape, fmt::format("config says kernel_size=[{}]", fmt::join(l.kernel, ",")));
+      }
+      check(0, shape, fmt::format("the layer's input has {} channels", in.at(0)));
+      w["weight"] = layout::depthwise_kernel_from_keras(k);
+      if (l.use_bias) {
+        bias(1, l.units, "channels*depth_multiplier");
         w["bias"] = stored[1].value;
       }
       break;

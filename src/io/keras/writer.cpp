@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <numeric>
+#include <optional>
 
 #include "common/atomic_file.h"
 #include "common/error.h"
@@ -68,6 +69,19 @@ void to_keras_element_order(ir::Graph& g) {
       }
     }
     l.channels_last = true;
+  }
+}
+
+/// The activation a config value names ("relu", or Keras 3's {"class_name": "function", "config": "relu"}).
+std::optional<ir::Activation> activation_in(const Json& v) {
+  std::string name;
+  if (v.is_string()) name = v.get<std::string>();
+  else if (v.is_object() && v.contains("config") && v["config"].is_string()) name = v["config"].get<std::string>();
+  else return std::nullopt;
+  try {
+    return activation_from_keras_name(name);
+  } catch (const UnsupportedError&) {
+    return std::nullopt;
   }
 }
 
@@ -157,8 +171,8 @@ struct Writer {
       }
       if (cls == "Softmax") c["axis"] = -1;
       if (cls == "ReLU") {
-        c["max_value"] = nullptr;
-        c["threshold"] = 0.0;
+        if (!c.contains("max_value")) c["max_value"] = nullptr;
+        if (!c.contains("threshold")) c["threshold"] = 0.0;
       }
       if (l.kind == LayerKind::kDropout) {
         c["noise_shape"] = nullptr;
@@ -191,6 +205,10 @@ struct Writer {
     Json entry = Json::parse(l.origin_config);
     Json& c = entry["config"];
     for (const auto& item : modeled.items()) {
+      if (c.contains(item.key()) && item.key() == "activation" && activation_in(c[item.key()]).has_value() &&
+          activation_in(c[item.key()]) == activation_in(item.value())) {
+        continue;  // the same function under the spelling the file had ("swish" / "silu")
+      }
       if (!c.contains(item.key()) || c[item.key()] != item.value()) c[item.key()] = item.value();
     }
     if (entry.contains("build_config") && entry["build_config"].is_object() &&
@@ -264,7 +282,7 @@ struct Writer {
           l.name == implicit->second) {
         continue;  // Keras 2 kept the input shape on the first layer, not in an InputLayer entry
       }
-      std::string cls = keras_class_for(l);
+      std::string cls = keras_class_for(l, style);
       Json modeled = modeled_config(l, cls, input_shapes(l), style);
       layers.push_back(l.origin_config.empty() ? generated_entry(l, cls, modeled) : patched_entry(l, modeled));
     }
@@ -289,6 +307,10 @@ struct Writer {
       case LayerKind::kConv1D:
       case LayerKind::kConv2D:
         values.push_back(layout::conv_kernel_to_keras(w("weight")));
+        if (l.use_bias) values.push_back(w("bias"));
+        break;
+      case LayerKind::kDepthwiseConv2D:
+        values.push_back(layout::depthwise_kernel_to_keras(w("weight"), l.multiplier));
         if (l.use_bias) values.push_back(w("bias"));
         break;
       case LayerKind::kBatchNorm:
@@ -332,6 +354,10 @@ struct Writer {
   /// (Keras 3; LSTM weights sit in its cell: "sequential/lstm/lstm_cell/kernel").
   std::string weight_name(const ir::Layer& l, const std::string& keras_name) const {
     if (style == Style::kKeras2) return fmt::format("{}/{}:0", l.name, keras_name);
+    // Keras 3 calls the depthwise kernel variable "kernel".
+    if (l.kind == LayerKind::kDepthwiseConv2D && keras_name == "depthwise_kernel") {
+      return fmt::format("{}/{}/kernel", g.name, l.name);
+    }
     if (l.kind == LayerKind::kLSTM) return fmt::format("{}/{}/lstm_cell/{}", g.name, l.name, keras_name);
     return fmt::format("{}/{}/{}", g.name, l.name, keras_name);
   }
@@ -414,7 +440,7 @@ struct Writer {
     std::map<std::string, int> used;
     for (const ir::Layer& l : g.layers) {
       if (l.kind == LayerKind::kInput) continue;
-      std::string base = snake_case(keras_class_for(l));
+      std::string base = snake_case(keras_class_for(l, Style::kKeras3));
       int n = used.count(base) ? ++used[base] : (used[base] = 0);
       std::string path = "layers/" + (n == 0 ? base : fmt::format("{}_{}", base, n));
       h5::Group vars = root.create_group(path + "/vars");

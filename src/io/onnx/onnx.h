@@ -1,8 +1,9 @@
 // snare::io::onnx — ONNX model files in and out, with the reference onnx library (libonnx + protobuf).
 //
 // Reading runs the ONNX checker and shape inference first (their messages wrapped with the file name),
-// then maps nodes onto ir layers (Conv, Gemm, MatMul+Add, activations, pools, Flatten, Reshape,
-// BatchNormalization, Add, Concat, Pad, LSTM, and the NHWC<->NCHW Transposes tf2onnx emits).
+// then maps nodes onto ir layers (Conv incl. grouped and depthwise, Gemm, MatMul+Add, activations incl.
+// Clip(0, 6) and multi-node swish / hard-swish / GELU, pools, Flatten, Reshape, BatchNormalization, Add,
+// Concat, Pad, LSTM, and the NHWC<->NCHW Transposes tf2onnx emits).
 // Writing emits opset 13.
 //
 //   ir::Graph g = io::onnx::read_onnx("model.onnx");

@@ -8,9 +8,11 @@
 #include <onnx/shape_inference/implementation.h>
 
 #include <algorithm>
+#include <cmath>
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <sstream>
 
@@ -111,6 +113,7 @@ class Reader {
   void map_add(const pb::NodeProto& n);
   void map_activation(const pb::NodeProto& n);
   void map_batchnorm(const pb::NodeProto& n);
+  void map_clip(const pb::NodeProto& n);
   void map_concat(const pb::NodeProto& n);
   void map_constant(const pb::NodeProto& n);
   void map_conv(const pb::NodeProto& n);
@@ -128,8 +131,17 @@ class Reader {
   void map_transpose(const pb::NodeProto& n);
 
  private:
+  /// An activation that ONNX spells as several nodes (x * Sigmoid(x), the erf form of GELU, ...): found
+  /// before mapping, mapped at its last node; the other nodes are skipped.
+  struct Composite {
+    ir::Activation activation = ir::Activation::kLinear;
+    std::string x;            ///< the data tensor the activation applies to
+    int reads_of_x = 0;       ///< how many node inputs of the pattern read x (one use of x in all)
+  };
+
   void load();
   void sort_nodes();
+  void find_composites();
   void check();
   void reject_unsupported();
   void collect_constants_and_uses();
@@ -153,6 +165,8 @@ class Reader {
   bool present(const pb::NodeProto& n, int i) const { return n.input_size() > i && !n.input(i).empty(); }
   const at::Tensor& constant(const pb::NodeProto& n, int i) const;
   const Value& value(const pb::NodeProto& n, int i) const;
+  /// The Value of data tensor `tensor`, read by node `n`.
+  const Value& value_of(const pb::NodeProto& n, const std::string& tensor) const;
   const Shape& shape_of(const std::string& layer) const { return graph_.layer(layer).output_shape; }
   /// The per-sample shape of the ONNX tensor holding `v` (batch axis removed; for the LSTM layouts
   /// the batch axis is not the first).
@@ -173,6 +187,9 @@ class Reader {
   bool absorbable(const std::string& tensor) const;
   /// Aliases the node's output 0 to input 0's value with layout `layout`.
   void alias(const pb::NodeProto& n, Layout layout);
+  /// Applies activation `a` to data tensor `x` for node `n` (whose output receives the result): fused
+  /// into the Dense/Conv producing x where nothing else reads x, else an ir Activation layer.
+  void place_activation(const pb::NodeProto& n, const std::string& x, ir::Activation a, double alpha);
 
   /// Explicit ONNX pads -> ir padding for a conv or pool: kValid, kSame, or an inserted ZeroPadding
   /// layer (returned name replaces the input) when `zero_pad_ok`.
@@ -189,6 +206,8 @@ class Reader {
   std::map<std::string, std::string> tip_;   ///< layer -> its latest ONNX tensor
   std::set<std::string> names_;
   std::vector<std::string> folded_flattens_;  ///< snare-written Flattens whose order is in their Dense weights
+  std::map<int, Composite> composites_;       ///< node index of a composite's last node -> the composite
+  std::set<int> inside_composites_;           ///< the other nodes of composites (not mapped)
   ir::Graph graph_;
 };
 
@@ -203,15 +222,18 @@ constexpr OpEntry kOps[] = {
     {"Add", &Reader::map_add},
     {"AveragePool", &Reader::map_pool},
     {"BatchNormalization", &Reader::map_batchnorm},
+    {"Clip", &Reader::map_clip},
     {"Concat", &Reader::map_concat},
     {"Constant", &Reader::map_constant},
     {"Conv", &Reader::map_conv},
     {"Dropout", &Reader::map_dropout},
     {"Elu", &Reader::map_activation},
+    {"Exp", &Reader::map_activation},
     {"Flatten", &Reader::map_flatten},
     {"Gemm", &Reader::map_dense},
     {"GlobalAveragePool", &Reader::map_global_pool},
     {"GlobalMaxPool", &Reader::map_global_pool},
+    {"HardSwish", &Reader::map_activation},
     {"Identity", &Reader::map_identity},
     {"LSTM", &Reader::map_lstm},
     {"LeakyRelu", &Reader::map_activation},
@@ -223,6 +245,8 @@ constexpr OpEntry kOps[] = {
     {"Selu", &Reader::map_activation},
     {"Sigmoid", &Reader::map_activation},
     {"Softmax", &Reader::map_activation},
+    {"Softplus", &Reader::map_activation},
+    {"Softsign", &Reader::map_activation},
     {"Squeeze", &Reader::map_squeeze},
     {"Sum", &Reader::map_sum},
     {"Tanh", &Reader::map_activation},
@@ -307,7 +331,9 @@ void Reader::check() {
 
 void Reader::reject_unsupported() {
   std::vector<std::string> bad;
-  for (const auto& n : model_.graph().node()) {
+  for (int i = 0; i < model_.graph().node_size(); ++i) {
+    if (composites_.count(i) || inside_composites_.count(i)) continue;
+    const pb::NodeProto& n = model_.graph().node(i);
     bool default_domain = n.domain().empty() || n.domain() == "ai.onnx";
     if (!default_domain || !find_op(n.op_type())) {
       std::string op = default_domain ? n.op_type() : n.domain() + "." + n.op_type();
@@ -321,6 +347,131 @@ void Reader::reject_unsupported() {
                                      bad.size() == 1 ? "" : "s", fmt::join(bad, ", "), fmt::join(known, ", ")));
 }
 
+// Activations that opset 13 has no op for are short chains. Each match must own its intermediate tensors
+// (one reader each, not graph outputs); x may be read by nothing else for the activation to be fused.
+//   swish       Mul(x, Sigmoid(x))
+//   hard_swish  Mul(x, HardSigmoid(x; alpha 1/6, beta 1/2))
+//   gelu        Mul(Mul(x, a), 0.5), Mul(x, Mul(a, 0.5)) or Mul(a, Mul(x, 0.5)) where
+//               a = Add(Erf(Div(x, sqrt 2) or Mul(x, 1/sqrt 2)), 1)
+void Reader::find_composites() {
+  const auto& g = model_.graph();
+  std::map<std::string, int> producer;
+  std::map<std::string, int> readers;
+  std::map<std::string, const pb::TensorProto*> consts;
+  for (const auto& t : g.initializer()) consts[t.name()] = &t;
+  for (int i = 0; i < g.node_size(); ++i) {
+    const auto& n = g.node(i);
+    for (const auto& o : n.output()) producer[o] = i;
+    for (const auto& in : n.input()) ++readers[in];
+    const auto* a = find_attribute(n, "value");
+    if (n.op_type() == "Constant" && a && a->has_t() && n.output_size() == 1) consts[n.output(0)] = &a->t();
+  }
+  for (const auto& o : g.output()) readers[o.name()] += 2;  // never an owned intermediate
+  auto op_of = [&](const std::string& t, const char* op) -> const pb::NodeProto* {
+    auto p = producer.find(t);
+    if (p == producer.end()) return nullptr;
+    const auto& n = g.node(p->second);
+    bool default_domain = n.domain().empty() || n.domain() == "ai.onnx";
+    return default_domain && n.op_type() == op && n.output_size() >= 1 && n.output(0) == t ? &n : nullptr;
+  };
+  auto owned = [&](const std::string& t) { return readers[t] == 1; };
+  auto scalar = [&](const std::string& t, double want) {
+    auto c = consts.find(t);
+    if (c == consts.end()) return false;
+    try {
+      at::Tensor v = to_tensor(*c->second, t);
+      return v.numel() == 1 && std::abs(v.to(at::kDouble).reshape({}).item<double>() - want) <= 1e-6 * std::abs(want);
+    } catch (const std::exception&) {
+      return false;
+    }
+  };
+  auto data = [&](const std::string& t) { return !t.empty() && !consts.count(t); };
+  std::map<const pb::NodeProto*, int> position;  // node storage is not contiguous
+  for (int i = 0; i < g.node_size(); ++i) position[&g.node(i)] = i;
+  auto index = [&](const pb::NodeProto* n) { return position.at(n); };
+  // The 1 + erf(x / sqrt 2) part of GELU: its x and nodes, or "" when `t` is not one.
+  auto gelu_core = [&](const std::string& t, std::vector<int>& nodes) -> std::string {
+    const pb::NodeProto* add = op_of(t, "Add");
+    if (!add || add->input_size() != 2) return "";
+    int e = scalar(add->input(0), 1.0) ? 1 : scalar(add->input(1), 1.0) ? 0 : -1;
+    if (e < 0 || !owned(add->input(e))) return "";
+    const pb::NodeProto* erf = op_of(add->input(e), "Erf");
+    if (!erf || !owned(erf->input(0))) return "";
+    const pb::NodeProto* scale = op_of(erf->input(0), "Div");
+    std::string x;
+    if (scale && scale->input_size() == 2 && scalar(scale->input(1), std::sqrt(2.0))) {
+      x = scale->input(0);
+    } else if ((scale = op_of(erf->input(0), "Mul")) && scale->input_size() == 2) {
+      if (scalar(scale->input(1), std::sqrt(0.5))) x = scale->input(0);
+      if (scalar(scale->input(0), std::sqrt(0.5))) x = scale->input(1);
+    }
+    if (!data(x)) return "";
+    nodes.insert(nodes.end(), {index(add), index(erf), index(scale)});
+    return x;
+  };
+  auto claim = [&](int last, ir::Activation a, const std::string& x, const std::vector<int>& nodes) {
+    if (inside_composites_.count(last)) return;
+    for (int i : nodes) {
+      if (inside_composites_.count(i) || composites_.count(i)) return;
+    }
+    int reads = 0;
+    for (int i : nodes) reads += static_cast<int>(std::count(g.node(i).input().begin(), g.node(i).input().end(), x));
+    reads += static_cast<int>(std::count(g.node(last).input().begin(), g.node(last).input().end(), x));
+    composites_[last] = Composite{a, x, reads};
+    inside_composites_.insert(nodes.begin(), nodes.end());
+  };
+  for (int i = 0; i < g.node_size(); ++i) {
+    const auto& m = g.node(i);
+    if (m.op_type() != "Mul" || !(m.domain().empty() || m.domain() == "ai.onnx") || m.input_size() != 2) continue;
+    bool found = false;
+    for (int k = 0; k < 2 && !found; ++k) {
+      const std::string& x = m.input(k);
+      const std::string& other = m.input(1 - k);
+      if (!data(x) || !owned(other)) continue;
+      if (const pb::NodeProto* s = op_of(other, "Sigmoid"); s && s->input(0) == x) {
+        claim(i, ir::Activation::kSwish, x, {index(s)});
+        found = true;
+      } else if (const pb::NodeProto* h = op_of(other, "HardSigmoid");
+                 h && h->input(0) == x && std::abs(attr_float(*h, "alpha", 0.2f) - 1.0f / 6.0f) <= 1e-6f &&
+                 std::abs(attr_float(*h, "beta", 0.5f) - 0.5f) <= 1e-6f) {
+        claim(i, ir::Activation::kHardSwish, x, {index(h)});
+        found = true;
+      }
+    }
+    // GELU, ending in this Mul.
+    for (int k = 0; k < 2 && !found; ++k) {
+      const std::string& p = m.input(k);
+      const std::string& q = m.input(1 - k);
+      if (!owned(p)) continue;
+      std::vector<int> nodes;
+      const pb::NodeProto* inner = op_of(p, "Mul");
+      if (scalar(q, 0.5) && inner && inner->input_size() == 2) {  // Mul(Mul(x, a), 0.5)
+        for (int j = 0; j < 2 && !found; ++j) {
+          nodes = {index(inner)};
+          std::string x = owned(inner->input(j)) ? gelu_core(inner->input(j), nodes) : "";
+          if (!x.empty() && inner->input(1 - j) == x) {
+            claim(i, ir::Activation::kGelu, x, nodes);
+            found = true;
+          }
+        }
+      } else if (inner && inner->input_size() == 2) {
+        for (int j = 0; j < 2 && !found; ++j) {
+          if (!scalar(inner->input(1 - j), 0.5)) continue;
+          nodes = {index(inner)};
+          const std::string& r = inner->input(j);
+          if (data(q) && owned(r) && gelu_core(r, nodes) == q) {  // Mul(x, Mul(a, 0.5))
+            claim(i, ir::Activation::kGelu, q, nodes);
+            found = true;
+          } else if (data(r) && owned(q) && (nodes = {index(inner)}, gelu_core(q, nodes) == r)) {  // Mul(a, Mul(x, 0.5))
+            claim(i, ir::Activation::kGelu, r, nodes);
+            found = true;
+          }
+        }
+      }
+    }
+  }
+}
+
 void Reader::collect_constants_and_uses() {
   const auto& g = model_.graph();
   for (const auto& t : g.initializer()) constants_[t.name()] = to_tensor(t, t.name());
@@ -330,6 +481,8 @@ void Reader::collect_constants_and_uses() {
     }
   }
   for (const auto& o : g.output()) ++uses_[o.name()];
+  // A composite reads its x once, whatever its nodes do, so x can still be fused into.
+  for (const auto& [i, c] : composites_) uses_[c.x] -= c.reads_of_x - 1;
 }
 
 // The single real graph input (initializers listed as inputs, as old tf2onnx writes them, are
@@ -438,6 +591,15 @@ const Value& Reader::value(const pb::NodeProto& n, int i) const {
   if (it == values_.end()) {
     if (is_const(n.input(i))) unsupported(n, fmt::format("input {} ('{}') is a constant; snare expects data here", i, n.input(i)));
     model_error(n, fmt::format("input '{}' is not defined before the node", n.input(i)));
+  }
+  return it->second;
+}
+
+const Value& Reader::value_of(const pb::NodeProto& n, const std::string& tensor) const {
+  auto it = values_.find(tensor);
+  if (it == values_.end()) {
+    if (is_const(tensor)) unsupported(n, fmt::format("'{}' is a constant; snare expects data here", tensor));
+    model_error(n, fmt::format("input '{}' is not defined before the node", tensor));
   }
   return it->second;
 }
@@ -647,11 +809,29 @@ void Reader::map_conv(const pb::NodeProto& n) {
   if (x.layout != Layout::kFirst) unsupported(n, "input is channels-last (NHWC) here; ONNX Conv reads NCHW");
   const at::Tensor& w = constant(n, 1);
   if (w.dim() != 3 && w.dim() != 4) unsupported(n, fmt::format("{}-D convolution (snare supports 1-D and 2-D)", w.dim() - 2));
-  if (attr_int(n, "group", 1) != 1) unsupported(n, fmt::format("group={} (grouped convolutions)", attr_int(n, "group", 1)));
   size_t dims = static_cast<size_t>(w.dim() - 2);
+  int64_t group = attr_int(n, "group", 1);
+  int64_t in_channels = shape_of(x.layer).at(0);
+  auto weight_shape = [&] { return ints(Shape(w.sizes().begin(), w.sizes().end())); };
+  if (group < 1 || in_channels % group != 0 || w.size(0) % group != 0) {
+    model_error(n, fmt::format("group={} must divide the {} input channels and the {} filters", group, in_channels, w.size(0)));
+  }
+  if (w.size(1) != in_channels / group) {
+    model_error(n, fmt::format("weight {} for {} input channels in {} group(s)", weight_shape(), in_channels, group));
+  }
   Layer l;
   l.kind = dims == 1 ? LayerKind::kConv1D : LayerKind::kConv2D;
   l.units = w.size(0);
+  l.groups = group;
+  // One filter group per input channel is a depthwise conv (weight [C*M, 1, kh, kw] is the ir layout). With one
+  // input channel that is also a plain conv: snare's writer marks its depthwise ones (and its grouped convs
+  // that have one group per channel), which changes the ir kind but not what the layer computes.
+  Hints hints = parse_hints(n.doc_string());
+  if (dims == 2 && group == in_channels && !hints.has("grouped") && (group > 1 || hints.has("depthwise"))) {
+    l.kind = LayerKind::kDepthwiseConv2D;
+    l.multiplier = w.size(0) / in_channels;
+    l.groups = 1;
+  }
   l.kernel = Shape(w.sizes().begin() + 2, w.sizes().end());
   if (auto k = attr_ints(n, "kernel_shape"); k && *k != l.kernel) {
     model_error(n, fmt::format("kernel_shape {} but weight is {}", ints(*k), ints(Shape(w.sizes().begin(), w.sizes().end()))));
@@ -708,7 +888,8 @@ void Reader::map_add(const pb::NodeProto& n) {
   const Value& v = plain_value(n, vi);
   const at::Tensor& c = constant(n, 1 - vi);
   Layer& l = graph_.layer(v.layer);
-  bool owner = l.kind == LayerKind::kDense || l.kind == LayerKind::kConv1D || l.kind == LayerKind::kConv2D;
+  bool owner = l.kind == LayerKind::kDense || l.kind == LayerKind::kConv1D || l.kind == LayerKind::kConv2D ||
+               l.kind == LayerKind::kDepthwiseConv2D;
   auto cannot = [&](const std::string& why) {
     unsupported(n, fmt::format("adds constant '{}' {} to '{}', which snare can only fold into the bias of the Dense/Conv "
                                "that produces it: {}",
@@ -790,14 +971,32 @@ void Reader::map_activation(const pb::NodeProto& n) {
     // Before opset 13 Softmax flattens the axes from `axis` on; only the last axis is per-channel.
     bool ok = opset_ < 13 ? axis == rank - 1 && channel == rank - 1 : axis == channel;
     if (!ok) unsupported(n, fmt::format("softmax over axis {} of a rank-{} {} tensor (snare: over channels only)", axis, rank, layout_name(v.layout)));
+  } else if (op == "HardSwish") {
+    a = ir::Activation::kHardSwish;
+  } else if (op == "Softplus") {
+    a = ir::Activation::kSoftplus;
+  } else if (op == "Softsign") {
+    a = ir::Activation::kSoftsign;
+  } else if (op == "Exp") {
+    a = ir::Activation::kExponential;
   } else if (op == "Identity") {
     a = ir::Activation::kLinear;
   } else {
     throw InternalError("map_activation called for " + op);
   }
+  place_activation(n, n.input(0), a, alpha);
+}
+
+void Reader::place_activation(const pb::NodeProto& n, const std::string& x, ir::Activation a, double alpha) {
+  Hints hints = parse_hints(n.doc_string());
+  const Value& v = value_of(n, x);
+  if (v.layout != Layout::kFirst && v.layout != Layout::kLast) {
+    unsupported(n, fmt::format("input '{}' is in {} layout here", x, layout_name(v.layout)));
+  }
   Layer& prev = graph_.layer(v.layer);
-  bool fusable = prev.kind == LayerKind::kDense || prev.kind == LayerKind::kConv1D || prev.kind == LayerKind::kConv2D;
-  if (!hints.has("layer") && fusable && prev.activation == ir::Activation::kLinear && absorbable(n.input(0))) {
+  bool fusable = prev.kind == LayerKind::kDense || prev.kind == LayerKind::kConv1D || prev.kind == LayerKind::kConv2D ||
+                 prev.kind == LayerKind::kDepthwiseConv2D;
+  if (!hints.has("layer") && fusable && prev.activation == ir::Activation::kLinear && absorbable(x)) {
     prev.activation = a;
     prev.alpha = alpha;
     define(n.output(0), v, true);
@@ -809,6 +1008,34 @@ void Reader::map_activation(const pb::NodeProto& n) {
   l.activation = a;
   l.alpha = alpha;
   define(n.output(0), Value{add_layer(l, n), v.layout}, true);
+}
+
+// Clip(0, 6) is ReLU6 (tf2onnx's tf.nn.relu6, PyTorch's ReLU6); Clip(0, +inf) is ReLU. The bounds are
+// attributes before opset 11 and optional constant inputs from opset 11 on.
+void Reader::map_clip(const pb::NodeProto& n) {
+  float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
+  if (opset_ < 11) {
+    lo = attr_float(n, "min", lo);
+    hi = attr_float(n, "max", hi);
+  } else {
+    auto bound = [&](int i, float fallback) {
+      if (!present(n, i)) return fallback;
+      const at::Tensor& t = constant(n, i);
+      if (t.numel() != 1) unsupported(n, fmt::format("Clip bound input {} has {} values; ONNX wants a scalar", i, t.numel()));
+      return t.to(at::kFloat).reshape({}).item<float>();
+    };
+    lo = bound(1, lo);
+    hi = bound(2, hi);
+  }
+  ir::Activation a = ir::Activation::kLinear;
+  if (lo == 0.0f && hi == 6.0f) {
+    a = ir::Activation::kRelu6;
+  } else if (lo == 0.0f && hi >= std::numeric_limits<float>::max()) {
+    a = ir::Activation::kRelu;
+  } else {
+    unsupported(n, fmt::format("Clip(min={}, max={}): snare supports Clip(0, 6) (ReLU6) and Clip(0, inf) (ReLU)", lo, hi));
+  }
+  place_activation(n, n.input(0), a, 0.0);
 }
 
 void Reader::map_pool(const pb::NodeProto& n) {
@@ -1133,6 +1360,7 @@ ir::Graph Reader::read() {
   load();
   sort_nodes();
   check();
+  find_composites();
   reject_unsupported();
   collect_constants_and_uses();
   const auto& g = model_.graph();
@@ -1142,7 +1370,13 @@ ir::Graph Reader::read() {
   if (!model_.producer_name().empty()) graph_.meta["onnx.producer"] = model_.producer_name() + " " + model_.producer_version();
   for (const auto& p : model_.metadata_props()) graph_.meta[p.key()] = p.value();
   make_input();
-  for (const auto& n : g.node()) {
+  for (int i = 0; i < g.node_size(); ++i) {
+    const pb::NodeProto& n = g.node(i);
+    if (inside_composites_.count(i)) continue;
+    if (auto c = composites_.find(i); c != composites_.end()) {
+      place_activation(n, c->second.x, c->second.activation, 0.0);
+      continue;
+    }
     if (fold_constant(n)) continue;
     (this->*(find_op(n.op_type())->map))(n);
   }

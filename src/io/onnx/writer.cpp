@@ -1,7 +1,9 @@
 // ir -> ONNX (opset 13). Each ir layer becomes one principal node named after the layer (plus
 // Transposes, a separate activation node, ... around it); the tensor holding a layer's final output
 // is named after the layer too, so a reader can map nodes back to layers. Weights go out in LibTorch
-// layouts, which are ONNX's (Conv OIHW, Gemm with transB=1), except LSTM gates (i,f,g,o -> i,o,f,c).
+// layouts, which are ONNX's (Conv OIHW, Gemm with transB=1, depthwise [C*M,1,kh,kw] = Conv with group C),
+// except LSTM gates (i,f,g,o -> i,o,f,c). Activations opset 13 lacks (relu6, swish, hard_swish, gelu) are
+// short chains of standard ops (Clip, Sigmoid/HardSigmoid + Mul, the erf formula) that the reader recognises.
 // A channels-last Flatten read only by Dense layers goes out as a plain Flatten, its order folded
 // into the Dense weights: one Transpose less per inference, which counts for small deployed models.
 #include <ATen/ATen.h>
@@ -49,7 +51,9 @@ std::vector<int64_t> onnx_pads(const Layer& l, const Shape& in) {
   std::vector<int64_t> before(dims, 0), after(dims, 0);
   if (l.padding == ir::Padding::kSame) {
     for (size_t i = 0; i < dims; ++i) {
-      int64_t s = l.strides.empty() ? (ir::has_units(l.kind) ? 1 : l.kernel[i]) : l.strides[i];
+      // Convs default to stride 1, pools to their window.
+      bool conv = ir::has_units(l.kind) || l.kind == LayerKind::kDepthwiseConv2D;
+      int64_t s = l.strides.empty() ? (conv ? 1 : l.kernel[i]) : l.strides[i];
       int64_t d = l.dilation.empty() ? 1 : l.dilation[i];
       int64_t out = (in.at(i + 1) + s - 1) / s;
       int64_t total = std::max<int64_t>((out - 1) * s + (l.kernel[i] - 1) * d + 1 - in.at(i + 1), 0);
@@ -96,6 +100,9 @@ class Writer {
   void plan_flatten_folds();
   std::string weight(const Layer& l, const std::string& key, const at::Tensor& t);
   std::string ints_const(const std::string& name, const std::vector<int64_t>& values);
+  std::string float_const(const std::string& name, float value);
+  /// Conv / depthwise Conv node (`group` 1 for a plain conv, C for a depthwise one) and its activation.
+  void conv(const Layer& l, int64_t group);
   /// Emits `activation` from `x` into `out`; `standalone` marks an ir Activation layer.
   void activation(const Layer& l, const std::string& x, const std::string& out, const std::string& name, bool standalone);
   /// Output tensor for the layer's last node (its name, unless the name is taken by the input).
@@ -152,6 +159,12 @@ std::string Writer::ints_const(const std::string& base, const std::vector<int64_
   return name;
 }
 
+std::string Writer::float_const(const std::string& base, float value) {
+  std::string name = tensor_name(base);
+  from_tensor(at::full({}, value, at::kFloat), name, graph_->add_initializer());
+  return name;
+}
+
 std::string Writer::output_of(const Layer& l) {
   // The Input's tensor is "input": a later layer called "input" gets a suffixed tensor.
   std::string name = l.name;
@@ -173,6 +186,9 @@ void Writer::activation(const Layer& l, const std::string& x, const std::string&
                         bool standalone) {
   Hints hints;
   if (standalone) hints.values["layer"] = "";
+  // Activations without an opset-13 op are short chains; the last node carries `name` and `out`,
+  // helpers are `<name>/...`, so the reader finds the activation (and its layer) at the last node.
+  auto helper = [&](const std::string& what) { return std::pair{node_name(name + "/" + what), tensor_name(name + "/" + what)}; };
   pb::NodeProto* n = nullptr;
   switch (l.activation) {
     case ir::Activation::kLinear: n = node("Identity", name, {x}, {out}); break;
@@ -197,8 +213,63 @@ void Writer::activation(const Layer& l, const std::string& x, const std::string&
       set_attr(n, "alpha", static_cast<float>(l.alpha));
       hints.values["alpha"] = format_real(l.alpha);
       break;
+    case ir::Activation::kRelu6:  // opset >= 11: Clip's bounds are (scalar) inputs
+      n = node("Clip", name, {x, float_const(name + ".min", 0.0f), float_const(name + ".max", 6.0f)}, {out});
+      break;
+    case ir::Activation::kSwish: {  // x * Sigmoid(x)
+      auto [sn, st] = helper("sigmoid");
+      node("Sigmoid", sn, {x}, {st});
+      n = node("Mul", name, {x, st}, {out});
+      break;
+    }
+    case ir::Activation::kHardSwish: {  // HardSwish is opset 14; x * HardSigmoid(x) with alpha 1/6, beta 1/2
+      auto [hn, ht] = helper("hard_sigmoid");
+      pb::NodeProto* h = node("HardSigmoid", hn, {x}, {ht});
+      set_attr(h, "alpha", 1.0f / 6.0f);
+      set_attr(h, "beta", 0.5f);
+      n = node("Mul", name, {x, ht}, {out});
+      break;
+    }
+    case ir::Activation::kGelu: {  // Gelu is opset 20; exact: x * 0.5 * (1 + erf(x / sqrt(2)))
+      auto [dn, dt] = helper("div");
+      auto [en, et] = helper("erf");
+      auto [pn, pt] = helper("add");
+      auto [mn, mt] = helper("mul");
+      node("Div", dn, {x, float_const(name + ".sqrt2", 1.41421356237309515f)}, {dt});
+      node("Erf", en, {dt}, {et});
+      node("Add", pn, {et, float_const(name + ".one", 1.0f)}, {pt});
+      node("Mul", mn, {x, pt}, {mt});
+      n = node("Mul", name, {mt, float_const(name + ".half", 0.5f)}, {out});
+      break;
+    }
+    case ir::Activation::kSoftplus: n = node("Softplus", name, {x}, {out}); break;
+    case ir::Activation::kSoftsign: n = node("Softsign", name, {x}, {out}); break;
+    case ir::Activation::kExponential: n = node("Exp", name, {x}, {out}); break;
   }
   n->set_doc_string(hints.text());
+}
+
+void Writer::conv(const Layer& l, int64_t group) {
+  std::vector<std::string> inputs{in(l), weight(l, "weight", l.weights.at("weight"))};
+  if (l.use_bias) inputs.push_back(weight(l, "bias", l.weights.at("bias")));
+  std::string pre = l.activation == ir::Activation::kLinear ? output_of(l) : tensor_name(l.name + "/linear");
+  size_t dims = l.kernel.size();
+  pb::NodeProto* n = node("Conv", l.name, inputs, {pre});
+  set_attr(n, "kernel_shape", l.kernel);
+  set_attr(n, "strides", l.strides.empty() ? Shape(dims, 1) : l.strides);
+  set_attr(n, "dilations", l.dilation.empty() ? Shape(dims, 1) : l.dilation);
+  set_attr(n, "pads", onnx_pads(l, in_shape(l)));
+  set_attr(n, "group", group);
+  Hints hints;
+  if (l.padding == ir::Padding::kSame) hints.values["padding"] = "same";
+  // With one input channel a depthwise conv is group = 1, like a plain conv: the hint tells them apart.
+  if (l.kind == LayerKind::kDepthwiseConv2D && group == 1) hints.values["depthwise"] = "";
+  // A 2-D conv with one group per input channel computes a depthwise conv; the hint keeps the ir kind.
+  if (l.kind == LayerKind::kConv2D && group > 1 && group == in_shape(l).at(0)) hints.values["grouped"] = "";
+  n->set_doc_string(hints.text());
+  if (l.activation != ir::Activation::kLinear) {
+    activation(l, pre, output_of(l), node_name(l.name + "/" + ir::activation_name(l.activation)), false);
+  }
 }
 
 void Writer::layer(const Layer& l) {
@@ -225,21 +296,9 @@ void Writer::layer(const Layer& l) {
       return;
     }
     case LayerKind::kConv1D:
-    case LayerKind::kConv2D: {
-      std::vector<std::string> inputs{in(l), weight(l, "weight", l.weights.at("weight"))};
-      if (l.use_bias) inputs.push_back(weight(l, "bias", l.weights.at("bias")));
-      std::string pre = principal_out();
-      size_t dims = l.kernel.size();
-      pb::NodeProto* n = node("Conv", l.name, inputs, {pre});
-      set_attr(n, "kernel_shape", l.kernel);
-      set_attr(n, "strides", l.strides.empty() ? Shape(dims, 1) : l.strides);
-      set_attr(n, "dilations", l.dilation.empty() ? Shape(dims, 1) : l.dilation);
-      set_attr(n, "pads", onnx_pads(l, in_shape(l)));
-      set_attr(n, "group", int64_t{1});
-      if (l.padding == ir::Padding::kSame) n->set_doc_string("snare: padding=same");
-      finish_activation(pre);
-      return;
-    }
+    case LayerKind::kConv2D: conv(l, l.groups); return;
+    // ONNX Conv with group = C: weight [C*M, 1, kh, kw], output o reads input channel o / M (the ir layout).
+    case LayerKind::kDepthwiseConv2D: conv(l, in_shape(l).at(0)); return;
     case LayerKind::kMaxPool1D:
     case LayerKind::kMaxPool2D:
     case LayerKind::kAvgPool1D:
