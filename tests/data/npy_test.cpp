@@ -14,6 +14,7 @@
 
 #include "common/error.h"
 #include "data/h5_array.h"
+#include "python_util.h"
 #include "temp_dir.h"
 
 namespace snare::data {
@@ -21,38 +22,15 @@ namespace {
 
 using test::read_file;
 using test::TempDir;
+using test::contains;
+using test::data_error_of;
+using test::python_has;
 using test::write_file;
 using Strings = std::vector<std::string>;
 using Shape = std::vector<int64_t>;
 
-const char kPython[] = "/usr/bin/python3";
-
-/// True when Debian's python can import `module` (numpy, h5py); the pyenv python on PATH has neither.
-bool python_has(const std::string& module) {
-  if (!std::filesystem::exists(kPython)) return false;
-  const std::string cmd = std::string(kPython) + " -c 'import " + module + "' >/dev/null 2>&1";
-  return std::system(cmd.c_str()) == 0;
-}
-
 /// Runs `script` with Debian's python inside `tmp` (numpy imported as np); true when it succeeds.
-bool run_python(const TempDir& tmp, const std::string& script) {
-  write_file(tmp.str("make.py"), "import os, sys\nimport numpy as np\nos.chdir(sys.argv[1])\n" + script);
-  const std::string cmd = std::string(kPython) + " " + tmp.str("make.py") + " " + tmp.str();
-  return std::system(cmd.c_str()) == 0;
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-
-/// The DataError message of `f`, or "" (and a test failure) when it throws none.
-std::string data_error_of(const std::function<void()>& f) {
-  try {
-    f();
-    ADD_FAILURE() << "expected a DataError";
-  } catch (const DataError& e) {
-    return e.what();
-  }
-  return "";
-}
+bool run_python(const TempDir& tmp, const std::string& script) { return test::run_python_in(tmp, "", script); }
 
 /// All rows of `src` as a tensor of its dtype.
 at::Tensor read_all(ArraySource& src) {

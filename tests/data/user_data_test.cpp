@@ -15,6 +15,7 @@
 
 #include "common/error.h"
 #include "data/dataset.h"
+#include "python_util.h"
 #include "temp_dir.h"
 
 namespace snare::data {
@@ -23,55 +24,28 @@ namespace {
 using test::read_file;
 using test::TempDir;
 using test::values;
+using test::contains;
+using test::data_error_of;
+using test::python_has;
 using test::write_file;
 using Shape = std::vector<int64_t>;
 using Strings = std::vector<std::string>;
 
-const char kPython[] = "/usr/bin/python3";
-
-/// True when Debian's python can import `module` (numpy, h5py); the pyenv python on PATH has neither.
-bool python_has(const std::string& module) {
-  if (!std::filesystem::exists(kPython)) return false;
-  const std::string cmd = std::string(kPython) + " -c 'import " + module + "' >/dev/null 2>&1";
-  return std::system(cmd.c_str()) == 0;
-}
-
-/// Runs `script` with Debian's python inside `tmp`; true when it succeeds. The script has numpy as np and
+/// Runs `script` with Debian's python inside `tmp` (numpy as np, h5py or None), with a helper
 /// save_all(name, arrays), which writes NAME.npz, a folder NAME_npy/ of .npy files and, with h5py, NAME.h5.
 bool run_python(const TempDir& tmp, const std::string& script) {
-  write_file(tmp.str("make.py"),
-             "import os, sys\n"
-             "import numpy as np\n"
-             "try:\n"
-             "  import h5py\n"
-             "except ImportError:\n"
-             "  h5py = None\n"
-             "os.chdir(sys.argv[1])\n"
-             "def save_all(name, arrays):\n"
-             "  np.savez(name + '.npz', **arrays)\n"
-             "  os.makedirs(name + '_npy', exist_ok=True)\n"
-             "  for k, v in arrays.items():\n"
-             "    np.save(os.path.join(name + '_npy', k + '.npy'), v)\n"
-             "  if h5py is not None:\n"
-             "    with h5py.File(name + '.h5', 'w') as f:\n"
-             "      for k, v in arrays.items():\n"
-             "        f[k] = v\n" +
-                 script);
-  const std::string cmd = std::string(kPython) + " " + tmp.str("make.py") + " " + tmp.str();
-  return std::system(cmd.c_str()) == 0;
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-
-/// The DataError message of `f`, or "" (and a test failure) when it throws none.
-std::string data_error_of(const std::function<void()>& f) {
-  try {
-    f();
-    ADD_FAILURE() << "expected a DataError";
-  } catch (const DataError& e) {
-    return e.what();
-  }
-  return "";
+  const std::string save_all =
+      "def save_all(name, arrays):\n"
+      "  np.savez(name + '.npz', **arrays)\n"
+      "  os.makedirs(name + '_npy', exist_ok=True)\n"
+      "  for k, v in arrays.items():\n"
+      "    np.save(os.path.join(name + '_npy', k + '.npy'), v)\n"
+      "  if h5py is not None:\n"
+      "    with h5py.File(name + '.h5', 'w') as f:\n"
+      "      for k, v in arrays.items():\n"
+      "        f[k] = v\n";
+  const std::string h5py = "try:\n  import h5py\nexcept ImportError:\n  h5py = None\n";
+  return test::run_python_in(tmp, h5py, save_all + script);
 }
 
 ArrayInfo array(const Shape& shape) {
