@@ -134,6 +134,14 @@ class Tracer {
       case LayerKind::kReshape:
         t.blocked = fmt::format("its units pass the Reshape '{}'", l.name);
         return;
+      case LayerKind::kPermute:
+        // Channel positions survive a permutation of the spatial axes; one that moves the channel axis scatters them.
+        if (l.permutation.empty() || l.permutation[0] != 0) {
+          t.blocked = fmt::format("the Permute '{}' moves the channel axis", l.name);
+          return;
+        }
+        follow(l.name, pos, t);
+        return;
       case LayerKind::kInput: return;
     }
   }
@@ -158,6 +166,8 @@ std::string producer_behind(const ir::Graph& g, const std::string& layer) {
     case LayerKind::kZeroPadding2D:
     case LayerKind::kAdd: return producer_behind(g, l.inputs.at(0));
     case LayerKind::kDepthwiseConv2D: return l.multiplier == 1 ? producer_behind(g, l.inputs.at(0)) : "";
+    case LayerKind::kPermute:
+      return !l.permutation.empty() && l.permutation[0] == 0 ? producer_behind(g, l.inputs.at(0)) : "";
     default: return "";
   }
 }

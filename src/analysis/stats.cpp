@@ -53,7 +53,8 @@ int64_t layer_macs(const ir::Layer& l, const std::vector<ir::Shape>& ins) {
     case LayerKind::kBatchNorm:
     case LayerKind::kActivation:
     case LayerKind::kAdd:
-    case LayerKind::kConcatenate: return 0;
+    case LayerKind::kConcatenate:
+    case LayerKind::kPermute: return 0;
   }
   return 0;
 }

@@ -292,7 +292,9 @@ at::Tensor Network::run_layer(const ir::Layer& l, const std::vector<at::Tensor>&
       return at::constant_pad_nd(in.at(0), {l.pads[2], l.pads[3], l.pads[0], l.pads[1]}, 0.0);
     case LayerKind::kDropout: return training && l.rate > 0 ? at::dropout(in.at(0), l.rate, true) : in.at(0);
     case LayerKind::kBatchNorm:
-      return at::batch_norm(in.at(0), w(l, "weight"), w(l, "bias"), w(l, "running_mean"), w(l, "running_var"), training,
+      // Keras scale=False / center=False: no gamma (1) / beta (0) tensor; at::batch_norm takes undefined ones so.
+      return at::batch_norm(in.at(0), l.use_scale ? w(l, "weight") : at::Tensor(), bias(), w(l, "running_mean"),
+                            w(l, "running_var"), training,
                             1.0 - l.momentum, l.epsilon, /*cudnn_enabled=*/true);
     case LayerKind::kActivation: return fused(in.at(0));
     case LayerKind::kAdd: {
@@ -308,6 +310,11 @@ at::Tensor Network::run_layer(const ir::Layer& l, const std::vector<at::Tensor>&
         params.push_back(w(l, "bias_hh"));
       }
       return lstm(in.at(0), l, params, training);
+    }
+    case LayerKind::kPermute: {
+      std::vector<int64_t> dims{0};  // the batch axis stays first
+      for (int64_t p : l.permutation) dims.push_back(p + 1);
+      return in.at(0).permute(dims);
     }
   }
   throw InternalError("unknown layer kind");

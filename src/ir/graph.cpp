@@ -160,7 +160,9 @@ Shape infer_one(const Layer& l, const std::vector<Shape>& ins) {
     case LayerKind::kBatchNorm: {
       const Shape& in = single();
       if (in.empty()) throw ModelError(fmt::format("{}: needs a channel axis", where(l)));
-      for (const char* w : {"weight", "bias", "running_mean", "running_var"}) expect_weight(l, w, {in[0]});
+      if (l.use_scale) expect_weight(l, "weight", {in[0]});
+      if (l.use_bias) expect_weight(l, "bias", {in[0]});
+      for (const char* w : {"running_mean", "running_var"}) expect_weight(l, w, {in[0]});
       return in;
     }
     case LayerKind::kAdd: {
@@ -200,6 +202,23 @@ Shape infer_one(const Layer& l, const std::vector<Shape>& ins) {
         expect_weight(l, "bias_hh", {4 * l.units});
       }
       return l.return_sequences ? Shape{l.units, in[1]} : Shape{l.units};
+    }
+    case LayerKind::kPermute: {
+      const Shape& in = single();
+      std::vector<bool> seen(in.size(), false);
+      bool valid = l.permutation.size() == in.size();
+      for (size_t i = 0; valid && i < l.permutation.size(); ++i) {
+        int64_t p = l.permutation[i];
+        valid = p >= 0 && static_cast<size_t>(p) < in.size() && !seen[static_cast<size_t>(p)];
+        if (valid) seen[static_cast<size_t>(p)] = true;
+      }
+      if (!valid) {
+        throw ModelError(fmt::format("{}: permutation ({}) is not a permutation of the {} axes of its input {}", where(l),
+                                     fmt::join(l.permutation, ", "), in.size(), shape_string(in)));
+      }
+      Shape out;
+      for (int64_t p : l.permutation) out.push_back(in[static_cast<size_t>(p)]);
+      return out;
     }
   }
   throw InternalError("unknown layer kind");
@@ -258,7 +277,12 @@ std::string attributes(const Layer& l) {
     case LayerKind::kZeroPadding1D:
     case LayerKind::kZeroPadding2D: add("pads=" + join_ints(l.pads, ",")); break;
     case LayerKind::kDropout: add(fmt::format("rate={}", l.rate)); break;
-    case LayerKind::kBatchNorm: add(fmt::format("epsilon={} momentum={}", l.epsilon, l.momentum)); break;
+    case LayerKind::kBatchNorm:
+      add(fmt::format("epsilon={} momentum={}", l.epsilon, l.momentum));
+      if (!l.use_scale) add("scale=false");
+      if (!l.use_bias) add("center=false");
+      break;
+    case LayerKind::kPermute: add("permutation=" + join_ints(l.permutation, ",")); break;
     case LayerKind::kActivation: add(fmt::format("activation={}", activation_name(l.activation))); break;
     case LayerKind::kAdd: break;
     case LayerKind::kConcatenate: add(fmt::format("axis={}", l.axis)); break;

@@ -29,6 +29,7 @@ const char* kind_name(LayerKind kind) {
     case LayerKind::kAdd: return "add";
     case LayerKind::kConcatenate: return "concatenate";
     case LayerKind::kLSTM: return "lstm";
+    case LayerKind::kPermute: return "permute";
   }
   return "?";
 }

@@ -10,7 +10,7 @@
 //    Conv2D (C, H, W). Keras' channels_last order survives only where it changes arithmetic: the
 //    element order of Flatten and Reshape (`channels_last`).
 //  * Weights: Dense weight [out,in], bias [out]; Conv weight [O,I,K..] (OIL / OIHW), bias [O];
-//    BatchNorm weight, bias, running_mean, running_var [C]; LSTM weight_ih [4U,in], weight_hh [4U,U],
+//    BatchNorm weight, bias, running_mean, running_var [C] (weight only with use_scale, bias only with use_bias); LSTM weight_ih [4U,in], weight_hh [4U,U],
 //    bias_ih [4U], bias_hh [4U], gates in order i,f,g,o (the same order as Keras' i,f,c,o).
 //  * A Layer is a value: copying a Graph is cheap and shares tensors, so transforms must replace
 //    tensors, never modify them in place.
@@ -56,6 +56,9 @@ enum class LayerKind {
   kAdd,
   kConcatenate,
   kLSTM,
+  /// Reorders the per-sample axes (Keras Permute, ONNX Transpose that keeps the batch axis): output axis i is
+  /// input axis `permutation[i]`, in the IR's channels-first order.
+  kPermute,
 };
 
 enum class Activation {
@@ -99,6 +102,12 @@ struct Layer {
   int64_t axis = 0;                ///< Concatenate axis, per-sample (0 = channels)
   bool return_sequences = false;   ///< LSTM: full sequence (U, L) instead of last output (U)
   Shape input_shape;               ///< Input: per-sample shape
+  /// Permute: output per-sample axis i is input axis permutation[i] (channels-first order, 0 = channels; a
+  /// permutation of 0..rank-1). Keras' channels-last `dims` are mapped by io/keras/layout.h.
+  Shape permutation;
+  /// BatchNorm: has the `weight` (gamma) tensor; false = Keras scale=False (gamma fixed at 1). The `bias` (beta)
+  /// tensor follows `use_bias` (Keras center=False: beta fixed at 0).
+  bool use_scale = true;
 
   /// Weights in LibTorch names and layouts (see header comment).
   std::map<std::string, at::Tensor> weights;

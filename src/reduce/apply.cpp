@@ -56,9 +56,9 @@ void keep_output_units(ir::Layer& l, const std::vector<int64_t>& keep) {
 }
 
 int64_t input_width(const ir::Layer& l, analysis::UnitUse::Kind kind) {
-  if (kind == analysis::UnitUse::Kind::kBatchNorm || kind == analysis::UnitUse::Kind::kDepthwise) {
-    return l.weights.at("weight").size(0);
-  }
+  // running_mean: a BatchNorm with Keras scale=False has no `weight`.
+  if (kind == analysis::UnitUse::Kind::kBatchNorm) return l.weights.at("running_mean").size(0);
+  if (kind == analysis::UnitUse::Kind::kDepthwise) return l.weights.at("weight").size(0);
   if (l.kind == LayerKind::kLSTM) return l.weights.at("weight_ih").size(1);
   return l.weights.at("weight").size(1);
 }

@@ -36,14 +36,14 @@ inline std::vector<std::string> keras_fixtures() {
 
 /// The embedded model zoo (tf.keras 2.x legacy HDF5 of real microcontroller models; MODELS.md).
 inline const std::string kZooDir = kFixtureDir + "/zoo";
-/// The one zoo model snare does not read: a Functional holding nested models, and a Permute layer.
+/// The zoo model with nested models (a Functional holding a Sequential holding a Functional) and a Permute layer.
 inline const std::string kZooYamnet = kZooDir + "/yamnet_256_64x96_esc10_tfkeras.h5";
 
-/// Every zoo file, sorted; `readable` leaves out yamnet.
-inline std::vector<std::string> keras_zoo_models(bool readable = true) {
+/// Every zoo file, sorted (all of them load).
+inline std::vector<std::string> keras_zoo_models() {
   std::vector<std::string> files;
   for (const auto& e : std::filesystem::directory_iterator(kZooDir)) {
-    if (e.is_regular_file() && !(readable && e.path().string() == kZooYamnet)) files.push_back(e.path().string());
+    if (e.is_regular_file()) files.push_back(e.path().string());
   }
   std::sort(files.begin(), files.end());
   return files;

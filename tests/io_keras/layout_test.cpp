@@ -2,7 +2,14 @@
 #include "io/keras/layout.h"
 
 #include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "common/error.h"
+#include "exec/network.h"
+#include "ir/graph.h"
 
 namespace {
 
@@ -25,6 +32,56 @@ TEST(Layout, AxesMapChannelsLastToChannelsFirst) {
   EXPECT_EQ(layout::axis_from_keras(0, 3), -1);  // the batch axis
   EXPECT_EQ(layout::axis_from_keras(-1, 1), 0);
   for (int64_t a : {0, 1, 2}) EXPECT_EQ(layout::axis_from_keras(layout::axis_to_keras(a, 3), 3), a);
+}
+
+TEST(Layout, PermuteDimsMapToTheIrPermutationAndBack) {
+  // Keras (H,W,C) dims [2,1,3]: H and W swap, channels stay last -> IR (C,H,W) {0,2,1}.
+  EXPECT_EQ(layout::permutation_from_keras({2, 1, 3}), (snare::ir::Shape{0, 2, 1}));
+  EXPECT_EQ(layout::permutation_from_keras({1, 2, 3}), (snare::ir::Shape{0, 1, 2}));
+  // [3,1,2] moves the channels to the front: Keras output (C,H,W) whose "channels" (last) are W -> IR (W,C,H).
+  EXPECT_EQ(layout::permutation_from_keras({3, 1, 2}), (snare::ir::Shape{2, 0, 1}));
+  EXPECT_EQ(layout::permutation_from_keras({2, 1}), (snare::ir::Shape{1, 0}));  // (L,C) -> (C,L)
+  EXPECT_EQ(layout::permutation_to_keras({0, 2, 1}), (std::vector<int64_t>{2, 1, 3}));
+  EXPECT_EQ(layout::permutation_to_keras({2, 0, 1}), (std::vector<int64_t>{3, 1, 2}));
+  // Every permutation of ranks 1..4 survives the round trip.
+  for (size_t n = 1; n <= 4; ++n) {
+    std::vector<int64_t> dims(n);
+    for (size_t i = 0; i < n; ++i) dims[i] = static_cast<int64_t>(i) + 1;
+    do {
+      EXPECT_EQ(layout::permutation_to_keras(layout::permutation_from_keras(dims)), dims);
+    } while (std::next_permutation(dims.begin(), dims.end()));
+  }
+  EXPECT_THROW(layout::permutation_from_keras({1, 1, 3}), snare::ModelError);
+  EXPECT_THROW(layout::permutation_from_keras({0, 1, 2}), snare::ModelError);
+}
+
+TEST(Layout, PermuteComputesWhatKerasPermuteComputes) {
+  // Keras: y[n, ...] = x.permute(0, dims...) on channels_last data. snare: the IR Permute lowered to LibTorch on
+  // channels-first data. They agree once both sides are in the same layout.
+  at::Generator gen = at::detail::createCPUGenerator(5);
+  const std::vector<int64_t> keras_in{4, 5, 3};  // (H, W, C)
+  for (const std::vector<int64_t>& dims : std::vector<std::vector<int64_t>>{{2, 1, 3}, {3, 1, 2}, {1, 3, 2}, {3, 2, 1}}) {
+    SCOPED_TRACE(::testing::PrintToString(dims));
+    at::Tensor xk = at::rand({2, keras_in[0], keras_in[1], keras_in[2]}, gen, at::TensorOptions(at::kFloat));
+    at::Tensor yk = xk.permute({0, dims[0], dims[1], dims[2]});  // Keras' Permute, by hand
+    snare::ir::Graph g;
+    g.name = "permute";
+    snare::ir::Layer in;
+    in.name = "input";
+    in.kind = snare::ir::LayerKind::kInput;
+    in.input_shape = layout::shape_from_keras(keras_in);
+    snare::ir::Layer p;
+    p.name = "permute";
+    p.kind = snare::ir::LayerKind::kPermute;
+    p.inputs = {"input"};
+    p.permutation = layout::permutation_from_keras(dims);
+    g.layers = {in, p};
+    g.infer_shapes();
+    std::vector<int64_t> keras_out(yk.sizes().begin() + 1, yk.sizes().end());
+    EXPECT_EQ(g.layer("permute").output_shape, layout::shape_from_keras(keras_out));
+    at::Tensor y = snare::exec::predict(g, xk.permute({0, 3, 1, 2}).contiguous());  // IR input: channels first
+    EXPECT_TRUE(at::equal(y, yk.permute({0, 3, 1, 2}))) << "IR permutation " << ::testing::PrintToString(p.permutation);
+  }
 }
 
 TEST(Layout, Conv2DKernelComputesWhatKerasComputes) {

@@ -3,12 +3,15 @@
 // Keras stores, and survive read -> write -> read. Plus the config mappings these models need
 // (ReLU forms, the new activations, groups, depth_multiplier) on hand-made configs.
 #include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
 
 #include <iostream>
 
+#include "analysis/groups.h"
 #include "analysis/stats.h"
 #include "common/error.h"
+#include "exec/network.h"
 #include "io/keras/archive.h"
 #include "io/keras/config.h"
 #include "io/keras/hdf5.h"
@@ -46,7 +49,7 @@ std::string base_name(const std::string& path) { return path.substr(path.rfind('
 
 TEST(KerasZoo, EveryModelLoadsWithTheParamsKerasStores) {
   std::vector<std::string> models = t::keras_zoo_models();
-  ASSERT_EQ(models.size(), 6u) << "expected the six readable zoo models of MODELS.md";
+  ASSERT_EQ(models.size(), 7u) << "expected the seven zoo models of MODELS.md";
   for (const std::string& f : models) {
     SCOPED_TRACE(f);
     Graph g;
@@ -78,12 +81,204 @@ TEST(KerasZoo, EveryModelSurvivesReadWriteRead) {
   }
 }
 
-TEST(KerasZoo, YamnetFailsNamingWhatIsMissing) {
-  // A Functional holding a nested Sequential (itself holding a Functional) and a Permute layer: both
-  // problems are listed at once, with layer names, and nothing crashes.
-  EXPECT_THROW_WITH(snare::io::load_model(t::kZooYamnet), snare::UnsupportedError, t::kZooYamnet,
-                    "2 unsupported layers", "'permute' (Permute): unknown layer class",
-                    "'sequential_2' (Sequential): nested models are not supported");
+TEST(KerasZoo, YamnetIsReadFlat) {
+  // input_1 -> Permute -> Sequential sequential_2 [InputLayer model_2_input, Functional model_2 [InputLayer
+  // input_4, Conv2D layer1/conv, ...], GlobalAveragePooling2D] -> Dense new_head: read as one flat graph, the
+  // nested InputLayers dropped, inner names kept, the weights found under model_weights/sequential_2.
+  Graph g = keras::read_keras(t::kZooYamnet);
+  EXPECT_EQ(g.meta.at("keras.model_class"), "Functional");
+  for (const char* gone : {"sequential_2", "model_2", "model_2_input", "input_4"}) EXPECT_LT(g.index_of(gone), 0) << gone;
+  const snare::ir::Layer& p = g.layer("permute");
+  EXPECT_EQ(p.kind, LayerKind::kPermute);
+  EXPECT_EQ(p.permutation, (snare::ir::Shape{0, 2, 1}));  // Keras (H,W,C) dims [2,1,3]: H and W swap
+  EXPECT_EQ(p.output_shape, (snare::ir::Shape{1, 96, 64}));
+  EXPECT_EQ(g.layer("layer1/conv").inputs, std::vector<std::string>{"permute"});
+  EXPECT_EQ(g.layer("new_head").inputs, std::vector<std::string>{"global_average_pooling2d_3"});
+  EXPECT_EQ(g.output_names(), std::vector<std::string>{"new_head"});
+  // BatchNormalization with scale=False: no gamma, as stored.
+  const snare::ir::Layer& bn = g.layer("layer1/conv/bn");
+  EXPECT_FALSE(bn.use_scale);
+  EXPECT_TRUE(bn.use_bias);
+  EXPECT_EQ(bn.weights.count("weight"), 0u);
+  // Weights are the nested group's datasets, element by element.
+  h5::File f = h5::File::open(t::kZooYamnet);
+  h5::Group sg = f.root().group("model_weights/sequential_2");
+  at::Tensor kernel = sg.dataset("layer1/conv/kernel:0");  // [3,3,1,32]
+  EXPECT_TRUE(at::equal(g.layer("layer1/conv").weights.at("weight"), keras::layout::conv_kernel_from_keras(kernel)));
+  EXPECT_TRUE(at::equal(bn.weights.at("bias"), sg.dataset("layer1/conv/bn/beta:0")));
+  EXPECT_TRUE(at::equal(g.layer("layer6/pointwise_conv/bn").weights.at("running_var"),
+                        sg.dataset("layer6/pointwise_conv/bn/moving_variance:0")));
+}
+
+/// A tf.keras 2 style file: Sequential `outer` [InputLayer inp (4,4,2), Conv2D conv 1x1 -> 2, Functional block
+/// [InputLayer block_in, Conv2D conv (no bias; the name clashes with the outer conv), BatchNormalization bn
+/// (scale=False), Add(block_in, bn)], Permute dims [3,1,2] (moves the channels), Flatten, Dense dense 3].
+struct NestedFile {
+  at::Tensor k1, b1, k2, beta, mean, var, kd, bd;  // Keras layouts
+};
+
+NestedFile write_nested_h5(const std::string& path) {
+  at::Generator gen = at::detail::createCPUGenerator(9);
+  auto rnd = [&](std::vector<int64_t> shape) { return at::randn(shape, gen, at::TensorOptions(at::kFloat)) * 0.5; };
+  NestedFile w{rnd({1, 1, 2, 2}), rnd({2}), rnd({1, 1, 2, 2}), rnd({2}), rnd({2}), rnd({2}).abs() + 0.5, rnd({32, 3}),
+               rnd({3})};
+  keras::Json conv = {{"class_name", "Conv2D"},
+                      {"config", {{"name", "conv"}, {"filters", 2}, {"kernel_size", {1, 1}}, {"strides", {1, 1}},
+                                  {"padding", "valid"}, {"data_format", "channels_last"}, {"dilation_rate", {1, 1}},
+                                  {"groups", 1}, {"activation", "linear"}, {"use_bias", true}}}};
+  keras::Json inner_conv = conv;
+  inner_conv["config"]["use_bias"] = false;
+  inner_conv["name"] = "conv";
+  inner_conv["inbound_nodes"] = keras::Json::parse(R"([[["block_in", 0, 0, {}]]])");
+  keras::Json block = keras::Json::parse(R"({"class_name": "Functional", "config": {"name": "block", "layers": [
+      {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 4, 4, 2], "dtype": "float32",
+       "name": "block_in"}, "name": "block_in", "inbound_nodes": []}],
+      "input_layers": [["block_in", 0, 0]], "output_layers": [["add", 0, 0]]}})");
+  keras::Json& inner = block["config"]["layers"];
+  inner.push_back(inner_conv);
+  inner.push_back(keras::Json::parse(R"({"class_name": "BatchNormalization", "config": {"name": "bn", "axis": [3],
+      "momentum": 0.99, "epsilon": 0.001, "center": true, "scale": false}, "name": "bn",
+      "inbound_nodes": [[["conv", 0, 0, {}]]]})"));
+  inner.push_back(keras::Json::parse(R"({"class_name": "Add", "config": {"name": "add"}, "name": "add",
+      "inbound_nodes": [[["block_in", 0, 0, {}], ["bn", 0, 0, {}]]]})"));
+  keras::Json model = keras::Json::parse(R"({"class_name": "Sequential", "config": {"name": "outer", "layers": [
+      {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 4, 4, 2], "dtype": "float32",
+       "name": "inp"}}]}})");
+  keras::Json& layers = model["config"]["layers"];
+  layers.push_back(conv);
+  layers.push_back(block);
+  layers.push_back(keras::Json::parse(R"({"class_name": "Permute", "config": {"name": "permute", "dims": [3, 1, 2]}})"));
+  layers.push_back(keras::Json::parse(R"({"class_name": "Flatten", "config": {"name": "flatten",
+      "data_format": "channels_last"}})"));
+  layers.push_back(keras::Json::parse(R"({"class_name": "Dense", "config": {"name": "dense", "units": 3,
+      "activation": "linear", "use_bias": true}})"));
+
+  h5::File f = h5::File::create(path);
+  h5::Group root = f.root();
+  root.set_attr_string("backend", "tensorflow", h5::StringStorage::kVariableAscii);
+  root.set_attr_string("keras_version", "2.8.0", h5::StringStorage::kVariableAscii);
+  root.set_attr_string("model_config", model.dump(), h5::StringStorage::kVariableAscii);
+  h5::Group mw = root.create_group("model_weights");
+  mw.set_attr_strings("layer_names", {"conv", "block", "permute", "flatten", "dense"}, h5::StringStorage::kFixedAscii);
+  auto group = [&](const std::string& name, const std::vector<std::pair<std::string, at::Tensor>>& weights) {
+    h5::Group g = mw.create_group(name);
+    std::vector<std::string> names;
+    for (const auto& [n, t] : weights) {
+      g.write_dataset(n, t);
+      names.push_back(n);
+    }
+    if (names.empty()) g.set_attr_empty("weight_names");
+    else g.set_attr_strings("weight_names", names, h5::StringStorage::kFixedAscii);
+  };
+  group("conv", {{"conv/kernel:0", w.k1}, {"conv/bias:0", w.b1}});
+  group("block", {{"conv/kernel:0", w.k2}, {"bn/beta:0", w.beta}, {"bn/moving_mean:0", w.mean},
+                  {"bn/moving_variance:0", w.var}});
+  group("permute", {});
+  group("flatten", {});
+  group("dense", {{"dense/kernel:0", w.kd}, {"dense/bias:0", w.bd}});
+  return w;
+}
+
+TEST(KerasNested, SequentialHoldingAFunctionalIsReadFlatAndComputesWhatKerasComputes) {
+  t::TempDir dir;
+  std::string path = dir.str("nested.h5");
+  NestedFile w = write_nested_h5(path);
+  Graph g = keras::read_keras(path);
+  // Flat: the nested InputLayer dropped, the clashing inner name prefixed, a Functional now (the block branches).
+  std::vector<std::string> names;
+  for (const auto& l : g.layers) names.push_back(l.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"inp", "conv", "block/conv", "bn", "add", "permute", "flatten", "dense"}));
+  EXPECT_EQ(g.meta.at("keras.model_class"), "Functional");
+  EXPECT_EQ(g.layer("block/conv").inputs, std::vector<std::string>{"conv"});
+  EXPECT_EQ(g.layer("add").inputs, (std::vector<std::string>{"conv", "bn"}));
+  EXPECT_EQ(g.layer("permute").inputs, std::vector<std::string>{"add"});
+  EXPECT_EQ(g.layer("permute").permutation, (snare::ir::Shape{2, 0, 1}));
+  EXPECT_TRUE(at::equal(g.layer("block/conv").weights.at("weight"), keras::layout::conv_kernel_from_keras(w.k2)));
+  EXPECT_TRUE(at::equal(g.layer("conv").weights.at("weight"), keras::layout::conv_kernel_from_keras(w.k1)));
+  EXPECT_EQ(snare::analysis::analyze(g).params, stored_params(path));
+
+  // Keras' arithmetic by hand, channels_last.
+  at::Generator gen = at::detail::createCPUGenerator(4);
+  at::Tensor x = at::rand({2, 4, 4, 2}, gen, at::TensorOptions(at::kFloat));
+  at::Tensor c1 = at::einsum("nhwc,co->nhwo", {x, w.k1.reshape({2, 2})}) + w.b1;
+  at::Tensor c2 = at::einsum("nhwc,co->nhwo", {c1, w.k2.reshape({2, 2})});
+  at::Tensor bn = (c2 - w.mean) / at::sqrt(w.var + 1e-3) + w.beta;
+  at::Tensor permuted = (c1 + bn).permute({0, 3, 1, 2});  // dims [3,1,2]
+  at::Tensor expected = at::matmul(permuted.reshape({2, -1}), w.kd) + w.bd;
+  at::Tensor y = snare::exec::predict(g, x.permute({0, 3, 1, 2}).contiguous());
+  EXPECT_TRUE(at::allclose(y, expected, 1e-5, 1e-5)) << y << expected;
+
+  // Written flat (a Functional with the prefixed name), read back the same.
+  std::string out = dir.str("flat.h5");
+  snare::io::save_model(g, out);
+  Graph back = keras::read_keras(out);
+  EXPECT_EQ(snare::ir::dump(back), snare::ir::dump(g));
+  h5::File written = h5::File::open(out);
+  keras::Json config = keras::Json::parse(written.root().attr_string("model_config"));
+  EXPECT_EQ(config["class_name"], "Functional");
+  EXPECT_EQ(t::layer_config(config, "block/conv")["config"]["name"], "block/conv");
+  EXPECT_EQ(t::layer_config(config, "permute")["config"]["dims"], keras::Json::parse("[3, 1, 2]"));
+  EXPECT_EQ(t::layer_config(config, "bn")["config"]["scale"], false);
+}
+
+TEST(KerasNested, UnitGroupsPassAPermuteThatKeepsTheChannelsAndStopAtOneThatMovesThem) {
+  auto graph = [](snare::ir::Shape perm) {
+    Graph g;
+    g.name = "g";
+    snare::ir::Layer in;
+    in.name = "input";
+    in.kind = LayerKind::kInput;
+    in.input_shape = {2, 4, 4};
+    snare::ir::Layer c;
+    c.name = "c";
+    c.kind = LayerKind::kConv2D;
+    c.inputs = {"input"};
+    c.units = 3;
+    c.kernel = {1, 1};
+    c.strides = {1, 1};
+    c.dilation = {1, 1};
+    c.weights["weight"] = at::ones({3, 2, 1, 1});
+    c.weights["bias"] = at::zeros({3});
+    snare::ir::Layer p;
+    p.name = "p";
+    p.kind = LayerKind::kPermute;
+    p.inputs = {"c"};
+    p.permutation = std::move(perm);
+    snare::ir::Layer f;
+    f.name = "f";
+    f.kind = LayerKind::kFlatten;
+    f.inputs = {"p"};
+    snare::ir::Layer d;
+    d.name = "d";
+    d.kind = LayerKind::kDense;
+    d.inputs = {"f"};
+    d.units = 2;
+    d.weights["weight"] = at::ones({2, 48});
+    d.weights["bias"] = at::zeros({2});
+    g.layers = {in, c, p, f, d};
+    g.infer_shapes();
+    return g;
+  };
+  std::vector<snare::analysis::UnitGroup> passing = snare::analysis::unit_groups(graph({0, 2, 1}));
+  const snare::analysis::UnitGroup& kept = snare::analysis::group_of(passing, "c");
+  EXPECT_TRUE(kept.prunable) << kept.reason;
+  std::vector<snare::analysis::UnitGroup> groups = snare::analysis::unit_groups(graph({1, 0, 2}));
+  const snare::analysis::UnitGroup& moved = snare::analysis::group_of(groups, "c");
+  EXPECT_FALSE(moved.prunable);
+  EXPECT_NE(moved.reason.find("Permute 'p' moves the channel axis"), std::string::npos) << moved.reason;
+}
+
+TEST(KerasZoo, UnsupportedClassesInsideNestedModelsAreListedWithTheOthers) {
+  t::TempDir dir;
+  std::string path = dir.str("nested_lambda.h5");
+  t::copy_h5(t::kZooYamnet, path, [](keras::Json& model) {
+    keras::Json& outer = model["config"]["layers"];
+    outer[1]["class_name"] = "Lambda";  // the Permute
+    keras::Json& inner = outer[2]["config"]["layers"][1]["config"]["layers"];
+    inner[2]["class_name"] = "MyCustomLayer";  // layer1/conv/bn
+  });
+  EXPECT_THROW_WITH(keras::read_keras(path), snare::UnsupportedError, "2 unsupported layers",
+                    "'permute' (Lambda): unknown layer class", "'layer1/conv/bn' (MyCustomLayer): unknown layer class");
 }
 
 TEST(KerasZoo, ZooUsesTheNewLayers) {

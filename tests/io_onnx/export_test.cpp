@@ -12,6 +12,7 @@
 #include "common/error.h"
 #include "data/dataset.h"
 #include "exec/network.h"
+#include "io/keras/keras.h"
 #include "io/onnx/onnx.h"
 #include "io_onnx/onnx_test_util.h"
 
@@ -230,6 +231,34 @@ ir::Graph every_kind_b() {
   return n.finish();
 }
 
+/// Permutes: one that swaps the spatial axes (a conv after it), one that moves the channel axis, one on a
+/// (C, L) tensor, ending in a channels-first Flatten.
+ir::Graph every_kind_c() {
+  Net n("every_kind_c", {3, 5, 4});
+  auto permute = [&](const std::string& name, const std::string& x, ir::Shape perm) {
+    Layer l;
+    l.name = name;
+    l.kind = LayerKind::kPermute;
+    l.permutation = std::move(perm);
+    return n.add(l, {x});
+  };
+  auto p1 = permute("swap_hw", "input", {0, 2, 1});
+  auto c = n.conv("conv", p1, 2, {3, 1}, {1, 1}, Padding::kSame, Activation::kRelu);
+  auto p2 = permute("move_channels", c, {2, 0, 1});
+  Layer rs;
+  rs.name = "to_1d";
+  rs.kind = LayerKind::kReshape;
+  rs.target_shape = {5, 8};
+  auto r = n.add(rs, {p2});
+  auto p3 = permute("swap_cl", r, {1, 0});
+  Layer fl;
+  fl.name = "flat";
+  fl.kind = LayerKind::kFlatten;
+  auto f = n.add(fl, {p3});
+  n.dense("out", f, 3, Activation::kLinear);
+  return n.finish();
+}
+
 /// The built-in architectures get random biases too, so bias layouts are checked.
 ir::Graph with_random_biases(ir::Graph g, uint64_t seed) {
   at::Generator gen = at::detail::createCPUGenerator(seed);
@@ -288,7 +317,7 @@ TEST(WriteOnnx, ReadWriteReadIsIdenticalForFixtures) {
 
 TEST(WriteOnnx, WriteReadGivesTheSameGraphForBuiltInsAndEveryKind) {
   test::TempDir dir;
-  std::vector<ir::Graph> graphs{every_kind_a(), every_kind_b()};
+  std::vector<ir::Graph> graphs{every_kind_a(), every_kind_b(), every_kind_c()};
   for (const arch::ArchInfo& a : arch::architectures()) graphs.push_back(arch::build(a.name, 1));
   for (const ir::Graph& g : graphs) {
     std::string path = dir.str(g.name + ".onnx");
@@ -311,8 +340,38 @@ TEST(WriteOnnx, BuiltInArchitecturesRunInOnnxRuntimeLikeSnare) {
 TEST(WriteOnnx, EveryLayerKindRunsInOnnxRuntimeLikeSnare) {
   if (!test::ort_available()) GTEST_SKIP() << "node_modules/onnxruntime-node missing (npm install --ignore-scripts)";
   test::TempDir dir;
-  for (const ir::Graph& g : {every_kind_a(), every_kind_b()}) {
+  for (const ir::Graph& g : {every_kind_a(), every_kind_b(), every_kind_c()}) {
     EXPECT_LE(export_and_compare(g, sample_input(g, 16), dir), kRuntimeTolerance) << g.name;
+  }
+}
+
+TEST(WriteOnnx, PermuteIsATransposeKeepingTheBatchAxis) {
+  test::TempDir dir;
+  std::string path = dir.str("permute.onnx");
+  io::onnx::write_onnx(every_kind_c(), path);
+  ir::Graph back = io::onnx::read_onnx(path);
+  EXPECT_EQ(back.layer("swap_hw").kind, LayerKind::kPermute);
+  EXPECT_EQ(back.layer("swap_hw").permutation, (ir::Shape{0, 2, 1}));
+  EXPECT_EQ(back.layer("move_channels").permutation, (ir::Shape{2, 0, 1}));
+  EXPECT_EQ(back.layer("swap_cl").permutation, (ir::Shape{1, 0}));
+}
+
+TEST(WriteOnnx, KerasModelWithPermuteAndNestedModelsRoundTripsThroughOnnx) {
+  // Keras -> ONNX -> IR: yamnet (Permute dims [2,1,3] on its input, nested models read flat, BatchNormalization
+  // with scale=False written with a unit scale) computes the same after the ONNX round trip.
+  test::TempDir dir;
+  ir::Graph keras = io::keras::read_keras("../shared/models/keras/zoo/yamnet_256_64x96_esc10_tfkeras.h5");
+  std::string path = dir.str("yamnet.onnx");
+  io::onnx::write_onnx(keras, path);
+  expect_checker_passes(path);
+  ir::Graph back = io::onnx::read_onnx(path);
+  EXPECT_EQ(back.layer("permute").kind, LayerKind::kPermute);
+  EXPECT_EQ(back.layer("permute").permutation, (ir::Shape{0, 2, 1}));
+  at::Tensor x = sample_input(keras, 2);
+  double diff = test::max_abs_diff(exec::predict(keras, x), exec::predict(back, x));
+  EXPECT_LE(diff, 1e-5);
+  if (test::ort_available()) {
+    EXPECT_LE(export_and_compare(keras, x, dir), kRuntimeTolerance);
   }
 }
 

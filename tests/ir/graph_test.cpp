@@ -60,6 +60,36 @@ TEST(ShapeInference, ReshapeResolvesMinusOne) {
   EXPECT_EQ(g.output_shape(), (snare::ir::Shape{2, 6}));
 }
 
+TEST(ShapeInference, PermuteReordersPerSampleAxes) {
+  Layer p = make(LayerKind::kPermute, "p");
+  p.permutation = {0, 2, 1};
+  Graph g = chain({3, 4, 5}, {p});
+  g.infer_shapes();
+  EXPECT_EQ(g.output_shape(), (snare::ir::Shape{3, 5, 4}));
+  g.layers[1].permutation = {2, 0, 1};  // moves the channel axis
+  g.infer_shapes();
+  EXPECT_EQ(g.output_shape(), (snare::ir::Shape{5, 3, 4}));
+  EXPECT_NE(snare::ir::dump(g).find("p = permute(input) permutation=2,0,1 -> (5, 3, 4)"), std::string::npos)
+      << snare::ir::dump(g);
+  for (const snare::ir::Shape& bad : {snare::ir::Shape{0, 1}, snare::ir::Shape{0, 0, 1}, snare::ir::Shape{0, 1, 3}}) {
+    g.layers[1].permutation = bad;
+    EXPECT_THROW(g.infer_shapes(), snare::ModelError);
+  }
+}
+
+TEST(ShapeInference, BatchNormWithoutScaleOrCenterNeedsNoSuchWeight) {
+  Layer bn = make(LayerKind::kBatchNorm, "bn");
+  bn.use_scale = false;
+  bn.use_bias = false;
+  bn.weights["running_mean"] = at::zeros({3});
+  bn.weights["running_var"] = at::ones({3});
+  Graph g = chain({3, 4}, {bn});
+  EXPECT_NO_THROW(g.infer_shapes());
+  EXPECT_NE(snare::ir::dump(g).find("scale=false center=false"), std::string::npos) << snare::ir::dump(g);
+  g.layers[1].use_scale = true;
+  EXPECT_THROW(g.infer_shapes(), snare::ModelError);  // now it needs a weight
+}
+
 TEST(ShapeInference, ConcatenateAddsChannels) {
   Graph g = chain({3, 8}, {});
   Layer a = make(LayerKind::kActivation, "a");

@@ -6,7 +6,9 @@
 #include <cctype>
 #include <cstring>
 #include <optional>
+#include <map>
 #include <regex>
+#include <set>
 
 #include "common/error.h"
 #include "io/keras/layout.h"
@@ -226,6 +228,7 @@ const std::vector<KerasClass>& supported_classes() {
       {"LeakyReLU", LayerKind::kActivation},
       {"MaxPooling1D", LayerKind::kMaxPool1D},
       {"MaxPooling2D", LayerKind::kMaxPool2D},
+      {"Permute", LayerKind::kPermute},
       {"ReLU", LayerKind::kActivation},
       {"Reshape", LayerKind::kReshape},
       {"Softmax", LayerKind::kActivation},
@@ -242,7 +245,102 @@ const KerasClass* find_class(const std::string& class_name) {
   return it != table.end() && class_name == it->name ? &*it : nullptr;
 }
 
-ModelConfig parse_model_config(const Json& model, const std::string& file) {
+namespace {
+
+bool is_model_class(const std::string& class_name) {
+  return class_name == "Sequential" || class_name == "Functional" || class_name == "Model";
+}
+
+/// The batch input shape a nested model entry declares (its InputLayer's, or its first layer's), or null.
+Json nested_input_shape(const Json& entry) {
+  if (!entry.contains("config")) return Json();
+  const Json& cfg = entry["config"];
+  const Json& layers = cfg.is_array() ? cfg : cfg.is_object() && cfg.contains("layers") ? cfg["layers"] : Json();
+  if (cfg.is_object() && has(cfg, "build_input_shape")) return cfg["build_input_shape"];
+  if (!layers.is_array() || layers.empty()) return Json();
+  const Json& first = layers[0];
+  if (is_model_class(first.value("class_name", ""))) return nested_input_shape(first);
+  if (!first.contains("config") || !first["config"].is_object()) return Json();
+  const Json& c = first["config"];
+  return has(c, "batch_input_shape") ? c["batch_input_shape"] : has(c, "batch_shape") ? c["batch_shape"] : Json();
+}
+
+ModelConfig parse_model(const Json& model, const std::string& file, bool nested);
+
+/// Replaces every nested model entry of `mc` by its layers (see parse_model_config).
+void flatten_nested(ModelConfig& mc, const std::string& file) {
+  std::set<std::string> taken;
+  for (const LayerEntry& e : mc.layers) {
+    if (!is_model_class(e.class_name)) taken.insert(e.name);
+  }
+  std::map<std::string, std::string> redirect;  // nested model -> the flat layer that holds its output
+  std::vector<LayerEntry> flat;
+  bool any = false;
+  for (LayerEntry& e : mc.layers) {
+    for (std::string& i : e.inputs) {
+      auto r = redirect.find(i);
+      if (r != redirect.end()) i = r->second;
+    }
+    if (!is_model_class(e.class_name) || e.calls > 1) {  // a shared nested model stays, to be reported
+      flat.push_back(std::move(e));
+      continue;
+    }
+    ModelConfig inner = parse_model(e.entry, file, true);
+    if (e.inputs.size() != 1) {
+      throw UnsupportedError(fmt::format("{}: nested model '{}' reads {} inputs; snare supports exactly one", file,
+                                         e.name, e.inputs.size()));
+    }
+    if (inner.outputs.size() != 1) {
+      throw UnsupportedError(fmt::format("{}: nested model '{}' has {} outputs; snare supports exactly one", file,
+                                         e.name, inner.outputs.size()));
+    }
+    const std::string inner_input = inner.layers.at(0).name;
+    std::map<std::string, std::string> rename{{inner_input, e.inputs[0]}};
+    for (size_t k = 1; k < inner.layers.size(); ++k) {
+      const std::string& old_name = inner.layers[k].name;
+      std::string n = old_name;
+      for (int suffix = 1; taken.count(n); ++suffix) {
+        n = suffix == 1 ? e.name + "/" + old_name : fmt::format("{}/{}_{}", e.name, old_name, suffix);
+      }
+      taken.insert(n);
+      rename[old_name] = n;
+    }
+    for (size_t k = 1; k < inner.layers.size(); ++k) {
+      LayerEntry x = std::move(inner.layers[k]);
+      if (x.keras_name.empty()) x.keras_name = x.name;
+      x.weights_group = e.name;  // the outermost nested model's group holds the weights
+      for (std::string& i : x.inputs) {
+        auto r = rename.find(i);
+        if (r != rename.end()) i = r->second;
+      }
+      const std::string& n = rename.at(x.name);
+      if (n != x.name) {
+        x.name = n;
+        if (x.entry.contains("config") && x.entry["config"].is_object()) x.entry["config"]["name"] = n;
+        if (x.entry.contains("name")) x.entry["name"] = n;
+      }
+      flat.push_back(std::move(x));
+    }
+    redirect[e.name] = rename.count(inner.outputs[0]) ? rename.at(inner.outputs[0]) : inner.outputs[0];
+    any = true;
+  }
+  mc.layers = std::move(flat);
+  for (std::string& o : mc.outputs) {
+    auto r = redirect.find(o);
+    if (r != redirect.end()) o = r->second;
+  }
+  if (any && mc.model_class == "Sequential") {
+    // Written back as the flat Functional model it now is (an inner Functional need not be a chain).
+    mc.model_class = "Functional";
+    mc.implicit_input.clear();
+    mc.skeleton["class_name"] = "Functional";
+    if (mc.skeleton.contains("module")) mc.skeleton["module"] = "keras.src.models.functional";
+    if (mc.skeleton.contains("registered_name")) mc.skeleton["registered_name"] = "Functional";
+    mc.skeleton["config"].erase("build_input_shape");
+  }
+}
+
+ModelConfig parse_model(const Json& model, const std::string& file, bool nested) {
   try {
     ModelConfig mc;
     if (!model.is_object() || !model.contains("class_name")) {
@@ -268,7 +366,8 @@ ModelConfig parse_model_config(const Json& model, const std::string& file) {
                        : has(c, "batch_shape")     ? c["batch_shape"]
                        : cfg.is_object() && has(cfg, "build_input_shape") ? cfg["build_input_shape"]
                                                                           : Json();
-          if (shape.is_null()) {
+          if (shape.is_null() && is_model_class(e.class_name)) shape = nested_input_shape(entry);
+          if (shape.is_null() && !nested) {
             throw ModelError(fmt::format("{}: Sequential model '{}' has no input shape (it was saved unbuilt)", file,
                                          mc.name));
           }
@@ -316,17 +415,22 @@ ModelConfig parse_model_config(const Json& model, const std::string& file) {
                                          mc.model_class));
     }
     if (mc.layers.empty()) throw ModelError(fmt::format("{}: model '{}' has no layers", file, mc.name));
+    flatten_nested(mc, file);
     return mc;
   } catch (const Json::exception& err) {
     throw ModelError(fmt::format("{}: malformed model config: {}", file, err.what()));
   }
 }
 
+}  // namespace
+
+ModelConfig parse_model_config(const Json& model, const std::string& file) { return parse_model(model, file, false); }
+
 std::string unsupported_reason(const LayerEntry& e) {
   const KerasClass* k = find_class(e.class_name);
   if (!k) {
-    if (e.class_name == "Sequential" || e.class_name == "Functional" || e.class_name == "Model") {
-      return "nested models are not supported";
+    if (is_model_class(e.class_name)) {
+      return fmt::format("nested model called {} times (shared models are not supported)", e.calls);
     }
     return "unknown layer class";
   }
@@ -361,7 +465,6 @@ std::string unsupported_reason(const LayerEntry& e) {
     case LayerKind::kZeroPadding1D:
     case LayerKind::kZeroPadding2D: return data_format_reason(c);
     case LayerKind::kBatchNorm:
-      if (!c.value("center", true) || !c.value("scale", true)) return "center=false or scale=false is not supported";
       if (c.contains("axis") && c["axis"].is_array() && c["axis"].size() != 1) return "several axes are not supported";
       return "";
     case LayerKind::kActivation:
@@ -371,6 +474,20 @@ std::string unsupported_reason(const LayerEntry& e) {
         return "softmax over an axis other than -1 is not supported";
       }
       return "";
+    case LayerKind::kPermute: {
+      if (!has(c, "dims") || !c["dims"].is_array()) return "no dims";
+      std::vector<int64_t> dims;
+      for (const Json& d : c["dims"]) {
+        if (!d.is_number_integer()) return fmt::format("dims {} are not integers", c["dims"].dump());
+        dims.push_back(d.get<int64_t>());
+      }
+      try {
+        layout::permutation_from_keras(dims);
+      } catch (const ModelError& err) {
+        return err.what();
+      }
+      return "";
+    }
     case LayerKind::kLSTM:
       if (c.value("activation", std::string("tanh")) != "tanh") return "activation other than tanh is not supported";
       if (c.value("recurrent_activation", std::string("sigmoid")) != "sigmoid") {
@@ -498,6 +615,8 @@ ir::Layer to_ir_layer(const LayerEntry& e, const std::vector<ir::Shape>& ins, co
       case LayerKind::kBatchNorm: {
         l.epsilon = c.value("epsilon", 1e-3);
         l.momentum = c.value("momentum", 0.99);
+        l.use_scale = c.value("scale", true);  // gamma
+        l.use_bias = c.value("center", true);  // beta
         Json axis = c.contains("axis") ? c["axis"] : Json(-1);
         if (axis.is_array()) axis = axis.at(0);
         if (layout::axis_from_keras(axis.get<int64_t>(), rank_of_input()) != 0) {
@@ -538,6 +657,15 @@ ir::Layer to_ir_layer(const LayerEntry& e, const std::vector<ir::Shape>& ins, co
         l.use_bias = c.value("use_bias", true);
         l.activation = ir::Activation::kTanh;
         break;
+      case LayerKind::kPermute: {
+        std::vector<int64_t> dims;
+        for (const Json& d : c.at("dims")) dims.push_back(d.get<int64_t>());
+        if (dims.size() != rank_of_input()) {
+          throw fail(fmt::format("dims [{}] do not match its input of rank {}", fmt::join(dims, ","), ins[0].size()));
+        }
+        l.permutation = layout::permutation_from_keras(dims);
+        break;
+      }
     }
   } catch (const Json::exception& err) {
     throw fail(fmt::format("malformed config: {}", err.what()));
@@ -555,7 +683,14 @@ std::vector<std::string> keras_weight_names(const ir::Layer& l) {
     case LayerKind::kDepthwiseConv2D:
       if (l.use_bias) return {"depthwise_kernel", "bias"};
       return {"depthwise_kernel"};
-    case LayerKind::kBatchNorm: return {"gamma", "beta", "moving_mean", "moving_variance"};
+    case LayerKind::kBatchNorm: {
+      std::vector<std::string> names;
+      if (l.use_scale) names.push_back("gamma");
+      if (l.use_bias) names.push_back("beta");
+      names.push_back("moving_mean");
+      names.push_back("moving_variance");
+      return names;
+    }
     case LayerKind::kLSTM:
       if (l.use_bias) return {"kernel", "recurrent_kernel", "bias"};
       return {"kernel", "recurrent_kernel"};
@@ -575,7 +710,8 @@ std::vector<std::string> keras_weight_names(const ir::Layer& l) {
     case LayerKind::kDropout:
     case LayerKind::kActivation:
     case LayerKind::kAdd:
-    case LayerKind::kConcatenate: return {};
+    case LayerKind::kConcatenate:
+    case LayerKind::kPermute: return {};
   }
   return {};
 }
@@ -616,6 +752,7 @@ std::string keras_class_for(const ir::Layer& l, Style style) {
     case LayerKind::kAdd: return "Add";
     case LayerKind::kConcatenate: return "Concatenate";
     case LayerKind::kLSTM: return "LSTM";
+    case LayerKind::kPermute: return "Permute";
   }
   return "";
 }
@@ -675,6 +812,9 @@ Json modeled_config(const ir::Layer& l, const std::string& cls, const std::vecto
     case LayerKind::kBatchNorm:
       c["momentum"] = l.momentum;
       c["epsilon"] = l.epsilon;
+      // Written only where they differ from Keras' default, so a generated entry keeps its field order.
+      if (!l.use_bias) c["center"] = false;
+      if (!l.use_scale) c["scale"] = false;
       break;
     case LayerKind::kActivation:
       if (cls == "ReLU") {
@@ -703,6 +843,7 @@ Json modeled_config(const ir::Layer& l, const std::string& cls, const std::vecto
       c["recurrent_activation"] = "sigmoid";
       c["use_bias"] = l.use_bias;
       break;
+    case LayerKind::kPermute: c["dims"] = layout::permutation_to_keras(l.permutation); break;
   }
   return c;
 }

@@ -43,6 +43,12 @@ struct LayerEntry {
   std::string name;
   std::vector<std::string> inputs;   ///< producing layers (Sequential: the previous layer)
   size_t calls = 1;                  ///< inbound nodes (a shared layer is called more than once)
+  /// Set for a layer read from a nested model (read flat): the legacy-HDF5 `model_weights` group that holds its
+  /// weights, i.e. the outermost nested model's name. Empty: the layer's own group.
+  std::string weights_group;
+  /// Set with weights_group: the layer's name inside its nested model, which its weight names start with
+  /// (differs from `name` when the flat name was prefixed to avoid a clash).
+  std::string keras_name;
 };
 
 struct ModelConfig {
@@ -57,7 +63,12 @@ struct ModelConfig {
 };
 
 /// Parses a model entry ({"class_name": "Sequential"|"Functional"|"Model", "config": ...}).
-/// Throws ModelError (malformed) or UnsupportedError (nested models, several inputs), naming `file`.
+/// Nested models (a layer entry of class Sequential, Functional or Model) are read flat: their layers take the
+/// nested entry's place (its InputLayer dropped, its first layers reading what fed the nested model, the outer
+/// readers of the nested model reading its output layer); names are kept, and a name that would clash with
+/// another layer's gets the nested model's name as prefix ("<nested>/<layer>", config name too). A Sequential
+/// that held a nested model becomes a Functional (a flat Sequential could not hold a branching inner model).
+/// Throws ModelError (malformed) or UnsupportedError (several inputs or outputs), naming `file`.
 ModelConfig parse_model_config(const Json& model, const std::string& file);
 
 /// Why the IR cannot hold this layer ("unknown layer class", "data_format channels_first", ...), or

@@ -1,6 +1,7 @@
 #include "io/keras/layout.h"
 
 #include <ATen/ATen.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 
@@ -31,6 +32,46 @@ int64_t axis_to_keras(int64_t axis, size_t rank) {
   if (axis == 0) return -1;
   if (axis < 0 || axis >= static_cast<int64_t>(rank)) throw InternalError("axis out of range");
   return axis;  // IR axis k >= 1 is spatial k-1, which Keras counts as k with the batch axis
+}
+
+namespace {
+
+/// Keras per-sample axis (1-based, channels last) of IR axis `i` for rank n, and back.
+int64_t keras_axis_of(int64_t i, int64_t n) { return i == 0 ? n : i; }
+int64_t ir_axis_of(int64_t keras_axis, int64_t n) { return keras_axis == n ? 0 : keras_axis; }
+
+bool is_permutation(const std::vector<int64_t>& v, int64_t first) {
+  std::vector<bool> seen(v.size(), false);
+  for (int64_t x : v) {
+    int64_t k = x - first;
+    if (k < 0 || k >= static_cast<int64_t>(v.size()) || seen[static_cast<size_t>(k)]) return false;
+    seen[static_cast<size_t>(k)] = true;
+  }
+  return true;
+}
+
+}  // namespace
+
+ir::Shape permutation_from_keras(const std::vector<int64_t>& dims) {
+  if (!is_permutation(dims, 1)) {
+    throw ModelError(fmt::format("Permute dims [{}] are not a permutation of 1..{}", fmt::join(dims, ","), dims.size()));
+  }
+  auto n = static_cast<int64_t>(dims.size());
+  ir::Shape perm;
+  for (int64_t i = 0; i < n; ++i) perm.push_back(ir_axis_of(dims[static_cast<size_t>(keras_axis_of(i, n) - 1)], n));
+  return perm;
+}
+
+std::vector<int64_t> permutation_to_keras(const ir::Shape& permutation) {
+  if (!is_permutation(permutation, 0)) {
+    throw InternalError(fmt::format("permutation ({}) is not a permutation", fmt::join(permutation, ",")));
+  }
+  auto n = static_cast<int64_t>(permutation.size());
+  std::vector<int64_t> dims(permutation.size());
+  for (int64_t i = 0; i < n; ++i) {
+    dims[static_cast<size_t>(keras_axis_of(i, n) - 1)] = keras_axis_of(permutation[static_cast<size_t>(i)], n);
+  }
+  return dims;
 }
 
 at::Tensor conv_kernel_from_keras(const at::Tensor& kernel) {

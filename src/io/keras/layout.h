@@ -39,6 +39,14 @@ int64_t axis_from_keras(int64_t keras_axis, size_t rank);
 /// Inverse: IR per-sample axis to Keras' batch-inclusive axis (channels -> -1).
 int64_t axis_to_keras(int64_t axis, size_t rank);
 
+/// Keras Permute `dims` (1-based over the channels_last per-sample axes (s1..sk, C); output axis j is input axis
+/// dims[j-1]) -> the IR permutation over (C, s1..sk) (output axis i is input axis permutation[i]). IR axis 0 is
+/// Keras axis k+1, IR axis i >= 1 is Keras axis i; e.g. (H,W,C) dims [2,1,3] -> {0,2,1}, [3,1,2] -> {2,0,1}.
+/// Throws ModelError when `dims` is not a permutation of 1..n.
+ir::Shape permutation_from_keras(const std::vector<int64_t>& dims);
+/// Inverse of permutation_from_keras.
+std::vector<int64_t> permutation_to_keras(const ir::Shape& permutation);
+
 /// Conv kernel [K..., I, O] -> [O, I, K...] (1-D and 2-D).
 at::Tensor conv_kernel_from_keras(const at::Tensor& kernel);
 /// Conv weight [O, I, K...] -> [K..., I, O].

@@ -124,10 +124,15 @@ std::map<std::string, at::Tensor> convert_weights(const ir::Layer& l, const std:
       break;
     }
     case LayerKind::kBatchNorm: {
-      static const char* kNames[] = {"weight", "bias", "running_mean", "running_var"};
-      for (size_t i = 0; i < 4; ++i) {
+      // gamma only with scale=True, beta only with center=True (keras_weight_names lists what is there).
+      std::vector<const char*> names;
+      if (l.use_scale) names.push_back("weight");
+      if (l.use_bias) names.push_back("bias");
+      names.push_back("running_mean");
+      names.push_back("running_var");
+      for (size_t i = 0; i < names.size(); ++i) {
         check(i, {in.at(0)}, fmt::format("the layer's input has {} channels", in.at(0)));
-        w[kNames[i]] = stored[i].value;
+        w[names[i]] = stored[i].value;
       }
       break;
     }
@@ -167,9 +172,35 @@ std::map<std::string, at::Tensor> convert_weights(const ir::Layer& l, const std:
     case LayerKind::kDropout:
     case LayerKind::kActivation:
     case LayerKind::kAdd:
-    case LayerKind::kConcatenate: break;
+    case LayerKind::kConcatenate:
+    case LayerKind::kPermute: break;
   }
   return w;
+}
+
+/// The names among a nested model group's `weight_names` that belong to layer `e`: each name goes to the layer of
+/// that group whose Keras name is the longest one it starts with ("layer1/conv/kernel:0" to "layer1/conv",
+/// "layer1/conv/bn/beta:0" to "layer1/conv/bn") or, Keras 3 style, holds as a path component
+/// ("sequential/layer1/conv/kernel"). Keras' order is kept.
+std::vector<std::string> nested_weight_names(const std::vector<std::string>& names, const LayerEntry& e,
+                                             const ModelConfig& mc) {
+  std::vector<std::string> siblings;
+  for (const LayerEntry& x : mc.layers) {
+    if (x.weights_group == e.weights_group) siblings.push_back(x.keras_name);
+  }
+  auto owner = [&](const std::string& n) {
+    std::string best;
+    for (const std::string& k : siblings) {
+      bool match = n.rfind(k + "/", 0) == 0 || n.find("/" + k + "/") != std::string::npos;
+      if (match && k.size() > best.size()) best = k;
+    }
+    return best;
+  };
+  std::vector<std::string> out;
+  for (const std::string& n : names) {
+    if (owner(n) == e.keras_name) out.push_back(n);
+  }
+  return out;
 }
 
 ir::Graph build_graph(const ModelConfig& mc, const std::string& file, const WeightSource& weights) {
@@ -269,13 +300,17 @@ ir::Graph read_h5(const std::string& path) {
   std::vector<std::string> layer_names = chunked_attr(mw, "layer_names");
 
   WeightSource source = [&](const LayerEntry& e, const ir::Layer& l) {
-    if (std::find(layer_names.begin(), layer_names.end(), e.name) == layer_names.end() || !mw.has_group(e.name)) {
+    // A layer read from a nested model has its weights in the nested model's group, among its siblings'.
+    const std::string& group = e.weights_group.empty() ? e.name : e.weights_group;
+    if (std::find(layer_names.begin(), layer_names.end(), group) == layer_names.end() || !mw.has_group(group)) {
       throw ModelError(fmt::format("{}: layer '{}' ({}): missing weights: model_weights has no group '{}'", path,
-                                   e.name, e.class_name, e.name));
+                                   e.name, e.class_name, group));
     }
-    h5::Group lg = mw.group(e.name);
+    h5::Group lg = mw.group(group);
+    std::vector<std::string> names = chunked_attr(lg, "weight_names");
+    if (!e.weights_group.empty()) names = nested_weight_names(names, e, mc);
     std::vector<NamedTensor> out;
-    for (const std::string& name : chunked_attr(lg, "weight_names")) {
+    for (const std::string& name : names) {
       if (!lg.has_dataset(name)) {
         throw ModelError(fmt::format("{}: layer '{}' ({}): missing weight: weight_names lists '{}' but there is no "
                                      "dataset '{}/{}'",
@@ -307,6 +342,13 @@ ir::Graph read_zip(const std::string& path) {
     throw ModelError(fmt::format("{}: the zip archive has no model.weights.h5: not a .keras model", path));
   }
   ModelConfig mc = parse_model_config(parse_json(entries["config.json"], path, "config.json"), path);
+  for (const LayerEntry& e : mc.layers) {
+    if (!e.weights_group.empty()) {
+      throw UnsupportedError(fmt::format("{}: layer '{}' comes from the nested model '{}': nested models are read "
+                                         "from legacy HDF5 (.h5) files only, not from .keras archives",
+                                         path, e.name, e.weights_group));
+    }
+  }
   std::string label = path + ":model.weights.h5";
   h5::File f = h5::File::open_image(entries["model.weights.h5"], label);
   h5::Group root = f.root();

@@ -166,8 +166,8 @@ struct Writer {
       for (const auto& item : modeled.items()) c[item.key()] = item.value();
       if (l.kind == LayerKind::kBatchNorm) {
         c["axis"] = -1;
-        c["center"] = true;
-        c["scale"] = true;
+        c["center"] = l.use_bias;
+        c["scale"] = l.use_scale;
       }
       if (cls == "Softmax") c["axis"] = -1;
       if (cls == "ReLU") {
@@ -227,7 +227,8 @@ struct Writer {
                                       {"input_layers", Json::array({Json::array({l.name, 0, 0})})}}}};
         old_inputs = parse_model_config(probe, "").layers.at(0).inputs;
       }
-      if (old_inputs != l.inputs) entry["inbound_nodes"] = inbound_nodes(l);
+      // An entry from a Sequential (or a nested Sequential read flat) has no inbound_nodes: it gets them here.
+      if (old_inputs != l.inputs || !entry.contains("inbound_nodes")) entry["inbound_nodes"] = inbound_nodes(l);
       entry["name"] = l.name;
       update_tensor_shapes(entry["inbound_nodes"]);
     }
@@ -314,7 +315,10 @@ struct Writer {
         if (l.use_bias) values.push_back(w("bias"));
         break;
       case LayerKind::kBatchNorm:
-        for (const char* n : {"weight", "bias", "running_mean", "running_var"}) values.push_back(w(n));
+        if (l.use_scale) values.push_back(w("weight"));
+        if (l.use_bias) values.push_back(w("bias"));
+        values.push_back(w("running_mean"));
+        values.push_back(w("running_var"));
         break;
       case LayerKind::kLSTM: {
         layout::TorchLstm t{w("weight_ih"), w("weight_hh"), at::Tensor(), at::Tensor()};
@@ -343,7 +347,8 @@ struct Writer {
       case LayerKind::kDropout:
       case LayerKind::kActivation:
       case LayerKind::kAdd:
-      case LayerKind::kConcatenate: break;
+      case LayerKind::kConcatenate:
+      case LayerKind::kPermute: break;
     }
     std::vector<std::pair<std::string, at::Tensor>> out;
     for (size_t i = 0; i < names.size(); ++i) out.emplace_back(names[i], values.at(i));

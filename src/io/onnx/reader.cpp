@@ -528,7 +528,10 @@ void Reader::make_input() {
     for (int k = 0; k < n.input_size(); ++k) {
       if (n.input(k) != input->name()) continue;
       ++readers;
-      if (k == 0 && n.op_type() == "Transpose" && attr_ints(n, "perm") == perm_to_first(rank)) continue;
+      if (k == 0 && n.op_type() == "Transpose" && attr_ints(n, "perm") == perm_to_first(rank) &&
+          !parse_hints(n.doc_string()).has("permute")) {  // snare's own Permute layer is not a layout change
+        continue;
+      }
       if (k == 0 && n.op_type() == "Reshape" && present(n, 1) && is_const(n.input(1)) && layouts_agree(rotate_to_first(shape))) {
         std::vector<int64_t> target(constants_.at(n.input(1)).data_ptr<int64_t>(),
                                     constants_.at(n.input(1)).data_ptr<int64_t>() + constants_.at(n.input(1)).numel());
@@ -1175,8 +1178,11 @@ void Reader::map_transpose(const pb::NodeProto& n) {
   }
   std::vector<int64_t> identity(static_cast<size_t>(rank));
   for (int64_t i = 0; i < rank; ++i) identity[i] = i;
-  if (perm == identity) return alias(n, v.layout);
-  if (rank >= 3) {
+  // snare writes its Permute layers with a "permute" hint: they stay layers even where the perm looks like a
+  // layout change (NCHW->NHWC), so read -> write -> read keeps the graph.
+  bool snare_permute = parse_hints(n.doc_string()).has("permute");
+  if (perm == identity && !snare_permute) return alias(n, v.layout);
+  if (rank >= 3 && !snare_permute) {
     if (v.layout == Layout::kFirst && perm == perm_to_last(rank)) return alias(n, Layout::kLast);
     if (v.layout == Layout::kLast && perm == perm_to_first(rank)) return alias(n, Layout::kFirst);
     if (v.layout == Layout::kFirst && perm == perm_to_first(rank)) {
@@ -1191,11 +1197,28 @@ void Reader::map_transpose(const pb::NodeProto& n) {
       }
     }
   }
-  if (rank == 3) {
+  if (rank == 3 && !snare_permute) {
     if (v.layout == Layout::kFirst && perm == std::vector<int64_t>{2, 0, 1}) return alias(n, Layout::kTime);
     if (v.layout == Layout::kLast && perm == std::vector<int64_t>{1, 0, 2}) return alias(n, Layout::kTime);
     if (v.layout == Layout::kTime && perm == std::vector<int64_t>{1, 2, 0}) return alias(n, Layout::kFirst);
     if (v.layout == Layout::kTime && perm == std::vector<int64_t>{1, 0, 2}) return alias(n, Layout::kLast);
+  }
+  if ((v.layout == Layout::kFirst || v.layout == Layout::kLast) && rank >= 2 && perm.size() == static_cast<size_t>(rank) &&
+      perm[0] == 0) {
+    // Any other reordering of the per-sample axes is an ir Permute; its output is held channels-first (the ONNX
+    // output axes are the ir axes). ONNX axis a of the input is ir axis a-1 (NCHW) or, NHWC, 0 for the last axis.
+    Layer l;
+    l.kind = LayerKind::kPermute;
+    l.inputs = {v.layer};
+    for (size_t i = 1; i < perm.size(); ++i) {
+      int64_t a = perm[i];
+      if (a < 1 || a >= rank) break;
+      l.permutation.push_back(v.layout == Layout::kFirst ? a - 1 : (a == rank - 1 ? 0 : a));
+    }
+    if (l.permutation.size() == static_cast<size_t>(rank - 1)) {
+      define(n.output(0), Value{add_layer(l, n), Layout::kFirst}, true);
+      return;
+    }
   }
   unsupported(n, fmt::format("perm {} on a {} tensor of shape [N,{}] is not an NCHW<->NHWC or LSTM time-major conversion",
                              ints(perm), layout_name(v.layout), fmt::join(onnx_shape(v), ",")));
@@ -1287,6 +1310,16 @@ void Reader::map_batchnorm(const pb::NodeProto& n) {
   l.momentum = hints.real("momentum", attr_float(n, "momentum", 0.9f));
   const char* names[] = {"weight", "bias", "running_mean", "running_var"};
   for (int i = 0; i < 4; ++i) l.weights[names[i]] = constant(n, i + 1).to(at::kFloat).reshape({-1}).contiguous();
+  // snare's hints for a layer without gamma / beta (Keras scale=False / center=False), honoured only while the
+  // written scale is still all ones / B all zeros.
+  if (hints.has("no_scale") && l.weights["weight"].eq(1).all().item<bool>()) {
+    l.use_scale = false;
+    l.weights.erase("weight");
+  }
+  if (hints.has("no_center") && l.weights["bias"].eq(0).all().item<bool>()) {
+    l.use_bias = false;
+    l.weights.erase("bias");
+  }
   define(n.output(0), Value{add_layer(l, n), v.layout}, true);
 }
 

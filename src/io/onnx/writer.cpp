@@ -372,11 +372,18 @@ void Writer::layer(const Layer& l) {
     }
     case LayerKind::kBatchNorm: {
       std::vector<std::string> inputs{in(l)};
-      for (const char* w : {"weight", "bias", "running_mean", "running_var"}) inputs.push_back(weight(l, w, l.weights.at(w)));
+      const at::Tensor& mean = l.weights.at("running_mean");
+      // ONNX needs scale and B: Keras scale=False / center=False mean gamma 1 / beta 0.
+      inputs.push_back(weight(l, "weight", l.use_scale ? l.weights.at("weight") : at::ones_like(mean)));
+      inputs.push_back(weight(l, "bias", l.use_bias ? l.weights.at("bias") : at::zeros_like(mean)));
+      for (const char* w : {"running_mean", "running_var"}) inputs.push_back(weight(l, w, l.weights.at(w)));
       pb::NodeProto* n = node("BatchNormalization", l.name, inputs, {output_of(l)});
       set_attr(n, "epsilon", static_cast<float>(l.epsilon));
       set_attr(n, "momentum", static_cast<float>(l.momentum));
-      n->set_doc_string(fmt::format("snare: epsilon={} momentum={}", format_real(l.epsilon), format_real(l.momentum)));
+      // no_scale / no_center: the ir layer has no weight / bias (Keras scale=False / center=False); the reader
+      // drops the ones / zeros written for them again.
+      n->set_doc_string(fmt::format("snare: epsilon={} momentum={}{}{}", format_real(l.epsilon), format_real(l.momentum),
+                                    l.use_scale ? "" : " no_scale", l.use_bias ? "" : " no_center"));
       return;
     }
     case LayerKind::kActivation: activation(l, in(l), output_of(l), l.name, true); return;
@@ -419,6 +426,16 @@ void Writer::layer(const Layer& l) {
       } else {
         node("Squeeze", node_name(l.name + "/squeeze"), {y, ints_const(l.name + ".squeeze_axes", {0})}, {output_of(l)});
       }
+      return;
+    }
+    case LayerKind::kPermute: {
+      std::vector<int64_t> perm{0};  // the batch axis stays first
+      for (int64_t p : l.permutation) perm.push_back(p + 1);
+      pb::NodeProto* n = node("Transpose", l.name, {in(l)}, {output_of(l)});
+      set_attr(n, "perm", perm);
+      Hints hints;
+      hints.values["permute"] = "";  // a layer, not a layout change: the reader keeps it as one
+      n->set_doc_string(hints.text());
       return;
     }
   }
