@@ -118,6 +118,7 @@ nlohmann::json options_json(const ReduceOptions& o) {
           {"confirm_split", o.confirm_split},
           {"budget_params", o.search.budget_params},
           {"budget_macs", o.search.budget_macs},
+          {"mac_weight", o.search.mac_weight},
           {"time_limit_min", o.time_limit_min},
           {"val_split", o.val_split},
           {"retrain_batches", o.oracle.retrain_batches},
@@ -143,6 +144,9 @@ nlohmann::json options_json(const ReduceOptions& o) {
 void check(const ReduceOptions& o) {
   if (o.search.max_loss_pp < 0) throw UsageError(fmt::format("--max-loss: must be >= 0, got {}", o.search.max_loss_pp));
   if (o.search.budget_params < 0 || o.search.budget_macs < 0) throw UsageError("--budget-params/--budget-macs: must be >= 0");
+  if (!(o.search.mac_weight >= 0 && std::isfinite(o.search.mac_weight))) {
+    throw UsageError(fmt::format("--mac-weight: must be a finite number >= 0, got {}", o.search.mac_weight));
+  }
   if (o.time_limit_min < 0) throw UsageError(fmt::format("--time-limit: must be >= 0, got {}", o.time_limit_min));
   if (!(o.val_split > 0 && o.val_split < 1)) throw UsageError(fmt::format("--val-split: must be in (0,1), got {}", o.val_split));
   if (!(o.confirm_split >= 0 && o.val_split + o.confirm_split < 1)) {
@@ -425,6 +429,10 @@ void register_reduce(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--budget-params", o->search.budget_params, "Stop once non-zero parameters are at most N");
   cmd->add_option("--budget-macs", o->search.budget_macs, "Stop once MACs are at most N");
+  cmd->add_option("--mac-weight", o->search.mac_weight,
+                  "Weight of a step's MAC reduction against its non-zero-parameter reduction in the score (raise it "
+                  "when latency, not size, is the goal)")
+      ->capture_default_str();
   cmd->add_option("--time-limit", o->time_limit_min, "Start no new step after this many minutes");
   cmd->add_option("--device", o->oracle.device, "cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_option("--report", o->report_dir, "Folder for report.json, report.html and checkpoints (default OUT_report)");

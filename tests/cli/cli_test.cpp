@@ -41,7 +41,8 @@ TEST(Cli, UsageErrorsExitWith2) {
   EXPECT_NE(r.output.find("--augment"), std::string::npos) << r.output;
   EXPECT_FALSE(std::filesystem::exists(dir / "x_report")) << "a bad flag must not leave a report folder";
   for (const char* flags :
-       {"--confirm-split 0.9", "--confirm-split -0.1", "--rule bonferroni", "--margin -1", "--confirm-margin -1"}) {
+       {"--confirm-split 0.9", "--confirm-split -0.1", "--rule bonferroni", "--margin -1", "--confirm-margin -1",
+        "--mac-weight -1"}) {
     r = run_snare(std::string("reduce --arch lenet5 --data mnist ") + flags + " -o " + (dir / "x.h5").string());
     EXPECT_EQ(r.exit_code, 2) << flags << ": " << r.output;
     EXPECT_NE(r.output.find(std::string(flags).substr(0, std::string(flags).find(' '))), std::string::npos) << r.output;
