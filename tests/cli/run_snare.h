@@ -21,17 +21,21 @@ inline std::string snare_bin() {
   return bin ? bin : "build/snare";
 }
 
-/// Runs `snare ARGS` through the shell (ARGS is shell text); `env` is prepended (e.g. "SNARE_DATA=/x").
-inline RunResult run_snare(const std::string& args, const std::string& env = "") {
-  std::string cmd = env + (env.empty() ? "" : " ") + snare_bin() + " " + args + " 2>&1";
+/// Runs shell text `cmd` and captures stdout and stderr together.
+inline RunResult run_shell(const std::string& cmd) {
   RunResult r;
-  FILE* p = popen(cmd.c_str(), "r");
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
   if (!p) return r;
   std::array<char, 4096> buf;
   while (size_t n = fread(buf.data(), 1, buf.size(), p)) r.output.append(buf.data(), n);
   int status = pclose(p);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return r;
+}
+
+/// Runs `snare ARGS` through the shell (ARGS is shell text); `env` is prepended (e.g. "SNARE_DATA=/x").
+inline RunResult run_snare(const std::string& args, const std::string& env = "") {
+  return run_shell(env + (env.empty() ? "" : " ") + snare_bin() + " " + args);
 }
 
 /// A fresh empty folder for one test's outputs.

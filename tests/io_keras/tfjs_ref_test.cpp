@@ -6,9 +6,7 @@
 // from the original config; only their weights are refiled for the script (copy_with_inner_weight_groups). Needs node and the npm packages in
 // package.json (scripts/setup.sh); skipped without them.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -55,14 +53,11 @@ struct Ref {
 Ref run_ref(const std::string& h5, const std::string& onnx) {
   // NODE_PATH must be absolute: the script resolves packages with createRequire(NODE_PATH + '/').
   std::string node_path = std::filesystem::absolute("node_modules").string();
-  std::string cmd = "NODE_PATH='" + node_path + "' node " + kRefScript + " '" + h5 + "' '" + onnx + "' 2 2>&1";
+  std::string cmd = "NODE_PATH='" + node_path + "' node " + kRefScript + " '" + h5 + "' '" + onnx + "' 2";
+  snare::testing::RunResult run = snare::testing::run_shell(cmd);
   Ref r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  while (size_t n = fread(buf.data(), 1, buf.size(), p)) r.output.append(buf.data(), n);
-  int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.exit_code = run.exit_code;
+  r.output = run.output;
   std::smatch m;
   static const std::regex kRel(R"(\brel ([0-9.eE+-]+|NaN|Infinity))");
   if (std::regex_search(r.output, m, kRel)) {
