@@ -13,6 +13,7 @@
 #include <limits>
 #include <map>
 #include <regex>
+#include <utility>
 
 #include "cli/run_snare.h"
 #include "io/keras/config.h"
@@ -174,6 +175,58 @@ TEST(KerasZooTfjs, ExportsAndWrittenH5MatchTensorFlowJs) {
     EXPECT_LE(rewritten.rel, tolerance_of(model)) << rewritten.output;
     std::cout << "[tfjs] " << base_name(model) << ": original rel " << original.rel << ", written .h5 rel "
               << rewritten.rel << "\n";
+  }
+}
+
+/// The conv whose filters feed the first depthwise conv of `graph`, through BatchNorm and activation layers only
+/// (so removing one of its filters removes that depthwise channel and the next pointwise conv's input).
+/// Returns {conv, depthwise}, or empty names when there is none.
+std::pair<std::string, std::string> conv_feeding_depthwise(const snare::ir::Graph& graph) {
+  using snare::ir::LayerKind;
+  for (const snare::ir::Layer& l : graph.layers) {
+    if (l.kind != LayerKind::kDepthwiseConv2D) continue;
+    const snare::ir::Layer* p = &graph.layer(l.inputs.at(0));
+    while (p->kind == LayerKind::kBatchNorm || p->kind == LayerKind::kActivation) p = &graph.layer(p->inputs.at(0));
+    if (p->kind == LayerKind::kConv2D) return {p->name, l.name};
+  }
+  return {};
+}
+
+TEST(KerasZooTfjs, PrunedMobileNetsLoadAndMatchTensorFlowJs) {
+  if (!tfjs_available()) GTEST_SKIP() << "node or node_modules missing: npm install --ignore-scripts";
+  t::TempDir dir;
+  for (const std::string& model : t::keras_zoo_models()) {
+    if (base_name(model).find("mobilenet") == std::string::npos) continue;
+    SCOPED_TRACE(model);
+    snare::ir::Graph original = snare::io::load_model(model);
+    auto [conv, depthwise] = conv_feeding_depthwise(original);
+    ASSERT_FALSE(conv.empty()) << "no conv feeds a depthwise conv";
+    const int64_t filters = original.layer(conv).units, keep = filters / 2;
+    std::string stem = std::filesystem::path(model).stem().string();
+    std::string pruned = dir.str(stem + "_pruned.h5"), onnx = dir.str(stem + "_pruned.onnx");
+    snare::testing::RunResult pr = snare::testing::run_snare("prune '" + model + "' --layer '" + conv + "' --keep " +
+                                                             std::to_string(keep) + " -o '" + pruned + "'");
+    ASSERT_EQ(pr.exit_code, 0) << pr.output;
+    snare::testing::RunResult ex = snare::testing::run_snare("export '" + pruned + "' -o '" + onnx + "'");
+    ASSERT_EQ(ex.exit_code, 0) << ex.output;
+
+    // The depthwise conv after it lost the same channels, and so did the pointwise conv's input.
+    snare::ir::Graph g = snare::io::load_model(pruned);
+    g.infer_shapes();
+    EXPECT_EQ(g.layer(conv).units, keep);
+    EXPECT_EQ(g.layer(depthwise).units, keep * original.layer(depthwise).multiplier);
+    int64_t params_before = 0, params_after = 0;
+    for (const auto& l : original.layers) for (const auto& [n, w] : l.weights) params_before += w.numel();
+    for (const auto& l : g.layers) for (const auto& [n, w] : l.weights) params_after += w.numel();
+    EXPECT_LT(params_after, params_before);
+
+    // TensorFlow.js loads the pruned .h5 and computes what ONNX Runtime computes on snare's export of it.
+    Ref r = run_ref(pruned, onnx);
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_GE(r.rel, 0.0) << "no 'rel' figure in: " << r.output;
+    EXPECT_LE(r.rel, kTolerance) << r.output;
+    std::cout << "[tfjs] " << base_name(model) << ": pruned '" << conv << "' " << filters << " -> " << keep
+              << " filters, params " << params_before << " -> " << params_after << ", rel " << r.rel << "\n";
   }
 }
 
