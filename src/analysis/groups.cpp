@@ -21,12 +21,29 @@ using Positions = std::vector<std::vector<int64_t>>;
 /// Result of following one producer's units forward through the graph.
 struct Trace {
   std::vector<UnitUse> uses;
-  std::vector<std::string> adds;  ///< Add layers reached (they couple producers)
+  std::vector<std::string> adds;  ///< element-wise merges reached (Add, Multiply, ...: they couple producers)
   std::string blocked;            ///< non-empty: why the units cannot be removed
 };
 
 int64_t product(const ir::Shape& s) {
   return std::accumulate(s.begin(), s.end(), int64_t{1}, std::multiplies<int64_t>());
+}
+
+/// True when `out` is `in` = [C] (or [C, 1...]) with unit axes appended: the channels keep their positions.
+bool adds_unit_axes(const ir::Shape& in, const ir::Shape& out) {
+  if (in.empty() || out.size() < in.size() || out[0] != in[0]) return false;
+  return product(in) == in[0] && product(out) == out[0];
+}
+
+/// Input channel c of a depthwise conv owns its output channels c*M .. c*M+M-1.
+Positions depthwise_rows(const Positions& pos, int64_t multiplier) {
+  Positions rows(pos.size());
+  for (size_t u = 0; u < pos.size(); ++u) {
+    for (int64_t c : pos[u]) {
+      for (int64_t m = 0; m < multiplier; ++m) rows[u].push_back(c * multiplier + m);
+    }
+  }
+  return rows;
 }
 
 class Tracer {
@@ -58,18 +75,16 @@ class Tracer {
         return;
       case LayerKind::kDense:
       case LayerKind::kLSTM: t.uses.push_back({l.name, UnitUse::Kind::kInputColumns, pos}); return;
-      case LayerKind::kDepthwiseConv2D: {
+      case LayerKind::kDepthwiseConv2D:
         // Input channel c owns output channels c*M .. c*M+M-1: they go with it, and carry the unit on.
-        Positions rows(pos.size());
-        for (size_t u = 0; u < pos.size(); ++u) {
-          for (int64_t c : pos[u]) {
-            for (int64_t m = 0; m < l.multiplier; ++m) rows[u].push_back(c * l.multiplier + m);
-          }
-        }
-        t.uses.push_back({l.name, UnitUse::Kind::kDepthwise, rows});
-        follow(l.name, rows, t);
+        t.uses.push_back({l.name, UnitUse::Kind::kDepthwise, depthwise_rows(pos, l.multiplier)});
+        follow(l.name, t.uses.back().positions, t);
         return;
-      }
+      case LayerKind::kSeparableConv1D:
+      case LayerKind::kSeparableConv2D:
+        // The same rows inside: the depthwise filters of channel c and the pointwise columns behind them.
+        t.uses.push_back({l.name, UnitUse::Kind::kSeparable, depthwise_rows(pos, l.multiplier)});
+        return;
       case LayerKind::kBatchNorm:
         t.uses.push_back({l.name, UnitUse::Kind::kBatchNorm, pos});
         follow(l.name, pos, t);
@@ -84,6 +99,10 @@ class Tracer {
       case LayerKind::kGlobalMaxPool2D:
       case LayerKind::kZeroPadding1D:
       case LayerKind::kZeroPadding2D:
+      case LayerKind::kCropping1D:
+      case LayerKind::kCropping2D:
+      case LayerKind::kUpSampling1D:
+      case LayerKind::kUpSampling2D:
       case LayerKind::kDropout:
       case LayerKind::kActivation: {
         if (l.kind == LayerKind::kActivation && l.activation == ir::Activation::kSoftmax) {
@@ -128,10 +147,22 @@ class Tracer {
         return;
       }
       case LayerKind::kAdd:
+      case LayerKind::kSubtract:
+      case LayerKind::kMultiply:
+      case LayerKind::kAverage:
+      case LayerKind::kMaximum:
+      case LayerKind::kMinimum:
+        // Channel c of every operand meets channel c of the others (a broadcast [C,1,1] gate too).
         t.adds.push_back(l.name);
         follow(l.name, pos, t);
         return;
       case LayerKind::kReshape:
+        if (adds_unit_axes(g_.layer(from).output_shape, l.output_shape)) {
+          // [C] -> [C,1,1] (a squeeze-and-excitation gate): channel c stays channel c; the target names C.
+          t.uses.push_back({l.name, UnitUse::Kind::kReshapeChannels, pos});
+          follow(l.name, pos, t);
+          return;
+        }
         t.blocked = fmt::format("its units pass the Reshape '{}'", l.name);
         return;
       case LayerKind::kPermute:
@@ -164,11 +195,17 @@ std::string producer_behind(const ir::Graph& g, const std::string& layer) {
     case LayerKind::kAvgPool2D:
     case LayerKind::kZeroPadding1D:
     case LayerKind::kZeroPadding2D:
-    case LayerKind::kAdd: return producer_behind(g, l.inputs.at(0));
+    case LayerKind::kCropping1D:
+    case LayerKind::kCropping2D:
+    case LayerKind::kUpSampling1D:
+    case LayerKind::kUpSampling2D: return producer_behind(g, l.inputs.at(0));
+    case LayerKind::kReshape:
+      return adds_unit_axes(g.layer(l.inputs.at(0)).output_shape, l.output_shape) ? producer_behind(g, l.inputs.at(0))
+                                                                                    : "";
     case LayerKind::kDepthwiseConv2D: return l.multiplier == 1 ? producer_behind(g, l.inputs.at(0)) : "";
     case LayerKind::kPermute:
       return !l.permutation.empty() && l.permutation[0] == 0 ? producer_behind(g, l.inputs.at(0)) : "";
-    default: return "";
+    default: return ir::is_merge(l.kind) ? producer_behind(g, l.inputs.at(0)) : "";
   }
 }
 
@@ -211,7 +248,8 @@ std::vector<UnitGroup> unit_groups(const ir::Graph& graph) {
     for (const std::string& operand : g.layer(add).inputs) {
       std::string p = producer_behind(g, operand);
       if (p.empty() || find(p) != find(owner)) {
-        pinned[find(owner)] = fmt::format("the Add '{}' also reads '{}', whose channels cannot shrink", add, operand);
+        pinned[find(owner)] = fmt::format("the {} '{}' also reads '{}', whose channels cannot shrink",
+                                          ir::kind_name(g.layer(add).kind), add, operand);
       }
     }
   }
@@ -231,7 +269,7 @@ std::vector<UnitGroup> unit_groups(const ir::Graph& graph) {
     const Trace& t = traces[p];
     if (g.layer(p).units != grp.size) {
       grp.prunable = false;
-      grp.reason = "producers joined by an Add have different widths";
+      grp.reason = "producers joined by an element-wise merge have different widths";
     }
     if (pinned.count(root) && grp.prunable) {
       grp.prunable = false;

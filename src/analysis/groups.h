@@ -1,12 +1,14 @@
 // Coupled unit groups: which weights must shrink together when output units of a layer go.
 //
 // A group is the set of output units of one or more producers (Dense units, Conv filters, LSTM
-// hidden units; several producers when their outputs meet in an Add) together with every place those
+// hidden units; several producers when their outputs meet in an element-wise merge) together with every place those
 // units reach: the next layer's input columns or channels, BatchNorm channels, the filters of a DepthwiseConv2D
 // (whose `multiplier` output channels per input channel then carry the unit on), the Dense columns
 // behind a Flatten (each unit owns its spatial positions in the model's flatten order), through
-// pass-through layers (activations, pooling, dropout, padding) and Concatenate (at an offset).
-// Groups that reach the network output, or pass a Reshape, are marked not prunable with a reason.
+// pass-through layers (activations, pooling, dropout, padding, cropping, upsampling), Concatenate (at an offset),
+// element-wise merges (Add, Multiply, ...: they couple their operands' producers), and a Reshape that only appends
+// unit axes ([C] -> [C,1,1], a squeeze-and-excitation gate). Groups that reach the network output, or pass another
+// Reshape, are marked not prunable with a reason.
 //
 //   for (const analysis::UnitGroup& g : analysis::unit_groups(graph)) if (g.prunable) ...
 #pragma once
@@ -25,6 +27,8 @@ struct UnitUse {
     kInputColumns,  ///< Dense weight columns / Conv weight input channels / LSTM weight_ih columns
     kBatchNorm,     ///< BatchNorm channels (all four vectors)
     kDepthwise,     ///< DepthwiseConv2D filters (weight and bias rows): positions are output channels c*M+m
+    kSeparable,     ///< SeparableConv input channels: depthwise rows and pointwise input columns c*M+m
+    kReshapeChannels,  ///< a Reshape [C] -> [C,1,...] (a squeeze-and-excitation gate): its target's channel count
   };
   std::string layer;
   Kind kind = Kind::kInputColumns;

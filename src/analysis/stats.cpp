@@ -32,6 +32,11 @@ int64_t layer_macs(const ir::Layer& l, const std::vector<ir::Shape>& ins) {
       return spatial(l.output_shape) * l.units * window;
     }
     case LayerKind::kDepthwiseConv2D: return spatial(l.output_shape) * l.units * product(l.kernel);
+    case LayerKind::kSeparableConv1D:
+    case LayerKind::kSeparableConv2D: {
+      const int64_t depth = ins.at(0).at(0) * l.multiplier;  // depthwise, then pointwise
+      return spatial(l.output_shape) * depth * (product(l.kernel) + l.units);
+    }
     case LayerKind::kLSTM: {
       const ir::Shape& in = ins.at(0);
       return in.at(1) * 4 * l.units * (in.at(0) + l.units);
@@ -54,7 +59,16 @@ int64_t layer_macs(const ir::Layer& l, const std::vector<ir::Shape>& ins) {
     case LayerKind::kActivation:
     case LayerKind::kAdd:
     case LayerKind::kConcatenate:
-    case LayerKind::kPermute: return 0;
+    case LayerKind::kPermute:
+    case LayerKind::kSubtract:
+    case LayerKind::kMultiply:
+    case LayerKind::kAverage:
+    case LayerKind::kMaximum:
+    case LayerKind::kMinimum:
+    case LayerKind::kCropping1D:
+    case LayerKind::kCropping2D:
+    case LayerKind::kUpSampling1D:
+    case LayerKind::kUpSampling2D: return 0;
   }
   return 0;
 }

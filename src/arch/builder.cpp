@@ -25,14 +25,15 @@ ir::Layer& GraphBuilder::add(LayerKind kind, const std::string& keras_base) {
   ir::Layer l;
   l.kind = kind;
   l.name = n == 0 ? keras_base : keras_base + "_" + std::to_string(n);
-  l.inputs = {graph_.layers.back().name};
+  l.inputs = {next_input_.empty() ? graph_.layers.back().name : next_input_};
+  next_input_.clear();
   graph_.layers.push_back(l);
   return graph_.layers.back();
 }
 
 const ir::Shape& GraphBuilder::current_shape() {
   graph_.infer_shapes();
-  return graph_.layers.back().output_shape;
+  return next_input_.empty() ? graph_.layers.back().output_shape : graph_.layer(next_input_).output_shape;
 }
 
 at::Tensor GraphBuilder::glorot(std::vector<int64_t> shape, int64_t fan_in, int64_t fan_out) {
@@ -149,14 +150,76 @@ GraphBuilder& GraphBuilder::depthwise_conv2d(int64_t kernel, int64_t multiplier,
   return *this;
 }
 
+GraphBuilder& GraphBuilder::separable_conv(int64_t filters, int64_t kernel, int64_t multiplier, int64_t stride,
+                                           ir::Padding padding, ir::Activation activation) {
+  const ir::Shape in_shape = current_shape();
+  const size_t dims = in_shape.size() - 1;
+  const int64_t in = in_shape.at(0), depth = in * multiplier, window = dims == 1 ? kernel : kernel * kernel;
+  ir::Layer& l = add(dims == 1 ? LayerKind::kSeparableConv1D : LayerKind::kSeparableConv2D,
+                     dims == 1 ? "separable_conv1d" : "separable_conv2d");
+  l.units = filters;
+  l.multiplier = multiplier;
+  l.kernel = std::vector<int64_t>(dims, kernel);
+  l.strides = std::vector<int64_t>(dims, stride);
+  l.dilation = std::vector<int64_t>(dims, 1);
+  l.padding = padding;
+  l.activation = activation;
+  std::vector<int64_t> dw{depth, 1}, pw{filters, depth};
+  dw.insert(dw.end(), dims, kernel);
+  pw.insert(pw.end(), dims, 1);
+  l.weights["depthwise"] = glorot(dw, window * in, window * multiplier);
+  l.weights["weight"] = glorot(pw, depth, filters);
+  l.weights["bias"] = at::zeros({filters}, at::kFloat);
+  return *this;
+}
+
 GraphBuilder& GraphBuilder::activation(ir::Activation activation) {
   ir::Layer& l = add(LayerKind::kActivation, "activation");
   l.activation = activation;
   return *this;
 }
 
-GraphBuilder& GraphBuilder::global_avgpool2d() {
-  add(LayerKind::kGlobalAvgPool2D, "global_average_pooling2d");
+GraphBuilder& GraphBuilder::global_avgpool2d(bool keepdims) {
+  add(LayerKind::kGlobalAvgPool2D, "global_average_pooling2d").keepdims = keepdims;
+  return *this;
+}
+
+GraphBuilder& GraphBuilder::global_maxpool1d(bool keepdims) {
+  add(LayerKind::kGlobalMaxPool1D, "global_max_pooling1d").keepdims = keepdims;
+  return *this;
+}
+
+GraphBuilder& GraphBuilder::reshape(ir::Shape target) {
+  ir::Layer& l = add(LayerKind::kReshape, "reshape");
+  l.target_shape = std::move(target);
+  l.channels_last = true;
+  return *this;
+}
+
+GraphBuilder& GraphBuilder::cropping(std::vector<int64_t> pads) {
+  const bool one_d = pads.size() == 2;
+  add(one_d ? LayerKind::kCropping1D : LayerKind::kCropping2D, one_d ? "cropping1d" : "cropping2d").pads =
+      std::move(pads);
+  return *this;
+}
+
+GraphBuilder& GraphBuilder::upsampling(std::vector<int64_t> scale) {
+  const bool one_d = scale.size() == 1;
+  add(one_d ? LayerKind::kUpSampling1D : LayerKind::kUpSampling2D, one_d ? "up_sampling1d" : "up_sampling2d").scale =
+      std::move(scale);
+  return *this;
+}
+
+GraphBuilder& GraphBuilder::from(const std::string& layer) {
+  graph_.layer(layer);  // throws ModelError when there is no such layer
+  next_input_ = layer;
+  return *this;
+}
+
+GraphBuilder& GraphBuilder::merge(LayerKind kind, std::vector<std::string> operands) {
+  std::string base = ir::kind_name(kind);
+  ir::Layer& l = add(kind, base);
+  l.inputs = std::move(operands);
   return *this;
 }
 

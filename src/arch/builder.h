@@ -33,8 +33,22 @@ class GraphBuilder {
   /// DepthwiseConv2D: one kernel x kernel filter per input channel, `multiplier` of them, with stride `stride`.
   GraphBuilder& depthwise_conv2d(int64_t kernel, int64_t multiplier, int64_t stride, ir::Padding padding,
                                  ir::Activation activation);
+  /// SeparableConv1D/2D (by the input's rank): depthwise kernel x kernel (x `multiplier`), stride `stride`, then
+  /// pointwise to `filters`.
+  GraphBuilder& separable_conv(int64_t filters, int64_t kernel, int64_t multiplier, int64_t stride,
+                               ir::Padding padding, ir::Activation activation);
   GraphBuilder& activation(ir::Activation activation);
-  GraphBuilder& global_avgpool2d();
+  GraphBuilder& global_avgpool2d(bool keepdims = false);
+  GraphBuilder& global_maxpool1d(bool keepdims = false);
+  /// Reshape to `target` (channels-first) in Keras' channels_last element order.
+  GraphBuilder& reshape(ir::Shape target);
+  /// Cropping / UpSampling: `pads` {before, after} per spatial axis; `scale` one repeat factor per spatial axis.
+  GraphBuilder& cropping(std::vector<int64_t> pads);
+  GraphBuilder& upsampling(std::vector<int64_t> scale);
+  /// The next layer reads `layer` instead of the last one (a branch of a functional graph).
+  GraphBuilder& from(const std::string& layer);
+  /// An element-wise merge (kAdd, kSubtract, kMultiply, ...) of `operands`, in that order.
+  GraphBuilder& merge(ir::LayerKind kind, std::vector<std::string> operands);
   /// The name of the last layer added (to join it later with add_residual).
   const std::string& last() const { return graph_.layers.back().name; }
   /// Add of the last layer and `other` (a residual connection).
@@ -51,6 +65,7 @@ class GraphBuilder {
   ir::Graph graph_;
   std::map<std::string, int> name_counts_;
   at::Generator generator_;
+  std::string next_input_;  ///< set by from(): what the next layer reads
 };
 
 }  // namespace snare::arch

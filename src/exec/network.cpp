@@ -129,7 +129,9 @@ at::Tensor conv(const at::Tensor& x, const ir::Layer& l, const at::Tensor& weigh
     }
   }
   // A depthwise conv is a grouped conv with one group per input channel.
-  const int64_t groups = l.kind == ir::LayerKind::kDepthwiseConv2D ? x.size(1) : l.groups;
+  const bool depthwise = l.kind == ir::LayerKind::kDepthwiseConv2D || l.kind == ir::LayerKind::kSeparableConv1D ||
+                         l.kind == ir::LayerKind::kSeparableConv2D;
+  const int64_t groups = depthwise ? x.size(1) : l.groups;
   if (l.kernel.size() == 1) return at::conv1d(in, weight, bias, strides, padding, dilation, groups);
   return at::conv2d(in, weight, bias, strides, padding, dilation, groups);
 }
@@ -274,14 +276,18 @@ at::Tensor Network::run_layer(const ir::Layer& l, const std::vector<at::Tensor>&
     case LayerKind::kConv1D:
     case LayerKind::kConv2D:
     case LayerKind::kDepthwiseConv2D: return fused(conv(in.at(0), l, w(l, "weight"), bias()));
+    case LayerKind::kSeparableConv1D:
+      return fused(at::conv1d(conv(in.at(0), l, w(l, "depthwise"), at::Tensor()), w(l, "weight"), bias()));
+    case LayerKind::kSeparableConv2D:
+      return fused(at::conv2d(conv(in.at(0), l, w(l, "depthwise"), at::Tensor()), w(l, "weight"), bias()));
     case LayerKind::kMaxPool1D:
     case LayerKind::kMaxPool2D: return pool(in.at(0), l, true);
     case LayerKind::kAvgPool1D:
     case LayerKind::kAvgPool2D: return pool(in.at(0), l, false);
-    case LayerKind::kGlobalAvgPool1D: return in.at(0).mean({2});
-    case LayerKind::kGlobalAvgPool2D: return in.at(0).mean({2, 3});
-    case LayerKind::kGlobalMaxPool1D: return in.at(0).amax({2});
-    case LayerKind::kGlobalMaxPool2D: return in.at(0).amax({2, 3});
+    case LayerKind::kGlobalAvgPool1D: return in.at(0).mean({2}, l.keepdims);
+    case LayerKind::kGlobalAvgPool2D: return in.at(0).mean({2, 3}, l.keepdims);
+    case LayerKind::kGlobalMaxPool1D: return in.at(0).amax({2}, l.keepdims);
+    case LayerKind::kGlobalMaxPool2D: return in.at(0).amax({2, 3}, l.keepdims);
     case LayerKind::kFlatten: {
       const at::Tensor& x = in.at(0);
       return (l.channels_last ? to_channels_last(x) : x).reshape({x.size(0), -1});
@@ -297,11 +303,34 @@ at::Tensor Network::run_layer(const ir::Layer& l, const std::vector<at::Tensor>&
                             w(l, "running_var"), training,
                             1.0 - l.momentum, l.epsilon, /*cudnn_enabled=*/true);
     case LayerKind::kActivation: return fused(in.at(0));
-    case LayerKind::kAdd: {
+    case LayerKind::kAdd:
+    case LayerKind::kAverage: {
       at::Tensor sum = in.at(0);
       for (size_t i = 1; i < in.size(); ++i) sum = sum + in[i];
-      return sum;
+      return l.kind == LayerKind::kAverage ? sum / static_cast<double>(in.size()) : sum;
     }
+    case LayerKind::kSubtract: return in.at(0) - in.at(1);
+    case LayerKind::kMultiply: {
+      at::Tensor product = in.at(0);
+      for (size_t i = 1; i < in.size(); ++i) product = product * in[i];
+      return product;
+    }
+    case LayerKind::kMaximum:
+    case LayerKind::kMinimum: {
+      at::Tensor m = in.at(0);
+      for (size_t i = 1; i < in.size(); ++i) m = l.kind == LayerKind::kMaximum ? at::maximum(m, in[i]) : at::minimum(m, in[i]);
+      return m;
+    }
+    case LayerKind::kCropping1D: {
+      const at::Tensor& x = in.at(0);
+      return x.slice(2, l.pads[0], x.size(2) - l.pads[1]);
+    }
+    case LayerKind::kCropping2D: {
+      const at::Tensor& x = in.at(0);
+      return x.slice(2, l.pads[0], x.size(2) - l.pads[1]).slice(3, l.pads[2], x.size(3) - l.pads[3]);
+    }
+    case LayerKind::kUpSampling1D: return in.at(0).repeat_interleave(l.scale[0], 2);
+    case LayerKind::kUpSampling2D: return in.at(0).repeat_interleave(l.scale[0], 2).repeat_interleave(l.scale[1], 3);
     case LayerKind::kConcatenate: return at::cat(in, l.axis + 1);
     case LayerKind::kLSTM: {
       std::vector<at::Tensor> params{w(l, "weight_ih"), w(l, "weight_hh")};

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <numeric>
 #include <set>
 
@@ -74,6 +75,19 @@ Shape infer_conv(const Layer& l, const Shape& in, size_t spatial) {
   return out;
 }
 
+Shape infer_separable(const Layer& l, const Shape& in, size_t spatial) {
+  Shape out = windowed(l, in, spatial, l.units);
+  if (l.multiplier < 1) throw ModelError(fmt::format("{}: depth multiplier {} must be >= 1", where(l), l.multiplier));
+  const int64_t depth = in[0] * l.multiplier;
+  std::vector<int64_t> dw{depth, 1}, pw{l.units, depth};
+  dw.insert(dw.end(), l.kernel.begin(), l.kernel.end());
+  pw.insert(pw.end(), spatial, 1);
+  expect_weight(l, "depthwise", dw);
+  expect_weight(l, "weight", pw);
+  if (l.use_bias) expect_weight(l, "bias", {l.units});
+  return out;
+}
+
 Shape infer_pool(const Layer& l, const Shape& in, size_t spatial) {
   Layer pool = l;
   if (pool.strides.empty()) pool.strides = pool.kernel;
@@ -98,6 +112,54 @@ Shape infer_reshape(const Layer& l, const Shape& in) {
                                  shape_string(l.target_shape)));
   }
   return target;
+}
+
+/// Element-wise merges: operands of one rank whose axes agree or are 1 (broadcast), as Keras' merge layers allow.
+Shape infer_merge(const Layer& l, const std::vector<Shape>& ins) {
+  if (ins.size() < 2) throw ModelError(fmt::format("{}: needs at least 2 inputs", where(l)));
+  if (l.kind == LayerKind::kSubtract && ins.size() != 2) {
+    throw ModelError(fmt::format("{}: takes exactly 2 inputs, got {}", where(l), ins.size()));
+  }
+  Shape out = ins[0];
+  for (const Shape& s : ins) {
+    bool fits = s.size() == out.size();
+    for (size_t i = 0; fits && i < s.size(); ++i) {
+      fits = s[i] == out[i] || s[i] == 1 || out[i] == 1;
+      if (fits) out[i] = std::max(out[i], s[i]);
+    }
+    if (!fits) {
+      throw ModelError(fmt::format("{}: operand shapes differ: {} vs {} (axes must agree or be 1)", where(l),
+                                   shape_string(ins[0]), shape_string(s)));
+    }
+  }
+  return out;
+}
+
+/// Cropping1D/2D: `pads` {before, after} per spatial axis are removed; something must remain.
+Shape infer_cropping(const Layer& l, const Shape& in, size_t spatial) {
+  expect_rank(l, in, spatial + 1);
+  if (l.pads.size() != 2 * spatial) throw ModelError(fmt::format("{}: needs {} crop sizes", where(l), 2 * spatial));
+  Shape out{in[0]};
+  for (size_t i = 0; i < spatial; ++i) {
+    int64_t o = in[i + 1] - l.pads[2 * i] - l.pads[2 * i + 1];
+    if (l.pads[2 * i] < 0 || l.pads[2 * i + 1] < 0 || o <= 0) {
+      throw ModelError(fmt::format("{}: cropping ({}) leaves nothing of input {}", where(l), fmt::join(l.pads, ","),
+                                   shape_string(in)));
+    }
+    out.push_back(o);
+  }
+  return out;
+}
+
+Shape infer_upsampling(const Layer& l, const Shape& in, size_t spatial) {
+  expect_rank(l, in, spatial + 1);
+  if (l.scale.size() != spatial) throw ModelError(fmt::format("{}: needs {} scale factors", where(l), spatial));
+  Shape out{in[0]};
+  for (size_t i = 0; i < spatial; ++i) {
+    if (l.scale[i] < 1) throw ModelError(fmt::format("{}: scale {} must be >= 1", where(l), l.scale[i]));
+    out.push_back(in[i + 1] * l.scale[i]);
+  }
+  return out;
 }
 
 Shape infer_one(const Layer& l, const std::vector<Shape>& ins) {
@@ -138,9 +200,13 @@ Shape infer_one(const Layer& l, const std::vector<Shape>& ins) {
     case LayerKind::kMaxPool2D:
     case LayerKind::kAvgPool2D: return infer_pool(l, single(), 2);
     case LayerKind::kGlobalAvgPool1D:
-    case LayerKind::kGlobalMaxPool1D: expect_rank(l, single(), 2); return {ins[0][0]};
+    case LayerKind::kGlobalMaxPool1D:
+      expect_rank(l, single(), 2);
+      return l.keepdims ? Shape{ins[0][0], 1} : Shape{ins[0][0]};
     case LayerKind::kGlobalAvgPool2D:
-    case LayerKind::kGlobalMaxPool2D: expect_rank(l, single(), 3); return {ins[0][0]};
+    case LayerKind::kGlobalMaxPool2D:
+      expect_rank(l, single(), 3);
+      return l.keepdims ? Shape{ins[0][0], 1, 1} : Shape{ins[0][0]};
     case LayerKind::kFlatten: return {product(single())};
     case LayerKind::kReshape: return infer_reshape(l, single());
     case LayerKind::kZeroPadding1D: {
@@ -165,16 +231,12 @@ Shape infer_one(const Layer& l, const std::vector<Shape>& ins) {
       for (const char* w : {"running_mean", "running_var"}) expect_weight(l, w, {in[0]});
       return in;
     }
-    case LayerKind::kAdd: {
-      if (ins.size() < 2) throw ModelError(fmt::format("{}: needs at least 2 inputs", where(l)));
-      for (const Shape& s : ins) {
-        if (s != ins[0]) {
-          throw ModelError(fmt::format("{}: operand shapes differ: {} vs {}", where(l), shape_string(ins[0]),
-                                       shape_string(s)));
-        }
-      }
-      return ins[0];
-    }
+    case LayerKind::kAdd:
+    case LayerKind::kSubtract:
+    case LayerKind::kMultiply:
+    case LayerKind::kAverage:
+    case LayerKind::kMaximum:
+    case LayerKind::kMinimum: return infer_merge(l, ins);
     case LayerKind::kConcatenate: {
       if (ins.empty()) throw ModelError(fmt::format("{}: needs inputs", where(l)));
       Shape out = ins[0];
@@ -220,6 +282,12 @@ Shape infer_one(const Layer& l, const std::vector<Shape>& ins) {
       for (int64_t p : l.permutation) out.push_back(in[static_cast<size_t>(p)]);
       return out;
     }
+    case LayerKind::kCropping1D: return infer_cropping(l, single(), 1);
+    case LayerKind::kCropping2D: return infer_cropping(l, single(), 2);
+    case LayerKind::kUpSampling1D: return infer_upsampling(l, single(), 1);
+    case LayerKind::kUpSampling2D: return infer_upsampling(l, single(), 2);
+    case LayerKind::kSeparableConv1D: return infer_separable(l, single(), 1);
+    case LayerKind::kSeparableConv2D: return infer_separable(l, single(), 2);
   }
   throw InternalError("unknown layer kind");
 }
@@ -253,10 +321,14 @@ std::string attributes(const Layer& l) {
                       l.padding == Padding::kSame ? "same" : "valid", activation_name(l.activation), l.use_bias));
       if (l.groups != 1) add(fmt::format("groups={}", l.groups));
       break;
+    case LayerKind::kSeparableConv1D:
+    case LayerKind::kSeparableConv2D:
+      add(fmt::format("filters={} multiplier={}", l.units, l.multiplier));
+      [[fallthrough]];
     case LayerKind::kDepthwiseConv2D:
-      add(fmt::format("multiplier={} kernel={} strides={} dilation={} padding={} activation={} bias={}", l.multiplier,
-                      join_ints(l.kernel, "x"), join_ints(l.strides, "x"), join_ints(l.dilation, "x"),
-                      l.padding == Padding::kSame ? "same" : "valid", activation_name(l.activation), l.use_bias));
+      if (l.kind == LayerKind::kDepthwiseConv2D) add(fmt::format("multiplier={}", l.multiplier));
+      add(fmt::format("kernel={} strides={} dilation={} padding={} activation={} bias={}", join_ints(l.kernel, "x"),
+                      join_ints(l.strides, "x"), join_ints(l.dilation, "x"), l.padding == Padding::kSame ? "same" : "valid", activation_name(l.activation), l.use_bias));
       break;
     case LayerKind::kMaxPool1D:
     case LayerKind::kMaxPool2D:
@@ -268,7 +340,9 @@ std::string attributes(const Layer& l) {
     case LayerKind::kGlobalAvgPool1D:
     case LayerKind::kGlobalAvgPool2D:
     case LayerKind::kGlobalMaxPool1D:
-    case LayerKind::kGlobalMaxPool2D: break;
+    case LayerKind::kGlobalMaxPool2D:
+      if (l.keepdims) add("keepdims=true");
+      break;
     case LayerKind::kFlatten: add(fmt::format("order={}", l.channels_last ? "channels_last" : "channels_first")); break;
     case LayerKind::kReshape:
       add(fmt::format("target={} order={}", shape_string(l.target_shape),
@@ -276,6 +350,10 @@ std::string attributes(const Layer& l) {
       break;
     case LayerKind::kZeroPadding1D:
     case LayerKind::kZeroPadding2D: add("pads=" + join_ints(l.pads, ",")); break;
+    case LayerKind::kCropping1D:
+    case LayerKind::kCropping2D: add("crops=" + join_ints(l.pads, ",")); break;
+    case LayerKind::kUpSampling1D:
+    case LayerKind::kUpSampling2D: add("scale=" + join_ints(l.scale, "x")); break;
     case LayerKind::kDropout: add(fmt::format("rate={}", l.rate)); break;
     case LayerKind::kBatchNorm:
       add(fmt::format("epsilon={} momentum={}", l.epsilon, l.momentum));
@@ -284,7 +362,12 @@ std::string attributes(const Layer& l) {
       break;
     case LayerKind::kPermute: add("permutation=" + join_ints(l.permutation, ",")); break;
     case LayerKind::kActivation: add(fmt::format("activation={}", activation_name(l.activation))); break;
-    case LayerKind::kAdd: break;
+    case LayerKind::kAdd:
+    case LayerKind::kSubtract:
+    case LayerKind::kMultiply:
+    case LayerKind::kAverage:
+    case LayerKind::kMaximum:
+    case LayerKind::kMinimum: break;
     case LayerKind::kConcatenate: add(fmt::format("axis={}", l.axis)); break;
     case LayerKind::kLSTM:
       add(fmt::format("units={} return_sequences={} bias={}", l.units, l.return_sequences, l.use_bias));

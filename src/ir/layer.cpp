@@ -30,6 +30,17 @@ const char* kind_name(LayerKind kind) {
     case LayerKind::kConcatenate: return "concatenate";
     case LayerKind::kLSTM: return "lstm";
     case LayerKind::kPermute: return "permute";
+    case LayerKind::kSubtract: return "subtract";
+    case LayerKind::kMultiply: return "multiply";
+    case LayerKind::kAverage: return "average";
+    case LayerKind::kMaximum: return "maximum";
+    case LayerKind::kMinimum: return "minimum";
+    case LayerKind::kCropping1D: return "cropping1d";
+    case LayerKind::kCropping2D: return "cropping2d";
+    case LayerKind::kUpSampling1D: return "upsampling1d";
+    case LayerKind::kUpSampling2D: return "upsampling2d";
+    case LayerKind::kSeparableConv1D: return "separableconv1d";
+    case LayerKind::kSeparableConv2D: return "separableconv2d";
   }
   return "?";
 }
@@ -77,7 +88,12 @@ Activation activation_from_name(const std::string& name) {
 
 bool has_units(LayerKind kind) {
   return kind == LayerKind::kDense || kind == LayerKind::kConv1D || kind == LayerKind::kConv2D ||
-         kind == LayerKind::kLSTM;
+         kind == LayerKind::kLSTM || kind == LayerKind::kSeparableConv1D || kind == LayerKind::kSeparableConv2D;
+}
+
+bool is_merge(LayerKind kind) {
+  return kind == LayerKind::kAdd || kind == LayerKind::kSubtract || kind == LayerKind::kMultiply ||
+         kind == LayerKind::kAverage || kind == LayerKind::kMaximum || kind == LayerKind::kMinimum;
 }
 
 }  // namespace snare::ir

@@ -59,6 +59,24 @@ enum class LayerKind {
   /// Reorders the per-sample axes (Keras Permute, ONNX Transpose that keeps the batch axis): output axis i is
   /// input axis `permutation[i]`, in the IR's channels-first order.
   kPermute,
+  // Element-wise merges of two or more operands of one shape (unit axes broadcast, as in a squeeze-and-excitation
+  // gate [C,1,1] times a trunk [C,H,W]); kAdd above is one of them. Subtract takes exactly two operands.
+  kSubtract,
+  kMultiply,
+  kAverage,
+  kMaximum,
+  kMinimum,
+  /// Cropping1D/2D: `pads` as ZeroPadding's, removed instead of added.
+  kCropping1D,
+  kCropping2D,
+  /// UpSampling1D/2D, nearest: every value repeated `scale[i]` times along spatial axis i.
+  kUpSampling1D,
+  kUpSampling2D,
+  /// Keras SeparableConv1D/2D: a depthwise conv (`multiplier`, `kernel`, `strides`, `dilation`, `padding`; weight
+  /// `depthwise` [C*M,1,k...], no bias) then a pointwise conv to `units` filters (weight [units,C*M,1...], `bias`),
+  /// then `activation`. One layer, as in Keras, so it is written back as the same class.
+  kSeparableConv1D,
+  kSeparableConv2D,
 };
 
 enum class Activation {
@@ -85,12 +103,14 @@ struct Layer {
   // Attributes; each kind reads only its own (docs/ir.md lists which).
   int64_t units = 0;               ///< Dense units, Conv filters, LSTM units; DepthwiseConv2D: C * multiplier
   int64_t groups = 1;              ///< Conv: input channels and filters split into this many groups
-  int64_t multiplier = 1;          ///< DepthwiseConv2D: filters per input channel (Keras depth_multiplier)
+  int64_t multiplier = 1;          ///< DepthwiseConv2D, SeparableConv: filters per input channel (depth_multiplier)
   std::vector<int64_t> kernel;     ///< Conv kernel / pool window, one entry per spatial dim
   std::vector<int64_t> strides;    ///< Conv / pool strides (pool default = window)
   std::vector<int64_t> dilation;   ///< Conv dilation
   Padding padding = Padding::kValid;
-  std::vector<int64_t> pads;       ///< ZeroPadding: {before, after} per spatial dim (1D: 2, 2D: 4)
+  std::vector<int64_t> pads;       ///< ZeroPadding / Cropping: {before, after} per spatial dim (1D: 2, 2D: 4)
+  std::vector<int64_t> scale;      ///< UpSampling: repeat factor per spatial dim
+  bool keepdims = false;           ///< Global pools: keep the pooled axes as size 1 ([C,1,1] instead of [C])
   Activation activation = Activation::kLinear;  ///< fused activation (Dense, Conv, Activation layer)
   double alpha = 0.0;              ///< LeakyRelu slope / Elu alpha
   bool use_bias = true;
@@ -129,8 +149,12 @@ const char* activation_name(Activation activation);
 /// Inverse of activation_name; throws UnsupportedError for unknown names.
 Activation activation_from_name(const std::string& name);
 
-/// True for kinds that own prunable output units (Dense, Conv1D, Conv2D, LSTM). A DepthwiseConv2D's channels
+/// True for kinds that own prunable output units (Dense, Conv1D, Conv2D, SeparableConv1D/2D, LSTM). A DepthwiseConv2D's channels
 /// belong to its input's units (removing an input channel removes its `multiplier` filters).
 bool has_units(LayerKind kind);
+
+/// True for the element-wise merges (Add, Subtract, Multiply, Average, Maximum, Minimum): same-shaped operands
+/// (unit axes broadcast), one output of that shape, channel i of every operand meets channel i of the others.
+bool is_merge(LayerKind kind);
 
 }  // namespace snare::ir

@@ -41,6 +41,8 @@ void keep_output_units(ir::Layer& l, const std::vector<int64_t>& keep) {
     case LayerKind::kDense:
     case LayerKind::kConv1D:
     case LayerKind::kConv2D:
+    case LayerKind::kSeparableConv1D:
+    case LayerKind::kSeparableConv2D:
       slice(l, "weight", 0, idx);
       slice(l, "bias", 0, idx);
       break;
@@ -59,6 +61,8 @@ int64_t input_width(const ir::Layer& l, analysis::UnitUse::Kind kind) {
   // running_mean: a BatchNorm with Keras scale=False has no `weight`.
   if (kind == analysis::UnitUse::Kind::kBatchNorm) return l.weights.at("running_mean").size(0);
   if (kind == analysis::UnitUse::Kind::kDepthwise) return l.weights.at("weight").size(0);
+  if (kind == analysis::UnitUse::Kind::kSeparable) return l.weights.at("depthwise").size(0);
+  if (kind == analysis::UnitUse::Kind::kReshapeChannels) return l.target_shape.at(0);
   if (l.kind == LayerKind::kLSTM) return l.weights.at("weight_ih").size(1);
   return l.weights.at("weight").size(1);
 }
@@ -69,6 +73,10 @@ void drop_inputs(ir::Layer& l, analysis::UnitUse::Kind kind, const std::set<int6
   for (int64_t i = 0; i < width; ++i) {
     if (!removed.count(i)) kept.push_back(i);
   }
+  if (kind == analysis::UnitUse::Kind::kReshapeChannels) {
+    l.target_shape.at(0) = static_cast<int64_t>(kept.size());
+    return;
+  }
   at::Tensor idx = index_tensor(kept);
   if (kind == analysis::UnitUse::Kind::kBatchNorm) {
     for (const char* w : {"weight", "bias", "running_mean", "running_var"}) slice(l, w, 0, idx);
@@ -76,6 +84,9 @@ void drop_inputs(ir::Layer& l, analysis::UnitUse::Kind kind, const std::set<int6
     slice(l, "weight", 0, idx);
     slice(l, "bias", 0, idx);
     l.units = static_cast<int64_t>(kept.size());
+  } else if (kind == analysis::UnitUse::Kind::kSeparable) {
+    slice(l, "depthwise", 0, idx);
+    slice(l, "weight", 1, idx);
   } else if (l.kind == LayerKind::kLSTM) {
     slice(l, "weight_ih", 1, idx);
   } else {

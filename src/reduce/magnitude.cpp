@@ -18,6 +18,11 @@ std::vector<std::pair<std::string, std::string>> maskable_weights(const ir::Grap
       case LayerKind::kDense:
       case LayerKind::kConv1D:
       case LayerKind::kConv2D: out.emplace_back(l.name, "weight"); break;
+      case LayerKind::kSeparableConv1D:
+      case LayerKind::kSeparableConv2D:
+        out.emplace_back(l.name, "depthwise");
+        out.emplace_back(l.name, "weight");
+        break;
       case LayerKind::kLSTM:
         out.emplace_back(l.name, "weight_ih");
         out.emplace_back(l.name, "weight_hh");

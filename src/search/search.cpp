@@ -51,7 +51,10 @@ int failures_of(const SearchState& s, const std::string& key) {
 bool is_conv_group(const ir::Graph& g, const analysis::UnitGroup& grp) {
   for (const std::string& p : grp.producers) {
     ir::LayerKind k = g.layer(p).kind;
-    if (k == ir::LayerKind::kConv1D || k == ir::LayerKind::kConv2D) return true;
+    if (k == ir::LayerKind::kConv1D || k == ir::LayerKind::kConv2D || k == ir::LayerKind::kSeparableConv1D ||
+        k == ir::LayerKind::kSeparableConv2D) {
+      return true;
+    }
   }
   return false;
 }

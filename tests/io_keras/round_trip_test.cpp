@@ -4,6 +4,8 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "arch/builder.h"
 #include "arch/zoo.h"
 #include "exec/network.h"
@@ -12,6 +14,7 @@
 #include "io/keras/hdf5.h"
 #include "io/keras/keras.h"
 #include "keras_test_util.h"
+#include "support/layer_graphs.h"
 
 namespace {
 
@@ -75,6 +78,33 @@ TEST(KerasRoundTrip, EveryBuiltInArchitectureSurvives) {
       expect_same_model(g1, keras::read_keras(dir.str(std::string("b") + ext)));
     }
   }
+}
+
+TEST(KerasRoundTrip, MergesCroppingUpSamplingKeepdimsPoolsAndSeparableConvsSurvive) {
+  t::TempDir dir;
+  for (const Graph& g0 : t::new_layer_graphs()) {
+    for (const char* ext : {".h5", ".keras"}) {
+      SCOPED_TRACE(g0.name + ext);
+      keras::write_keras(g0, dir.str(std::string("a") + ext));
+      Graph g1 = keras::read_keras(dir.str(std::string("a") + ext));
+      expect_same_model(g0, g1);
+      keras::write_keras(g1, dir.str(std::string("b") + ext));
+      expect_same_model(g1, keras::read_keras(dir.str(std::string("b") + ext)));
+    }
+  }
+  // The classes and fields Keras reads.
+  keras::write_keras(t::merge_graph_2d(), dir.str("c.h5"));
+  h5::File f = h5::File::open(dir.str("c.h5"));
+  keras::Json config = keras::Json::parse(f.root().attr_string("model_config"));
+  std::map<std::string, keras::Json> by_class;
+  for (const keras::Json& l : config.at("config").at("layers")) by_class[l.at("class_name")] = l.at("config");
+  for (const char* cls : {"Multiply", "Add", "Average", "Maximum", "Minimum", "Cropping2D", "UpSampling2D",
+                          "Reshape", "GlobalAveragePooling2D"}) {
+    EXPECT_TRUE(by_class.count(cls)) << cls;
+  }
+  EXPECT_EQ(by_class["Cropping2D"]["cropping"], keras::Json::parse("[[1,2],[0,3]]"));
+  EXPECT_EQ(by_class["UpSampling2D"]["size"], keras::Json::parse("[2,1]"));
+  EXPECT_EQ(by_class["UpSampling2D"]["interpolation"], "nearest");
 }
 
 /// "G path", "D path [shape]" and "A path@name=values" lines for a subtree, values only for the name

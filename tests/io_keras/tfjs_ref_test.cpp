@@ -20,6 +20,7 @@
 #include "io/keras/hdf5.h"
 #include "io/model_file.h"
 #include "keras_test_util.h"
+#include "support/layer_graphs.h"
 
 namespace {
 
@@ -227,6 +228,23 @@ TEST(KerasZooTfjs, PrunedMobileNetsLoadAndMatchTensorFlowJs) {
     EXPECT_LE(r.rel, kTolerance) << r.output;
     std::cout << "[tfjs] " << base_name(model) << ": pruned '" << conv << "' " << filters << " -> " << keep
               << " filters, params " << params_before << " -> " << params_after << ", rel " << r.rel << "\n";
+  }
+}
+
+TEST(KerasTfjs, MergesCroppingUpSamplingKeepdimsPoolsAndSeparableConv2DMatchTensorFlowJs) {
+  if (!tfjs_available()) GTEST_SKIP() << "node or node_modules missing: npm install --ignore-scripts";
+  t::TempDir dir;
+  for (const snare::ir::Graph& g : t::tfjs_layer_graphs()) {
+    SCOPED_TRACE(g.name);
+    std::string h5 = dir.str(g.name + ".h5"), onnx = dir.str(g.name + ".onnx");
+    snare::io::save_model(g, h5);
+    snare::testing::RunResult ex = snare::testing::run_snare("export '" + h5 + "' -o '" + onnx + "'");
+    ASSERT_EQ(ex.exit_code, 0) << ex.output;
+    Ref r = run_ref(h5, onnx);
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_GE(r.rel, 0.0) << "no 'rel' figure in: " << r.output;
+    EXPECT_LE(r.rel, kTolerance) << r.output;
+    std::cout << "[tfjs] " << g.name << ": rel " << r.rel << "\n";
   }
 }
 

@@ -28,7 +28,8 @@ at::Tensor sample_input(const Graph& g, int64_t n) {
 Graph silence_units(Graph g, const UnitGroup& grp, const std::vector<int64_t>& keep) {
   std::set<int64_t> kept(keep.begin(), keep.end());
   for (const UnitUse& use : grp.uses) {
-    if (use.kind != UnitUse::Kind::kInputColumns) continue;
+    // A SeparableConv's pointwise columns carry the units as a Dense's or Conv's input columns do.
+    if (use.kind != UnitUse::Kind::kInputColumns && use.kind != UnitUse::Kind::kSeparable) continue;
     auto& l = g.layer(use.layer);
     std::string name = l.kind == snare::ir::LayerKind::kLSTM ? "weight_ih" : "weight";
     at::Tensor w = l.weights[name].clone();
@@ -213,6 +214,28 @@ TEST(Apply, DepthwiseChannelsGoWithTheFiltersThatFeedThem) {
   EXPECT_EQ(smaller.layer("conv2d_3").units, 6);
   at::Tensor x = sample_input(g, 2);
   EXPECT_EQ(snare::exec::predict(smaller, x).sizes(), (at::IntArrayRef{2, 10}));
+}
+
+TEST(Apply, SqueezeExcitationGatesGoWithTheTrunkChannelsTheyScale) {
+  Graph g = snare::test::merge_graph_2d();
+  std::vector<UnitGroup> groups = snare::analysis::unit_groups(g);
+  // The trunk conv2d, the 1x1-conv gate (conv2d_2, behind a keepdims pool) and the Dense gate (behind a
+  // Reshape [8] -> [8,1,1]) all meet the trunk in Multiply layers: one group of 8 channels.
+  const UnitGroup& trunk = group_named(groups, "conv2d");
+  ASSERT_TRUE(trunk.prunable) << trunk.reason;
+  EXPECT_EQ(trunk.producers, (std::vector<std::string>{"conv2d", "conv2d_2", "dense"}));
+  ASSERT_NE(use_in(trunk, "conv2d_1"), nullptr);  // the squeeze conv reads the pooled trunk
+  ASSERT_NE(use_in(trunk, "conv2d_3"), nullptr);  // after Cropping and UpSampling
+  snare::reduce::ReductionPlan plan;
+  plan.units.push_back({"conv2d", {0, 3, 4, 7}});
+  Graph smaller = snare::reduce::apply(g, plan);
+  EXPECT_EQ(smaller.layer("conv2d_2").units, 4);
+  EXPECT_EQ(smaller.layer("dense").units, 4);
+  EXPECT_EQ(smaller.layer("conv2d_1").weights.at("weight").size(1), 4);
+  EXPECT_EQ(smaller.layer("conv2d_3").weights.at("weight").size(1), 4);
+  EXPECT_EQ(smaller.layer("reshape").output_shape, (snare::ir::Shape{4, 1, 1}));
+  at::Tensor x = sample_input(g, 2);
+  EXPECT_EQ(snare::exec::predict(smaller, x).sizes(), (at::IntArrayRef{2, 5}));
 }
 
 TEST(Apply, GroupedConvsAreNotCutUnitByUnit) {

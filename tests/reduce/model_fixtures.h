@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "arch/zoo.h"
+#include "support/layer_graphs.h"
 #include "io/model_file.h"
 
 namespace snare::testing {
@@ -15,6 +16,11 @@ namespace snare::testing {
 inline std::vector<std::pair<std::string, ir::Graph>> reduction_models() {
   std::vector<std::pair<std::string, ir::Graph>> out;
   for (const auto& a : arch::architectures()) out.emplace_back(a.name, arch::build(a.name, 7));
+  // Squeeze-and-excitation gates, every element-wise merge, Cropping, UpSampling, keepdims pools.
+  out.emplace_back("merge_graph_2d", test::merge_graph_2d());
+  out.emplace_back("merge_graph_1d", test::merge_graph_1d());
+  out.emplace_back("separable_graph_2d", test::separable_graph_2d());
+  out.emplace_back("separable_graph_1d", test::separable_graph_1d());
   const std::filesystem::path dir = "../shared/models/keras";
   if (std::filesystem::is_directory(dir)) {
     std::vector<std::string> files;

@@ -40,6 +40,18 @@ std::vector<int64_t> ints(const Json& c, const char* key, size_t n, const std::v
   return out;
 }
 
+/// ZeroPadding2D's padding / Cropping2D's cropping: an int, (symmetric_height, symmetric_width) or
+/// ((top, bottom), (left, right)), as {top, bottom, left, right}.
+std::vector<int64_t> pads_2d(const Json& p) {
+  if (p.is_number_integer()) return std::vector<int64_t>(4, p.get<int64_t>());
+  if (p.size() == 2 && p[0].is_number_integer()) {
+    int64_t h = p[0].get<int64_t>(), w = p[1].get<int64_t>();
+    return {h, h, w, w};
+  }
+  return {p.at(0).at(0).get<int64_t>(), p.at(0).at(1).get<int64_t>(), p.at(1).at(0).get<int64_t>(),
+          p.at(1).at(1).get<int64_t>()};
+}
+
 std::optional<ir::Activation> activation_of(const Json& v) {
   if (v.is_null()) return ir::Activation::kLinear;
   std::string name;
@@ -125,6 +137,7 @@ size_t spatial_dims(LayerKind k) {
   switch (k) {
     case LayerKind::kConv2D:
     case LayerKind::kDepthwiseConv2D:
+    case LayerKind::kSeparableConv2D:
     case LayerKind::kMaxPool2D:
     case LayerKind::kAvgPool2D: return 2;
     default: return 1;
@@ -208,12 +221,15 @@ const std::vector<KerasClass>& supported_classes() {
   static const std::vector<KerasClass> kClasses = {
       {"Activation", LayerKind::kActivation},
       {"Add", LayerKind::kAdd},
+      {"Average", LayerKind::kAverage},
       {"AveragePooling1D", LayerKind::kAvgPool1D},
       {"AveragePooling2D", LayerKind::kAvgPool2D},
       {"BatchNormalization", LayerKind::kBatchNorm},
       {"Concatenate", LayerKind::kConcatenate},
       {"Conv1D", LayerKind::kConv1D},
       {"Conv2D", LayerKind::kConv2D},
+      {"Cropping1D", LayerKind::kCropping1D},
+      {"Cropping2D", LayerKind::kCropping2D},
       {"Dense", LayerKind::kDense},
       {"DepthwiseConv2D", LayerKind::kDepthwiseConv2D},
       {"Dropout", LayerKind::kDropout},
@@ -228,10 +244,18 @@ const std::vector<KerasClass>& supported_classes() {
       {"LeakyReLU", LayerKind::kActivation},
       {"MaxPooling1D", LayerKind::kMaxPool1D},
       {"MaxPooling2D", LayerKind::kMaxPool2D},
+      {"Maximum", LayerKind::kMaximum},
+      {"Minimum", LayerKind::kMinimum},
+      {"Multiply", LayerKind::kMultiply},
       {"Permute", LayerKind::kPermute},
       {"ReLU", LayerKind::kActivation},
       {"Reshape", LayerKind::kReshape},
+      {"SeparableConv1D", LayerKind::kSeparableConv1D},
+      {"SeparableConv2D", LayerKind::kSeparableConv2D},
       {"Softmax", LayerKind::kActivation},
+      {"Subtract", LayerKind::kSubtract},
+      {"UpSampling1D", LayerKind::kUpSampling1D},
+      {"UpSampling2D", LayerKind::kUpSampling2D},
       {"ZeroPadding1D", LayerKind::kZeroPadding1D},
       {"ZeroPadding2D", LayerKind::kZeroPadding2D},
   };
@@ -441,11 +465,20 @@ std::string unsupported_reason(const LayerEntry& e) {
     case LayerKind::kReshape:
     case LayerKind::kDropout:
     case LayerKind::kAdd:
+    case LayerKind::kSubtract:
+    case LayerKind::kMultiply:
+    case LayerKind::kAverage:
+    case LayerKind::kMaximum:
+    case LayerKind::kMinimum:
     case LayerKind::kConcatenate: return "";
     case LayerKind::kDense: return activation_reason(c);
     case LayerKind::kConv1D:
     case LayerKind::kConv2D:
       return first_reason({positive_int_reason(c, "groups"), data_format_reason(c), padding_reason(c), activation_reason(c)});
+    case LayerKind::kSeparableConv1D:
+    case LayerKind::kSeparableConv2D:
+      return first_reason({positive_int_reason(c, "depth_multiplier"), data_format_reason(c), padding_reason(c),
+                           activation_reason(c)});
     case LayerKind::kDepthwiseConv2D:
       // Keras 2 configs carry the Conv2D base class' groups (always 1); the IR layer has no groups.
       if (has(c, "groups") && c["groups"] != 1) return fmt::format("groups {} is not supported", c["groups"].dump());
@@ -459,11 +492,17 @@ std::string unsupported_reason(const LayerEntry& e) {
     case LayerKind::kGlobalAvgPool2D:
     case LayerKind::kGlobalMaxPool1D:
     case LayerKind::kGlobalMaxPool2D:
-      if (c.value("keepdims", false)) return "keepdims=true is not supported";
-      return data_format_reason(c);
     case LayerKind::kFlatten:
     case LayerKind::kZeroPadding1D:
-    case LayerKind::kZeroPadding2D: return data_format_reason(c);
+    case LayerKind::kZeroPadding2D:
+    case LayerKind::kCropping1D:
+    case LayerKind::kCropping2D:
+    case LayerKind::kUpSampling1D: return data_format_reason(c);
+    case LayerKind::kUpSampling2D:
+      if (c.value("interpolation", std::string("nearest")) != "nearest") {
+        return fmt::format("interpolation {} is not supported (only nearest)", c["interpolation"].dump());
+      }
+      return data_format_reason(c);
     case LayerKind::kBatchNorm:
       if (c.contains("axis") && c["axis"].is_array() && c["axis"].size() != 1) return "several axes are not supported";
       return "";
@@ -558,6 +597,20 @@ ir::Layer to_ir_layer(const LayerEntry& e, const std::vector<ir::Shape>& ins, co
         set_fused_activation(l, c);
         break;
       }
+      case LayerKind::kSeparableConv1D:
+      case LayerKind::kSeparableConv2D: {
+        size_t n = spatial_dims(l.kind);
+        l.units = c.at("filters").get<int64_t>();
+        l.multiplier = c.value("depth_multiplier", int64_t{1});
+        l.kernel = ints(c, "kernel_size", n, {});
+        if (l.kernel.empty()) throw fail("has no kernel_size");
+        l.strides = ints(c, "strides", n, std::vector<int64_t>(n, 1));
+        l.dilation = ints(c, "dilation_rate", n, std::vector<int64_t>(n, 1));
+        l.padding = c.value("padding", std::string("valid")) == "same" ? ir::Padding::kSame : ir::Padding::kValid;
+        l.use_bias = c.value("use_bias", true);
+        set_fused_activation(l, c);
+        break;
+      }
       case LayerKind::kDepthwiseConv2D: {
         if (rank_of_input() != 3) {
           throw fail(fmt::format("needs an (H, W, C) input, got {}", ir::shape_string(ins[0])));
@@ -586,7 +639,7 @@ ir::Layer to_ir_layer(const LayerEntry& e, const std::vector<ir::Shape>& ins, co
       case LayerKind::kGlobalAvgPool1D:
       case LayerKind::kGlobalAvgPool2D:
       case LayerKind::kGlobalMaxPool1D:
-      case LayerKind::kGlobalMaxPool2D: break;
+      case LayerKind::kGlobalMaxPool2D: l.keepdims = c.value("keepdims", false); break;
       case LayerKind::kFlatten: l.channels_last = true; break;
       case LayerKind::kReshape: {
         std::vector<int64_t> target;
@@ -598,19 +651,11 @@ ir::Layer to_ir_layer(const LayerEntry& e, const std::vector<ir::Shape>& ins, co
       case LayerKind::kZeroPadding1D:
         l.pads = ints(c, "padding", 2, {1, 1});
         break;
-      case LayerKind::kZeroPadding2D: {
-        const Json& p = c.contains("padding") ? c["padding"] : Json(1);
-        if (p.is_number_integer()) {
-          l.pads = std::vector<int64_t>(4, p.get<int64_t>());
-        } else if (p.size() == 2 && p[0].is_number_integer()) {  // (symmetric_height, symmetric_width)
-          int64_t h = p[0].get<int64_t>(), w = p[1].get<int64_t>();
-          l.pads = {h, h, w, w};
-        } else {
-          l.pads = {p.at(0).at(0).get<int64_t>(), p.at(0).at(1).get<int64_t>(), p.at(1).at(0).get<int64_t>(),
-                    p.at(1).at(1).get<int64_t>()};
-        }
-        break;
-      }
+      case LayerKind::kZeroPadding2D: l.pads = pads_2d(c.contains("padding") ? c["padding"] : Json(1)); break;
+      case LayerKind::kCropping1D: l.pads = ints(c, "cropping", 2, {1, 1}); break;
+      case LayerKind::kCropping2D: l.pads = pads_2d(c.contains("cropping") ? c["cropping"] : Json(0)); break;
+      case LayerKind::kUpSampling1D: l.scale = ints(c, "size", 1, {2}); break;
+      case LayerKind::kUpSampling2D: l.scale = ints(c, "size", 2, {2, 2}); break;
       case LayerKind::kDropout: l.rate = c.value("rate", 0.0); break;
       case LayerKind::kBatchNorm: {
         l.epsilon = c.value("epsilon", 1e-3);
@@ -644,7 +689,12 @@ ir::Layer to_ir_layer(const LayerEntry& e, const std::vector<ir::Shape>& ins, co
           l.activation = ir::Activation::kSoftmax;
         }
         break;
-      case LayerKind::kAdd: break;
+      case LayerKind::kAdd:
+      case LayerKind::kSubtract:
+      case LayerKind::kMultiply:
+      case LayerKind::kAverage:
+      case LayerKind::kMaximum:
+      case LayerKind::kMinimum: break;
       case LayerKind::kConcatenate: {
         int64_t axis = c.value("axis", int64_t{-1});
         l.axis = layout::axis_from_keras(axis, rank_of_input());
@@ -683,6 +733,10 @@ std::vector<std::string> keras_weight_names(const ir::Layer& l) {
     case LayerKind::kDepthwiseConv2D:
       if (l.use_bias) return {"depthwise_kernel", "bias"};
       return {"depthwise_kernel"};
+    case LayerKind::kSeparableConv1D:
+    case LayerKind::kSeparableConv2D:
+      if (l.use_bias) return {"depthwise_kernel", "pointwise_kernel", "bias"};
+      return {"depthwise_kernel", "pointwise_kernel"};
     case LayerKind::kBatchNorm: {
       std::vector<std::string> names;
       if (l.use_scale) names.push_back("gamma");
@@ -710,6 +764,15 @@ std::vector<std::string> keras_weight_names(const ir::Layer& l) {
     case LayerKind::kDropout:
     case LayerKind::kActivation:
     case LayerKind::kAdd:
+    case LayerKind::kSubtract:
+    case LayerKind::kMultiply:
+    case LayerKind::kAverage:
+    case LayerKind::kMaximum:
+    case LayerKind::kMinimum:
+    case LayerKind::kCropping1D:
+    case LayerKind::kCropping2D:
+    case LayerKind::kUpSampling1D:
+    case LayerKind::kUpSampling2D:
     case LayerKind::kConcatenate:
     case LayerKind::kPermute: return {};
   }
@@ -753,6 +816,17 @@ std::string keras_class_for(const ir::Layer& l, Style style) {
     case LayerKind::kConcatenate: return "Concatenate";
     case LayerKind::kLSTM: return "LSTM";
     case LayerKind::kPermute: return "Permute";
+    case LayerKind::kSubtract: return "Subtract";
+    case LayerKind::kMultiply: return "Multiply";
+    case LayerKind::kAverage: return "Average";
+    case LayerKind::kMaximum: return "Maximum";
+    case LayerKind::kMinimum: return "Minimum";
+    case LayerKind::kCropping1D: return "Cropping1D";
+    case LayerKind::kCropping2D: return "Cropping2D";
+    case LayerKind::kUpSampling1D: return "UpSampling1D";
+    case LayerKind::kUpSampling2D: return "UpSampling2D";
+    case LayerKind::kSeparableConv1D: return "SeparableConv1D";
+    case LayerKind::kSeparableConv2D: return "SeparableConv2D";
   }
   return "";
 }
@@ -778,6 +852,10 @@ Json modeled_config(const ir::Layer& l, const std::string& cls, const std::vecto
       c["activation"] = activation_json(l, style);
       c["use_bias"] = l.use_bias;
       break;
+    case LayerKind::kSeparableConv1D:
+    case LayerKind::kSeparableConv2D:
+      c["filters"] = l.units;
+      [[fallthrough]];
     case LayerKind::kDepthwiseConv2D:
       c["kernel_size"] = l.kernel;
       c["strides"] = l.strides.empty() ? std::vector<int64_t>(l.kernel.size(), 1) : l.strides;
@@ -801,6 +879,9 @@ Json modeled_config(const ir::Layer& l, const std::string& cls, const std::vecto
     case LayerKind::kGlobalAvgPool2D:
     case LayerKind::kGlobalMaxPool1D:
     case LayerKind::kGlobalMaxPool2D:
+      c["data_format"] = "channels_last";
+      if (l.keepdims || origin_has(l, "keepdims")) c["keepdims"] = l.keepdims;
+      break;
     case LayerKind::kFlatten: c["data_format"] = "channels_last"; break;
     case LayerKind::kReshape: c["target_shape"] = layout::shape_to_keras(l.target_shape); break;
     case LayerKind::kZeroPadding1D: c["padding"] = l.pads; break;
@@ -834,7 +915,23 @@ Json modeled_config(const ir::Layer& l, const std::string& cls, const std::vecto
         c["activation"] = activation_json(l, style);
       }
       break;
-    case LayerKind::kAdd: break;
+    case LayerKind::kAdd:
+    case LayerKind::kSubtract:
+    case LayerKind::kMultiply:
+    case LayerKind::kAverage:
+    case LayerKind::kMaximum:
+    case LayerKind::kMinimum: break;
+    case LayerKind::kCropping1D: c["cropping"] = l.pads; break;
+    case LayerKind::kCropping2D:
+      c["cropping"] = Json::array({Json::array({l.pads.at(0), l.pads.at(1)}), Json::array({l.pads.at(2), l.pads.at(3)})});
+      c["data_format"] = "channels_last";
+      break;
+    case LayerKind::kUpSampling1D: c["size"] = l.scale.at(0); break;
+    case LayerKind::kUpSampling2D:
+      c["size"] = l.scale;
+      c["data_format"] = "channels_last";
+      c["interpolation"] = "nearest";
+      break;
     case LayerKind::kConcatenate: c["axis"] = layout::axis_to_keras(l.axis, ins.at(0).size()); break;
     case LayerKind::kLSTM:
       c["return_sequences"] = l.return_sequences;

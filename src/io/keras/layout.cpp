@@ -87,15 +87,22 @@ at::Tensor conv_kernel_to_keras(const at::Tensor& weight) {
 }
 
 at::Tensor depthwise_kernel_from_keras(const at::Tensor& kernel) {
-  if (kernel.dim() != 4) throw InternalError("depthwise_kernel_from_keras: kernel rank must be 4");
-  // [H,W,C,M] -> [C,M,H,W] -> [C*M,1,H,W]: channel c*M+m is row-major (c, m).
+  // [H,W,C,M] -> [C,M,H,W] -> [C*M,1,H,W] (1-D: [K,C,M] -> [C*M,1,K]): channel c*M+m is row-major (c, m).
+  if (kernel.dim() == 3) {
+    return kernel.permute({1, 2, 0}).reshape({kernel.size(1) * kernel.size(2), 1, kernel.size(0)}).contiguous();
+  }
+  if (kernel.dim() != 4) throw InternalError("depthwise_kernel_from_keras: kernel rank must be 3 or 4");
   return kernel.permute({2, 3, 0, 1}).reshape({kernel.size(2) * kernel.size(3), 1, kernel.size(0), kernel.size(1)})
       .contiguous();
 }
 
 at::Tensor depthwise_kernel_to_keras(const at::Tensor& weight, int64_t multiplier) {
-  if (weight.dim() != 4 || weight.size(1) != 1 || multiplier < 1 || weight.size(0) % multiplier != 0) {
-    throw InternalError("depthwise_kernel_to_keras: weight must be [C*M,1,H,W] with M dividing its first dimension");
+  if ((weight.dim() != 3 && weight.dim() != 4) || weight.size(1) != 1 || multiplier < 1 ||
+      weight.size(0) % multiplier != 0) {
+    throw InternalError("depthwise_kernel_to_keras: weight must be [C*M,1,k...] with M dividing its first dimension");
+  }
+  if (weight.dim() == 3) {
+    return weight.reshape({weight.size(0) / multiplier, multiplier, weight.size(2)}).permute({2, 0, 1}).contiguous();
   }
   return weight.reshape({weight.size(0) / multiplier, multiplier, weight.size(2), weight.size(3)})
       .permute({2, 3, 0, 1})

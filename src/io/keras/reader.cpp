@@ -123,6 +123,25 @@ std::map<std::string, at::Tensor> convert_weights(const ir::Layer& l, const std:
       }
       break;
     }
+    case LayerKind::kSeparableConv1D:
+    case LayerKind::kSeparableConv2D: {
+      const int64_t depth = in.at(0) * l.multiplier;
+      std::vector<int64_t> dw = l.kernel, pw(l.kernel.size(), 1);
+      dw.push_back(in.at(0));
+      dw.push_back(l.multiplier);
+      pw.push_back(depth);
+      pw.push_back(l.units);
+      check(0, dw, fmt::format("the layer's input has {} channels and config says kernel_size=[{}], depth_multiplier={}",
+                               in.at(0), fmt::join(l.kernel, ","), l.multiplier));
+      check(1, pw, fmt::format("config says filters={} (after {} depthwise channels)", l.units, depth));
+      w["depthwise"] = layout::depthwise_kernel_from_keras(stored[0].value);
+      w["weight"] = layout::conv_kernel_from_keras(stored[1].value);
+      if (l.use_bias) {
+        bias(2, l.units, "filters");
+        w["bias"] = stored[2].value;
+      }
+      break;
+    }
     case LayerKind::kBatchNorm: {
       // gamma only with scale=True, beta only with center=True (keras_weight_names lists what is there).
       std::vector<const char*> names;
@@ -173,6 +192,15 @@ std::map<std::string, at::Tensor> convert_weights(const ir::Layer& l, const std:
     case LayerKind::kActivation:
     case LayerKind::kAdd:
     case LayerKind::kConcatenate:
+    case LayerKind::kSubtract:
+    case LayerKind::kMultiply:
+    case LayerKind::kAverage:
+    case LayerKind::kMaximum:
+    case LayerKind::kMinimum:
+    case LayerKind::kCropping1D:
+    case LayerKind::kCropping2D:
+    case LayerKind::kUpSampling1D:
+    case LayerKind::kUpSampling2D:
     case LayerKind::kPermute: break;
   }
   return w;

@@ -126,7 +126,7 @@ struct Writer {
       return Json::array({node});
     }
     Json args = Json::array();
-    if (l.kind == LayerKind::kAdd || l.kind == LayerKind::kConcatenate) {
+    if (ir::is_merge(l.kind) || l.kind == LayerKind::kConcatenate) {
       Json list = Json::array();
       for (const std::string& i : l.inputs) list.push_back(keras_tensor(i));
       args.push_back(list);
@@ -314,6 +314,12 @@ struct Writer {
         values.push_back(layout::depthwise_kernel_to_keras(w("weight"), l.multiplier));
         if (l.use_bias) values.push_back(w("bias"));
         break;
+      case LayerKind::kSeparableConv1D:
+      case LayerKind::kSeparableConv2D:
+        values.push_back(layout::depthwise_kernel_to_keras(w("depthwise"), l.multiplier));
+        values.push_back(layout::conv_kernel_to_keras(w("weight")));
+        if (l.use_bias) values.push_back(w("bias"));
+        break;
       case LayerKind::kBatchNorm:
         if (l.use_scale) values.push_back(w("weight"));
         if (l.use_bias) values.push_back(w("bias"));
@@ -348,6 +354,15 @@ struct Writer {
       case LayerKind::kActivation:
       case LayerKind::kAdd:
       case LayerKind::kConcatenate:
+      case LayerKind::kSubtract:
+      case LayerKind::kMultiply:
+      case LayerKind::kAverage:
+      case LayerKind::kMaximum:
+      case LayerKind::kMinimum:
+      case LayerKind::kCropping1D:
+      case LayerKind::kCropping2D:
+      case LayerKind::kUpSampling1D:
+      case LayerKind::kUpSampling2D:
       case LayerKind::kPermute: break;
     }
     std::vector<std::pair<std::string, at::Tensor>> out;

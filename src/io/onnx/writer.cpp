@@ -103,6 +103,11 @@ class Writer {
   std::string float_const(const std::string& name, float value);
   /// Conv / depthwise Conv node (`group` 1 for a plain conv, C for a depthwise one) and its activation.
   void conv(const Layer& l, int64_t group);
+  /// SeparableConv: the depthwise Conv (`<layer>/depthwise`, doc string `snare: separable`), then the pointwise
+  /// Conv with the bias (the layer's node) and the activation.
+  void separable(const Layer& l);
+  /// Element-wise merge: Add/Sum, Sub, Mul (a chain for more than two operands), Mean, Max, Min.
+  void merge(const Layer& l);
   /// Emits `activation` from `x` into `out`; `standalone` marks an ir Activation layer.
   void activation(const Layer& l, const std::string& x, const std::string& out, const std::string& name, bool standalone);
   /// Output tensor for the layer's last node (its name, unless the name is taken by the input).
@@ -249,6 +254,56 @@ void Writer::activation(const Layer& l, const std::string& x, const std::string&
   n->set_doc_string(hints.text());
 }
 
+void Writer::merge(const Layer& l) {
+  std::vector<std::string> inputs;
+  for (size_t i = 0; i < l.inputs.size(); ++i) inputs.push_back(in(l, i));
+  const char* op = "";
+  switch (l.kind) {
+    case LayerKind::kAdd: op = inputs.size() == 2 ? "Add" : "Sum"; break;
+    case LayerKind::kSubtract: op = "Sub"; break;
+    case LayerKind::kAverage: op = "Mean"; break;
+    case LayerKind::kMaximum: op = "Max"; break;
+    case LayerKind::kMinimum: op = "Min"; break;
+    case LayerKind::kMultiply: {  // Mul takes two operands
+      std::string acc = inputs[0];
+      for (size_t i = 1; i + 1 < inputs.size(); ++i) {
+        std::string t = tensor_name(l.name + "/product" + std::to_string(i));
+        node("Mul", node_name(l.name + "/mul" + std::to_string(i)), {acc, inputs[i]}, {t});
+        acc = t;
+      }
+      node("Mul", l.name, {acc, inputs.back()}, {output_of(l)});
+      return;
+    }
+    default: throw InternalError("io/onnx writer: merge() on a layer that is not a merge");
+  }
+  node(op, l.name, inputs, {output_of(l)});
+}
+
+void Writer::separable(const Layer& l) {
+  const size_t dims = l.kernel.size();
+  const int64_t channels = in_shape(l).at(0);
+  std::string depth = tensor_name(l.name + "/depthwise_out");
+  pb::NodeProto* d =
+      node("Conv", node_name(l.name + "/depthwise"), {in(l), weight(l, "depthwise", l.weights.at("depthwise"))}, {depth});
+  set_attr(d, "kernel_shape", l.kernel);
+  set_attr(d, "strides", l.strides.empty() ? Shape(dims, 1) : l.strides);
+  set_attr(d, "dilations", l.dilation.empty() ? Shape(dims, 1) : l.dilation);
+  set_attr(d, "pads", onnx_pads(l, in_shape(l)));
+  set_attr(d, "group", channels);
+  Hints hints;
+  hints.values["separable"] = "";
+  if (l.padding == ir::Padding::kSame) hints.values["padding"] = "same";
+  d->set_doc_string(hints.text());
+  std::vector<std::string> inputs{depth, weight(l, "weight", l.weights.at("weight"))};
+  if (l.use_bias) inputs.push_back(weight(l, "bias", l.weights.at("bias")));
+  std::string pre = l.activation == ir::Activation::kLinear ? output_of(l) : tensor_name(l.name + "/linear");
+  pb::NodeProto* p = node("Conv", l.name, inputs, {pre});
+  set_attr(p, "kernel_shape", Shape(dims, 1));
+  if (l.activation != ir::Activation::kLinear) {
+    activation(l, pre, output_of(l), node_name(l.name + "/" + ir::activation_name(l.activation)), false);
+  }
+}
+
 void Writer::conv(const Layer& l, int64_t group) {
   std::vector<std::string> inputs{in(l), weight(l, "weight", l.weights.at("weight"))};
   if (l.use_bias) inputs.push_back(weight(l, "bias", l.weights.at("bias")));
@@ -299,6 +354,8 @@ void Writer::layer(const Layer& l) {
     case LayerKind::kConv2D: conv(l, l.groups); return;
     // ONNX Conv with group = C: weight [C*M, 1, kh, kw], output o reads input channel o / M (the ir layout).
     case LayerKind::kDepthwiseConv2D: conv(l, in_shape(l).at(0)); return;
+    case LayerKind::kSeparableConv1D:
+    case LayerKind::kSeparableConv2D: separable(l); return;
     case LayerKind::kMaxPool1D:
     case LayerKind::kMaxPool2D:
     case LayerKind::kAvgPool1D:
@@ -318,6 +375,10 @@ void Writer::layer(const Layer& l) {
     case LayerKind::kGlobalMaxPool1D:
     case LayerKind::kGlobalMaxPool2D: {
       bool max = l.kind == LayerKind::kGlobalMaxPool1D || l.kind == LayerKind::kGlobalMaxPool2D;
+      if (l.keepdims) {  // ONNX's global pools keep the pooled axes as 1 themselves
+        node(max ? "GlobalMaxPool" : "GlobalAveragePool", l.name, {in(l)}, {output_of(l)});
+        return;
+      }
       std::string kept = tensor_name(l.name + "/keepdims");
       node(max ? "GlobalMaxPool" : "GlobalAveragePool", l.name, {in(l)}, {kept});
       pb::NodeProto* f = node("Flatten", node_name(l.name + "/flatten"), {kept}, {output_of(l)});
@@ -387,10 +448,41 @@ void Writer::layer(const Layer& l) {
       return;
     }
     case LayerKind::kActivation: activation(l, in(l), output_of(l), l.name, true); return;
-    case LayerKind::kAdd: {
-      std::vector<std::string> inputs;
-      for (size_t i = 0; i < l.inputs.size(); ++i) inputs.push_back(in(l, i));
-      node(inputs.size() == 2 ? "Add" : "Sum", l.name, inputs, {output_of(l)});
+    case LayerKind::kAdd:
+    case LayerKind::kSubtract:
+    case LayerKind::kMultiply:
+    case LayerKind::kAverage:
+    case LayerKind::kMaximum:
+    case LayerKind::kMinimum: merge(l); return;
+    case LayerKind::kCropping1D:
+    case LayerKind::kCropping2D: {
+      // Slice the spatial axes (2, 3) from `before` to size - `after`.
+      size_t dims = l.pads.size() / 2;
+      const Shape& shape = l.output_shape;
+      std::vector<int64_t> starts, ends, axes;
+      for (size_t i = 0; i < dims; ++i) {
+        starts.push_back(l.pads[2 * i]);
+        ends.push_back(l.pads[2 * i] + shape.at(i + 1));
+        axes.push_back(static_cast<int64_t>(i) + 2);
+      }
+      node("Slice", l.name,
+           {in(l), ints_const(l.name + ".starts", starts), ints_const(l.name + ".ends", ends),
+            ints_const(l.name + ".axes", axes)},
+           {output_of(l)});
+      return;
+    }
+    case LayerKind::kUpSampling1D:
+    case LayerKind::kUpSampling2D: {
+      // Nearest with integer scales and asymmetric coordinates, floor: output i reads input floor(i / scale),
+      // which is Keras' repeat.
+      std::vector<float> scales{1.0F, 1.0F};
+      for (int64_t f : l.scale) scales.push_back(static_cast<float>(f));
+      std::string scales_name = tensor_name(l.name + ".scales");
+      from_tensor(at::tensor(scales), scales_name, graph_->add_initializer());
+      pb::NodeProto* n = node("Resize", l.name, {in(l), "", scales_name}, {output_of(l)});
+      set_attr(n, "mode", std::string("nearest"));
+      set_attr(n, "coordinate_transformation_mode", std::string("asymmetric"));
+      set_attr(n, "nearest_mode", std::string("floor"));
       return;
     }
     case LayerKind::kConcatenate: {

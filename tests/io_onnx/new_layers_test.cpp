@@ -1,0 +1,44 @@
+// Element-wise merges, Cropping, UpSampling, keepdims global pools and SeparableConv1D/2D in ONNX: snare's export
+// runs in ONNX Runtime (an implementation that is not ours) and computes what snare's LibTorch forward computes.
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <gtest/gtest.h>
+#include <onnx/checker.h>
+
+#include <cstdio>
+
+#include "exec/network.h"
+#include "io/onnx/onnx.h"
+#include "io_onnx/onnx_test_util.h"
+#include "support/layer_graphs.h"
+
+namespace snare {
+namespace {
+
+at::Tensor sample(const ir::Graph& g, int64_t n) {
+  std::vector<int64_t> shape{n};
+  shape.insert(shape.end(), g.input_shape().begin(), g.input_shape().end());
+  at::Generator gen = at::detail::createCPUGenerator(8);
+  return at::randn(shape, gen, at::TensorOptions(at::kFloat));
+}
+
+TEST(WriteOnnx, MergesCroppingUpSamplingAndSeparableConvsRunInOnnxRuntimeLikeSnare) {
+  test::TempDir dir;
+  for (const ir::Graph& g : test::new_layer_graphs()) {
+    SCOPED_TRACE(g.name);
+    std::string path = dir.str(g.name + ".onnx");
+    io::onnx::write_onnx(g, path);
+    EXPECT_NO_THROW(::ONNX_NAMESPACE::checker::check_model(path));
+    if (!test::ort_available()) continue;
+    at::Tensor x = sample(g, 6);
+    at::Tensor ours = exec::predict(g, x), theirs = test::run_ort(path, x, dir);
+    ASSERT_EQ(ours.sizes(), theirs.sizes());
+    double scale = theirs.abs().max().item<double>();
+    double rel = test::max_abs_diff(ours, theirs) / (scale > 0 ? scale : 1.0);
+    std::printf("%s: ONNX Runtime vs snare rel %.3g\n", g.name.c_str(), rel);
+    EXPECT_LE(rel, 1e-5);
+  }
+}
+
+}  // namespace
+}  // namespace snare
