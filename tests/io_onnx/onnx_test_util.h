@@ -23,8 +23,10 @@ inline const char* kMnistMlp = "../shared/models/onnx/mnist_mlp_tf2onnx1.17_opse
 
 inline bool ort_available() { return std::filesystem::exists("node_modules/onnxruntime-node/package.json"); }
 
-/// Runs `model` in ONNX Runtime on x (float32, any shape incl. batch); returns its first output.
-inline at::Tensor run_ort(const std::string& model, const at::Tensor& x, const TempDir& dir) {
+/// Runs `model` in ONNX Runtime on x (float32, any shape incl. batch; converted when the model's input is of
+/// another element type); returns its first output as float32 and, in `type`, ONNX Runtime's name for its
+/// element type ("float32", "int64", ...).
+inline at::Tensor run_ort(const std::string& model, const at::Tensor& x, const TempDir& dir, std::string* type = nullptr) {
   at::Tensor c = x.to(at::kFloat).contiguous();
   std::string in = dir.str("ort_in.f32"), out = dir.str("ort_out.f32"), json = dir.str("ort.json"), err = dir.str("ort.err");
   write_file(in, std::string(static_cast<const char*>(c.data_ptr()), c.numel() * 4));
@@ -34,6 +36,7 @@ inline at::Tensor run_ort(const std::string& model, const at::Tensor& x, const T
   if (rc != 0) throw std::runtime_error("ort_run failed: " + read_file(err));
   auto meta = nlohmann::json::parse(read_file(json));
   std::vector<int64_t> dims = meta.at("shape").get<std::vector<int64_t>>();
+  if (type) *type = meta.value("type", "float32");
   std::string bytes = read_file(out);
   at::Tensor y = at::empty(dims, at::kFloat);
   if (static_cast<size_t>(y.numel()) * 4 != bytes.size()) throw std::runtime_error("ort_run output size mismatch");
