@@ -59,12 +59,7 @@ class OnnxModel {
   }
   std::string ints(const std::string& name, const std::vector<int64_t>& v) { return init(name, at::tensor(v, at::kLong)); }
   pb::NodeProto* node(const std::string& op, const std::vector<std::string>& in, const std::string& out) {
-    auto* n = g_->add_node();
-    n->set_op_type(op);
-    n->set_name(out);
-    for (const auto& i : in) n->add_input(i);
-    n->add_output(out);
-    return n;
+    return test::add_node(g_, op, out, in, out);
   }
   static void attr(pb::NodeProto* n, const std::string& name, std::vector<int64_t> v) {
     auto* a = n->add_attribute();
@@ -116,11 +111,6 @@ class OnnxModel {
   at::Generator gen_;
 };
 
-double rel_diff(const at::Tensor& ours, const at::Tensor& theirs) {
-  double scale = theirs.abs().max().item<double>();
-  return test::max_abs_diff(ours, theirs) / (scale > 0 ? scale : 1.0);
-}
-
 std::vector<int64_t> sizes(const at::Tensor& t) { return {t.sizes().begin(), t.sizes().end()}; }
 
 /// x scaled the way snare's data module scales data for this model (meta snare.scale / snare.mean / snare.stddev).
@@ -139,15 +129,6 @@ at::Tensor scaled_for(const ir::Graph& g, const at::Tensor& x) {
   return d.test.x;
 }
 
-int count_ops(const std::string& path, const std::string& op) {
-  pb::ModelProto model;
-  std::ifstream in(path, std::ios::binary);
-  EXPECT_TRUE(model.ParseFromIstream(&in)) << path;
-  int count = 0;
-  for (const auto& n : model.graph().node()) count += n.op_type() == op;
-  return count;
-}
-
 /// Reads `path`, then checks: snare on x (channels-first, scaled as meta says; `to_first` moves an NHWC input's
 /// channels first) equals ONNX Runtime on the original file fed x; with an ArgMax tail, snare's argmax over the
 /// classes equals the original's output. snare's export fed the same raw x (channels-first) gives ONNX Runtime's
@@ -163,7 +144,7 @@ ir::Graph check_against_runtime(const std::string& path, const at::Tensor& x, bo
   bool argmax = g.meta.count("onnx.dropped_tail") && g.meta.at("onnx.dropped_tail").rfind("ArgMax", 0) == 0;
   if (argmax) ours = ours.argmax(1).to(at::kFloat);
   ours = ours.reshape(theirs.sizes());
-  double rel = rel_diff(ours, theirs);
+  double rel = test::rel_diff(ours, theirs);
   std::printf("%s: original in ONNX Runtime vs snare: rel %.3g\n", g.name.c_str(), rel);
   EXPECT_LE(rel, argmax ? 0.0 : kTolerance) << path;
 
@@ -172,7 +153,7 @@ ir::Graph check_against_runtime(const std::string& path, const at::Tensor& x, bo
   at::Tensor exported = test::run_ort(out, x_first, dir, &export_type);
   EXPECT_EQ(export_type, type) << "the export gives another element type";
   EXPECT_EQ(sizes(exported), sizes(theirs)) << "the export gives another output shape";
-  double rel_export = rel_diff(exported, theirs);
+  double rel_export = test::rel_diff(exported, theirs);
   std::printf("%s: snare's export vs the original, both in ONNX Runtime: rel %.3g\n", g.name.c_str(), rel_export);
   EXPECT_LE(rel_export, kTolerance) << out;
   // Written back and read again: the same graph and meta (a scaling folded into weights is not written again).
@@ -195,17 +176,6 @@ std::vector<LayerKind> kinds(const ir::Graph& g) {
 at::Tensor randn(std::vector<int64_t> shape, uint64_t seed) {
   at::Generator gen = at::detail::createCPUGenerator(seed);
   return at::randn(shape, gen, at::TensorOptions(at::kFloat));
-}
-
-template <typename E>
-std::string error_of(const std::string& path) {
-  try {
-    io::onnx::read_onnx(path);
-  } catch (const E& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << path << " read without the expected error";
-  return "";
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -281,7 +251,7 @@ TEST(OnnxFolding, UnsqueezeThatIsNotAUnitSpatialAxisStaysUnsupported) {
   m.conv("x4", "conv", {2, 1, 3, 3});
   m.node("Flatten", {"conv"}, "flat");
   m.output("flat", {-1, 28});
-  std::string e = error_of<UnsupportedError>(m.save(dir));
+  std::string e = test::read_error<UnsupportedError>(m.save(dir));
   EXPECT_NE(e.find("node 'x4' (Unsqueeze): unsqueeze of axes [1]"), std::string::npos) << e;
 }
 
@@ -312,8 +282,8 @@ TEST(OnnxFolding, CastAndDivBy255BecomeUnitScaleAndGoBackIntoTheExport) {
   test::TempDir out_dir;
   std::string out = out_dir.str("export.onnx");
   io::onnx::write_onnx(g, out);
-  EXPECT_EQ(count_ops(out, "Cast"), 1);
-  EXPECT_EQ(count_ops(out, "Div"), 1);
+  EXPECT_EQ(test::count_nodes(out, "Cast"), 1);
+  EXPECT_EQ(test::count_nodes(out, "Div"), 1);
 }
 
 // tf2onnx's Keras Normalization on an NHWC image: Sub(mean[C]) -> Div(std[C]) -> NHWC->NCHW -> Conv.
@@ -376,7 +346,7 @@ TEST(OnnxFolding, OffsetBeforeASamePaddedConvWithoutAScaleIsRefusedWithTheReason
   OnnxModel::attr(m.conv("centred", "conv", {4, 3, 3, 3}), "pads", {1, 1, 1, 1});
   m.node("Flatten", {"conv"}, "flat");
   m.output("flat", {-1, 144});
-  std::string e = error_of<UnsupportedError>(m.save(dir));
+  std::string e = test::read_error<UnsupportedError>(m.save(dir));
   EXPECT_NE(e.find("input preprocessing Mul(-1) -> Sub(0.5,0.5,0.5)"), std::string::npos) << e;
   EXPECT_NE(e.find("not exact before the 'same'-padded conv 'conv'"), std::string::npos) << e;
 }
@@ -389,7 +359,7 @@ TEST(OnnxFolding, SubOfAMeanImageIsNotPerChannelAndIsRefused) {
   m.conv("centred", "conv", {2, 1, 3, 3});
   m.node("Flatten", {"conv"}, "flat");
   m.output("flat", {-1, 8});
-  std::string e = error_of<UnsupportedError>(m.save(dir));
+  std::string e = test::read_error<UnsupportedError>(m.save(dir));
   EXPECT_NE(e.find("node 'centred' (Sub): the input's scaling constant [1,4,4] varies along axis 2"), std::string::npos) << e;
 }
 
@@ -440,7 +410,7 @@ TEST(OnnxFolding, ArgMaxOverASpatialAxisIsRefusedNamingTheAxis) {
   auto* a = m.node("ArgMax", {"conv"}, "where");
   OnnxModel::attr(a, "axis", int64_t{2});
   m.output("where", {-1, 4, 1}, pb::TensorProto::INT64);
-  std::string e = error_of<UnsupportedError>(m.save(dir));
+  std::string e = test::read_error<UnsupportedError>(m.save(dir));
   EXPECT_NE(e.find("node 'where' (ArgMax): ArgMax over axis 2 of output 'where' [N,4,8]"), std::string::npos) << e;
 }
 
@@ -477,7 +447,7 @@ TEST(OnnxFolding, ReduceMeanOverTheChannelsIsRefused) {
   auto* r = m.node("ReduceMean", {"conv"}, "mean");
   OnnxModel::attr(r, "axes", std::vector<int64_t>{1});
   m.output("mean", {-1, 1, 4, 4});
-  std::string e = error_of<UnsupportedError>(m.save(dir));
+  std::string e = test::read_error<UnsupportedError>(m.save(dir));
   EXPECT_NE(e.find("node 'mean' (ReduceMean): reduces axes [1]"), std::string::npos) << e;
 }
 
@@ -513,7 +483,7 @@ TEST(OnnxFolding, PytorchShapeGatherConcatReshapeIsFlatten) {
 
 TEST(OnnxFolding, ReshapeWithTheBatchSizeLastIsRefused) {
   test::TempDir dir;
-  std::string e = error_of<UnsupportedError>(torch_flatten(dir, "torch_batch_last", true));
+  std::string e = test::read_error<UnsupportedError>(torch_flatten(dir, "torch_batch_last", true));
   EXPECT_NE(e.find("node 'flat' (Reshape): the batch size appears past the first axis"), std::string::npos) << e;
 }
 

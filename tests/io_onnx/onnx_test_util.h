@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <onnx/onnx_pb.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -14,6 +15,7 @@
 #include <string>
 
 #include "data/temp_dir.h"
+#include "io/onnx/onnx.h"
 
 namespace snare::test {
 
@@ -46,6 +48,48 @@ inline at::Tensor run_ort(const std::string& model, const at::Tensor& x, const T
 
 inline double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {
   return (a.to(at::kDouble).reshape({-1}) - b.to(at::kDouble).reshape({-1})).abs().max().item<double>();
+}
+
+/// max |ours - theirs| / max |theirs|
+inline double rel_diff(const at::Tensor& ours, const at::Tensor& theirs) {
+  double scale = theirs.abs().max().item<double>();
+  return max_abs_diff(ours, theirs) / (scale > 0 ? scale : 1.0);
+}
+
+/// Catches the error `read_onnx(path)` throws (failing the test when it throws nothing or another type).
+template <typename E>
+std::string read_error(const std::string& path) {
+  try {
+    io::onnx::read_onnx(path);
+  } catch (const E& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "wrong exception type: " << e.what();
+    return "";
+  }
+  ADD_FAILURE() << "no exception for " << path;
+  return "";
+}
+
+/// Appends node `name` (op `op`, inputs `in`, one output `out`) to `g`.
+inline ::ONNX_NAMESPACE::NodeProto* add_node(::ONNX_NAMESPACE::GraphProto* g, const std::string& op, const std::string& name,
+                                             const std::vector<std::string>& in, const std::string& out) {
+  auto* n = g->add_node();
+  n->set_op_type(op);
+  n->set_name(name);
+  for (const auto& i : in) n->add_input(i);
+  n->add_output(out);
+  return n;
+}
+
+/// How many nodes of op type `op` the ONNX file at `path` has.
+inline int count_nodes(const std::string& path, const std::string& op) {
+  ::ONNX_NAMESPACE::ModelProto model;
+  std::ifstream in(path, std::ios::binary);
+  EXPECT_TRUE(model.ParseFromIstream(&in)) << path;
+  int count = 0;
+  for (const auto& n : model.graph().node()) count += n.op_type() == op;
+  return count;
 }
 
 }  // namespace snare::test
