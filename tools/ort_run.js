@@ -5,7 +5,9 @@
 //
 // INPUT.f32 holds the input tensor as raw little-endian float32 in row-major order with the given
 // shape; it is fed to the model's first input. The first output is written to OUTPUT.f32 the same
-// way, and one line of JSON goes to stdout: {"input": name, "output": name, "shape": [...]}.
+// way, and one line of JSON goes to stdout: {"input": name, "output": name, "shape": [...], "type": ...}.
+// An input of another element type (uint8, int32, ... for models that Cast their input) gets the float
+// values converted; an integer output (ArgMax) is written as float32 too, and "type" names its real type.
 // Errors go to stderr with exit code 1. Used by the io_onnx tests to check exported models.
 'use strict';
 
@@ -33,13 +35,26 @@ async function main(argv) {
   const session = await ort.InferenceSession.create(modelPath, { executionProviders: ['cpu'], graphOptimizationLevel: 'all' });
   const inputName = session.inputNames[0];
   const outputName = session.outputNames[0];
-  const results = await session.run({ [inputName]: new ort.Tensor('float32', data, shape) });
+  const inputType = (session.inputMetadata && session.inputMetadata[0] && session.inputMetadata[0].type) || 'float32';
+  const arrays = {
+    float32: Float32Array, float64: Float64Array, uint8: Uint8Array, int8: Int8Array, uint16: Uint16Array,
+    int16: Int16Array, int32: Int32Array,
+  };
+  let feed;
+  if (inputType === 'int64') {
+    feed = BigInt64Array.from(data, (v) => BigInt(Math.trunc(v)));
+  } else if (arrays[inputType]) {
+    feed = arrays[inputType].from(data);
+  } else {
+    throw new Error(`input '${inputName}' has element type ${inputType}, which ort_run cannot feed`);
+  }
+  const results = await session.run({ [inputName]: new ort.Tensor(inputType, feed, shape) });
   const out = results[outputName];
-  if (out.type !== 'float32') throw new Error(`output '${outputName}' is ${out.type}, not float32`);
+  if (out.type === 'string' || out.type === 'bool') throw new Error(`output '${outputName}' is ${out.type}, not numeric`);
   const buffer = Buffer.alloc(out.data.length * 4);
-  for (let i = 0; i < out.data.length; ++i) buffer.writeFloatLE(out.data[i], i * 4);
+  for (let i = 0; i < out.data.length; ++i) buffer.writeFloatLE(Number(out.data[i]), i * 4);
   fs.writeFileSync(outputPath, buffer);
-  process.stdout.write(JSON.stringify({ input: inputName, output: outputName, shape: out.dims }) + '\n');
+  process.stdout.write(JSON.stringify({ input: inputName, output: outputName, shape: out.dims, type: out.type }) + '\n');
 }
 
 main(process.argv.slice(2)).catch((e) => {

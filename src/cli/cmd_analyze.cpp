@@ -29,6 +29,13 @@ void register_analyze(CLI::App& app) {
       fmt::print("{}\n", analysis::stats_json(s).dump());
     } else {
       fmt::print("model: {}\n{}", g.name, analysis::stats_table(s));
+      // What the ONNX reader folded around the layers (docs/onnx.md): the data the model expects.
+      if (g.meta.count("onnx.preprocess") || g.meta.count("onnx.dropped_tail")) {
+        for (const char* key : {"onnx.input_type", "onnx.preprocess", "onnx.preprocess_into", "snare.scale", "snare.mean",
+                                "snare.stddev", "onnx.dropped_tail"}) {
+          if (g.meta.count(key)) fmt::print("{}: {}\n", key, g.meta.at(key));
+        }
+      }
     }
   });
 }

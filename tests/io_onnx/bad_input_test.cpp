@@ -13,20 +13,7 @@ namespace {
 
 namespace pb = ::ONNX_NAMESPACE;
 
-/// Catches the error `read_onnx(path)` throws (failing the test when it throws nothing).
-template <typename E>
-std::string read_error(const std::string& path) {
-  try {
-    io::onnx::read_onnx(path);
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "wrong exception type: " << e.what();
-    return "";
-  }
-  ADD_FAILURE() << "no exception for " << path;
-  return "";
-}
+using test::read_error;
 
 /// A tiny opset-13 model: x [N,4] -> nodes -> the last node's output.
 pb::ModelProto tiny_model(const std::vector<std::pair<std::string, std::string>>& op_and_name) {
@@ -155,15 +142,7 @@ void add_ints(pb::GraphProto* g, const std::string& name, const std::vector<int6
   for (int64_t x : v) p->add_int64_data(x);
 }
 
-pb::NodeProto* add_node(pb::GraphProto* g, const std::string& op, const std::string& name,
-                        const std::vector<std::string>& in, const std::string& out) {
-  auto* n = g->add_node();
-  n->set_op_type(op);
-  n->set_name(name);
-  for (const auto& i : in) n->add_input(i);
-  n->add_output(out);
-  return n;
-}
+using test::add_node;
 
 void ints_attr(pb::NodeProto* n, const std::string& name, const std::vector<int64_t>& v) {
   auto* a = n->add_attribute();

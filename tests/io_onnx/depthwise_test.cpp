@@ -30,20 +30,8 @@ using ir::Padding;
 
 const char* kMobileNet = "../shared/models/onnx/mobilenet_v2_128_0.5_tf2onnx.onnx";
 
-/// max |a - b| / max |b|
-double rel_diff(const at::Tensor& ours, const at::Tensor& theirs) {
-  double scale = theirs.abs().max().item<double>();
-  return test::max_abs_diff(ours, theirs) / (scale > 0 ? scale : 1.0);
-}
-
-int count_nodes(const std::string& path, const std::string& op) {
-  pb::ModelProto model;
-  std::ifstream in(path, std::ios::binary);
-  EXPECT_TRUE(model.ParseFromIstream(&in)) << path;
-  int count = 0;
-  for (const auto& n : model.graph().node()) count += n.op_type() == op;
-  return count;
-}
+using test::count_nodes;
+using test::rel_diff;
 
 // ---------------------------------------------------------------------------------------------
 // tf2onnx MobileNetV2 (NCHW input, Conv with group = C, Clip(0, 6) with initializer bounds)
@@ -313,15 +301,7 @@ void add_float(pb::GraphProto* g, const std::string& name, const at::Tensor& t) 
   p->set_raw_data(std::string(static_cast<const char*>(c.data_ptr()), c.numel() * 4));
 }
 
-pb::NodeProto* add_node(pb::GraphProto* g, const std::string& op, const std::string& name,
-                        const std::vector<std::string>& in, const std::string& out) {
-  auto* n = g->add_node();
-  n->set_op_type(op);
-  n->set_name(name);
-  for (const auto& i : in) n->add_input(i);
-  n->add_output(out);
-  return n;
-}
+using test::add_node;
 
 void float_attr(pb::NodeProto* n, const std::string& name, float v) {
   auto* a = n->add_attribute();

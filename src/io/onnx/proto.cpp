@@ -199,6 +199,68 @@ Hints parse_hints(const std::string& doc_string) {
 
 std::string format_real(double value) { return fmt::format("{:.17g}", value); }
 
+int64_t FoldedOp::attr(const std::string& key, int64_t fallback) const {
+  auto it = attrs.find(key);
+  if (it == attrs.end()) return fallback;
+  try {
+    size_t used = 0;
+    int64_t v = std::stoll(it->second, &used);
+    if (used == it->second.size()) return v;
+  } catch (const std::exception&) {
+  }
+  throw ModelError(fmt::format("{}: attribute {}={} is not an integer", op, key, it->second));
+}
+
+std::string format_folded_ops(const std::vector<FoldedOp>& ops) {
+  std::vector<std::string> parts;
+  for (const FoldedOp& o : ops) {
+    std::vector<std::string> inside;
+    for (const auto& [k, v] : o.attrs) inside.push_back(k + "=" + v);
+    // float32 constants: 9 significant digits give the float back exactly.
+    for (double v : o.values) inside.push_back(fmt::format("{:.9g}", v));
+    parts.push_back(fmt::format("{}({})", o.op, fmt::join(inside, o.attrs.empty() ? "," : " ")));
+  }
+  return fmt::format("{}", fmt::join(parts, " -> "));
+}
+
+std::vector<FoldedOp> parse_folded_ops(const std::string& text) {
+  std::vector<FoldedOp> ops;
+  size_t pos = 0;
+  auto bad = [&](const std::string& why) { throw ModelError(fmt::format("folded ops '{}': {}", text, why)); };
+  while (pos < text.size()) {
+    size_t open = text.find('(', pos), close = text.find(')', pos);
+    if (open == std::string::npos || close == std::string::npos || close < open) bad("expected Op(...)");
+    FoldedOp o;
+    o.op = text.substr(pos, open - pos);
+    std::string inside = text.substr(open + 1, close - open - 1);
+    if (inside.find('=') != std::string::npos) {
+      std::istringstream words(inside);
+      for (std::string w; words >> w;) {
+        size_t eq = w.find('=');
+        if (eq == std::string::npos) bad("'" + w + "' is not key=value");
+        o.attrs[w.substr(0, eq)] = w.substr(eq + 1);
+      }
+    } else if (!inside.empty()) {
+      std::istringstream values(inside);
+      for (std::string v; std::getline(values, v, ',');) {
+        try {
+          o.values.push_back(std::stod(v));
+        } catch (const std::exception&) {
+          bad("'" + v + "' is not a number");
+        }
+      }
+    }
+    ops.push_back(std::move(o));
+    pos = close + 1;
+    if (text.compare(pos, 4, " -> ") == 0) {
+      pos += 4;
+    } else if (pos < text.size()) {
+      bad("expected ' -> ' between ops");
+    }
+  }
+  return ops;
+}
+
 bool only_dense_readers(const ir::Graph& graph, const std::string& layer) {
   std::vector<std::string> readers = graph.consumers(layer);
   for (const auto& r : readers) {

@@ -58,4 +58,19 @@ bool only_dense_readers(const ir::Graph& graph, const std::string& layer);
 at::Tensor reorder_flatten_columns(const at::Tensor& weight, const std::vector<int64_t>& chw, bool to_channels_first);
 std::string format_real(double value);
 
+/// One node of the input preprocessing or output tail the reader folds away and the writer writes back
+/// (`graph.meta["onnx.preprocess"]`, `graph.meta["onnx.dropped_tail"]`). Text form, steps joined by " -> ":
+/// `Cast(from=UINT8 to=FLOAT)`, `Div(255)`, `Sub(123.675,116.28,103.53)` (one value, or one per channel),
+/// `ArgMax(axis=1 keepdims=0 select_last_index=0)`.
+struct FoldedOp {
+  std::string op;
+  std::map<std::string, std::string> attrs;
+  std::vector<double> values;
+  /// attrs[key] as an integer (`fallback` when absent); ModelError when it is not one.
+  int64_t attr(const std::string& key, int64_t fallback) const;
+};
+std::string format_folded_ops(const std::vector<FoldedOp>& ops);
+/// Inverse of format_folded_ops; ModelError naming `text` when it is malformed.
+std::vector<FoldedOp> parse_folded_ops(const std::string& text);
+
 }  // namespace snare::io::onnx::detail

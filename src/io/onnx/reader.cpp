@@ -37,6 +37,12 @@ enum class Layout {
   kTime,      ///< [L, N, C]: ONNX LSTM input order (ir (C, L))
   kLstmY,     ///< [L, 1, N, U]: LSTM output Y
   kLstmYh,    ///< [1, N, U]: LSTM output Y_h
+  // A 1-D ir value (C, L) unsqueezed to 2-D, as tf2onnx writes Keras Conv1D / MaxPool1D (Unsqueeze ->
+  // Conv/MaxPool with a unit spatial axis -> Squeeze), channels-first or channels-last:
+  kFirstUnitH,  ///< [N, C, 1, L]
+  kFirstUnitW,  ///< [N, C, L, 1]
+  kLastUnitH,   ///< [N, 1, L, C]
+  kLastUnitW,   ///< [N, L, 1, C]
 };
 
 const char* layout_name(Layout l) {
@@ -47,9 +53,31 @@ const char* layout_name(Layout l) {
     case Layout::kTime: return "time-major";
     case Layout::kLstmY: return "LSTM Y";
     case Layout::kLstmYh: return "LSTM Y_h";
+    case Layout::kFirstUnitH: return "1-D as [N,C,1,L]";
+    case Layout::kFirstUnitW: return "1-D as [N,C,L,1]";
+    case Layout::kLastUnitH: return "1-D as [N,1,L,C]";
+    case Layout::kLastUnitW: return "1-D as [N,L,1,C]";
   }
   return "?";
 }
+
+bool is_unit(Layout l) {
+  return l == Layout::kFirstUnitH || l == Layout::kFirstUnitW || l == Layout::kLastUnitH || l == Layout::kLastUnitW;
+}
+/// The ONNX axis of the unit spatial axis of a 1-D-as-2-D layout.
+int64_t unit_axis(Layout l) { return l == Layout::kFirstUnitH ? 2 : l == Layout::kFirstUnitW ? 3 : l == Layout::kLastUnitH ? 1 : 2; }
+/// The 1-D layout a 1-D-as-2-D layout squeezes back to.
+Layout squeezed(Layout l) { return l == Layout::kFirstUnitH || l == Layout::kFirstUnitW ? Layout::kFirst : Layout::kLast; }
+/// Layouts whose values an elementwise op (activation) maps one to one.
+bool elementwise_ok(Layout l) { return l == Layout::kFirst || l == Layout::kLast || is_unit(l); }
+/// The ONNX channel axis of a tensor of `rank` held in `l` (kFirst, kLast and the 1-D-as-2-D forms).
+int64_t channel_axis(Layout l, int64_t rank) {
+  return l == Layout::kLast || l == Layout::kLastUnitH || l == Layout::kLastUnitW ? rank - 1 : 1;
+}
+
+/// Stands for the batch size in shape tensors computed from Shape (PyTorch's x.view(x.size(0), -1)): a
+/// Reshape reads it as "keep the batch axis".
+constexpr int64_t kBatchDim = std::numeric_limits<int64_t>::min() / 2;
 
 struct Value {
   std::string layer;
@@ -103,6 +131,8 @@ std::pair<int64_t, int64_t> same_pads(int64_t in, int64_t k, int64_t s, int64_t 
 std::string ints(const std::vector<int64_t>& v) { return fmt::format("[{}]", fmt::join(v, ",")); }
 
 struct OpEntry;
+class Reader;
+using MapFn = void (Reader::*)(const pb::NodeProto&);
 
 class Reader {
  public:
@@ -113,6 +143,7 @@ class Reader {
   void map_add(const pb::NodeProto& n);
   void map_activation(const pb::NodeProto& n);
   void map_batchnorm(const pb::NodeProto& n);
+  void map_cast(const pb::NodeProto& n);
   void map_clip(const pb::NodeProto& n);
   void map_concat(const pb::NodeProto& n);
   void map_constant(const pb::NodeProto& n);
@@ -120,15 +151,19 @@ class Reader {
   void map_dense(const pb::NodeProto& n);
   void map_dropout(const pb::NodeProto& n);
   void map_flatten(const pb::NodeProto& n);
+  void map_gather(const pb::NodeProto& n);
   void map_global_pool(const pb::NodeProto& n);
   void map_identity(const pb::NodeProto& n);
   void map_lstm(const pb::NodeProto& n);
   void map_pad(const pb::NodeProto& n);
   void map_pool(const pb::NodeProto& n);
+  void map_reduce(const pb::NodeProto& n);
   void map_reshape(const pb::NodeProto& n);
+  void map_shape(const pb::NodeProto& n);
   void map_squeeze(const pb::NodeProto& n);
   void map_sum(const pb::NodeProto& n);
   void map_transpose(const pb::NodeProto& n);
+  void map_unsqueeze(const pb::NodeProto& n);
 
  private:
   /// An activation that ONNX spells as several nodes (x * Sigmoid(x), the erf form of GELU, ...): found
@@ -139,9 +174,31 @@ class Reader {
     int reads_of_x = 0;       ///< how many node inputs of the pattern read x (one use of x in all)
   };
 
+  /// One elementwise step between the graph input and the first layer (Cast to float, Mul/Div/Add/Sub by
+  /// a constant): the model's input scaling, folded into meta or the first layer (see fold_preprocess).
+  struct PreStep {
+    int node = 0;
+    FoldedOp op;
+    at::Tensor constant;  ///< Mul/Div/Add/Sub: the constant operand as the file broadcasts it
+  };
+
   void load();
   void sort_nodes();
   void find_composites();
+  /// Finds the preprocessing chain on the graph input (PreStep) and the tail after the single output
+  /// (ArgMax and/or Cast), whose nodes are then not mapped.
+  void find_preprocess();
+  void find_tail();
+  /// Records the preprocessing as the model's input scaling (snare.scale / snare.mean / snare.stddev) or
+  /// folds it into the first layer's weights; UnsupportedError with the reason when neither is exact.
+  void fold_preprocess();
+  /// meta["onnx.dropped_tail"] for output `output`, whose logits are `v`; UnsupportedError where the writer
+  /// could not put the tail back as it was.
+  void describe_tail(const std::string& output, const Value& v);
+  void fold_scaling_into_weights(const std::vector<double>& a, const std::vector<double>& b, const std::string& steps);
+  /// 1-D-as-2-D Conv/pool node on a unit layout: the same node with 1-D attributes and weight, reading a
+  /// channels-first alias of its input; `map` maps it and the output gets the unit layout back.
+  void map_unit_window(const pb::NodeProto& n, MapFn map);
   void check();
   void reject_unsupported();
   void collect_constants_and_uses();
@@ -150,6 +207,9 @@ class Reader {
   /// Restores the channels-last Flattens the writer folded into Dense weights (see writer.cpp).
   void unfold_flattens();
   bool fold_constant(const pb::NodeProto& n);
+  /// The sorted, non-negative `axes` of Squeeze / Unsqueeze / Reduce*: an attribute before opset `input_since`,
+  /// the optional constant input 1 from then on; `rank` is the rank they index.
+  std::vector<int64_t> axes_of(const pb::NodeProto& n, int64_t input_since, int64_t rank) const;
 
   std::string node_where(const pb::NodeProto& n) const {
     return fmt::format("{}: node '{}' ({})", path_, n.name().empty() ? n.output(0) : n.name(), n.op_type());
@@ -208,10 +268,16 @@ class Reader {
   std::vector<std::string> folded_flattens_;  ///< snare-written Flattens whose order is in their Dense weights
   std::map<int, Composite> composites_;       ///< node index of a composite's last node -> the composite
   std::set<int> inside_composites_;           ///< the other nodes of composites (not mapped)
+  std::vector<PreStep> pre_;                  ///< the input's preprocessing chain, in order
+  std::string pre_end_;                       ///< the tensor after it (the graph input when there is none)
+  std::vector<int> tail_nodes_;               ///< ArgMax / Cast nodes after the single output, output first
+  std::string tail_start_;                    ///< the tensor the tail reads (the logits)
+  std::set<int> folded_nodes_;                ///< nodes of pre_ and of the tail (not mapped)
+  Layout input_layout_ = Layout::kFirst;
+  std::set<std::string> batch_dependent_;     ///< constants computed from a Shape (holding kBatchDim)
   ir::Graph graph_;
 };
 
-using MapFn = void (Reader::*)(const pb::NodeProto&);
 struct OpEntry {
   const char* op;
   MapFn map;
@@ -222,6 +288,7 @@ constexpr OpEntry kOps[] = {
     {"Add", &Reader::map_add},
     {"AveragePool", &Reader::map_pool},
     {"BatchNormalization", &Reader::map_batchnorm},
+    {"Cast", &Reader::map_cast},
     {"Clip", &Reader::map_clip},
     {"Concat", &Reader::map_concat},
     {"Constant", &Reader::map_constant},
@@ -230,6 +297,7 @@ constexpr OpEntry kOps[] = {
     {"Elu", &Reader::map_activation},
     {"Exp", &Reader::map_activation},
     {"Flatten", &Reader::map_flatten},
+    {"Gather", &Reader::map_gather},
     {"Gemm", &Reader::map_dense},
     {"GlobalAveragePool", &Reader::map_global_pool},
     {"GlobalMaxPool", &Reader::map_global_pool},
@@ -240,9 +308,12 @@ constexpr OpEntry kOps[] = {
     {"MatMul", &Reader::map_dense},
     {"MaxPool", &Reader::map_pool},
     {"Pad", &Reader::map_pad},
+    {"ReduceMax", &Reader::map_reduce},
+    {"ReduceMean", &Reader::map_reduce},
     {"Relu", &Reader::map_activation},
     {"Reshape", &Reader::map_reshape},
     {"Selu", &Reader::map_activation},
+    {"Shape", &Reader::map_shape},
     {"Sigmoid", &Reader::map_activation},
     {"Softmax", &Reader::map_activation},
     {"Softplus", &Reader::map_activation},
@@ -251,6 +322,7 @@ constexpr OpEntry kOps[] = {
     {"Sum", &Reader::map_sum},
     {"Tanh", &Reader::map_activation},
     {"Transpose", &Reader::map_transpose},
+    {"Unsqueeze", &Reader::map_unsqueeze},
 };
 
 const OpEntry* find_op(const std::string& op) {
@@ -332,7 +404,7 @@ void Reader::check() {
 void Reader::reject_unsupported() {
   std::vector<std::string> bad;
   for (int i = 0; i < model_.graph().node_size(); ++i) {
-    if (composites_.count(i) || inside_composites_.count(i)) continue;
+    if (composites_.count(i) || inside_composites_.count(i) || folded_nodes_.count(i)) continue;
     const pb::NodeProto& n = model_.graph().node(i);
     bool default_domain = n.domain().empty() || n.domain() == "ai.onnx";
     if (!default_domain || !find_op(n.op_type())) {
@@ -353,18 +425,29 @@ void Reader::reject_unsupported() {
 //   hard_swish  Mul(x, HardSigmoid(x; alpha 1/6, beta 1/2))
 //   gelu        Mul(Mul(x, a), 0.5), Mul(x, Mul(a, 0.5)) or Mul(a, Mul(x, 0.5)) where
 //               a = Add(Erf(Div(x, sqrt 2) or Mul(x, 1/sqrt 2)), 1)
+/// The tensors of initializers and tensor-valued Constant nodes, by name (for the pattern finders, which run
+/// before the constants are converted).
+std::map<std::string, const pb::TensorProto*> constant_protos(const pb::GraphProto& g) {
+  std::map<std::string, const pb::TensorProto*> consts;
+  for (const auto& t : g.initializer()) consts[t.name()] = &t;
+  for (const auto& n : g.node()) {
+    const auto* a = find_attribute(n, "value");
+    if (n.op_type() == "Constant" && a && a->has_t() && n.output_size() == 1) consts[n.output(0)] = &a->t();
+  }
+  return consts;
+}
+
+bool default_domain(const pb::NodeProto& n) { return n.domain().empty() || n.domain() == "ai.onnx"; }
+
 void Reader::find_composites() {
   const auto& g = model_.graph();
   std::map<std::string, int> producer;
   std::map<std::string, int> readers;
-  std::map<std::string, const pb::TensorProto*> consts;
-  for (const auto& t : g.initializer()) consts[t.name()] = &t;
+  std::map<std::string, const pb::TensorProto*> consts = constant_protos(g);
   for (int i = 0; i < g.node_size(); ++i) {
     const auto& n = g.node(i);
     for (const auto& o : n.output()) producer[o] = i;
     for (const auto& in : n.input()) ++readers[in];
-    const auto* a = find_attribute(n, "value");
-    if (n.op_type() == "Constant" && a && a->has_t() && n.output_size() == 1) consts[n.output(0)] = &a->t();
   }
   for (const auto& o : g.output()) readers[o.name()] += 2;  // never an owned intermediate
   auto op_of = [&](const std::string& t, const char* op) -> const pb::NodeProto* {
@@ -472,6 +555,85 @@ void Reader::find_composites() {
   }
 }
 
+// The input's preprocessing: exporters keep a model's data scaling in the graph (a Cast of a uint8 image to
+// float, / 255, (x - mean) / std). The chain runs from the graph input while each tensor has exactly one reader:
+// a Cast to float first, then Mul / Add by a constant (either operand order) and Div / Sub by one (data first).
+void Reader::find_preprocess() {
+  const auto& g = model_.graph();
+  std::set<std::string> initializers;
+  for (const auto& t : g.initializer()) initializers.insert(t.name());
+  std::vector<std::string> inputs;
+  for (const auto& i : g.input()) {
+    if (!initializers.count(i.name())) inputs.push_back(i.name());
+  }
+  if (inputs.size() != 1) return;  // make_input says so
+  std::map<std::string, std::vector<int>> readers;
+  for (int i = 0; i < g.node_size(); ++i) {
+    for (const auto& in : g.node(i).input()) readers[in].push_back(i);
+  }
+  for (const auto& o : g.output()) readers[o.name()].push_back(-1);
+  std::map<std::string, const pb::TensorProto*> consts = constant_protos(g);
+  std::string t = inputs[0];
+  for (;;) {
+    const std::vector<int>& r = readers[t];
+    if (r.size() != 1 || r[0] < 0 || composites_.count(r[0]) || inside_composites_.count(r[0])) break;
+    const pb::NodeProto& n = g.node(r[0]);
+    const std::string& op = n.op_type();
+    if (!default_domain(n) || n.output_size() != 1) break;
+    PreStep step;
+    step.node = r[0];
+    step.op.op = op;
+    if (op == "Cast") {
+      if (!pre_.empty() || attr_int(n, "to", 0) != pb::TensorProto::FLOAT) break;
+      step.op.attrs["to"] = "FLOAT";  // "from": make_input, which checks the input's type
+    } else if (op == "Mul" || op == "Add" || op == "Div" || op == "Sub") {
+      if (n.input_size() != 2 || n.input(0) == n.input(1)) break;
+      int k = n.input(0) == t ? 0 : 1;
+      if (k == 1 && (op == "Div" || op == "Sub")) break;  // c / x is not a scaling; c - x is rare: not folded
+      auto c = consts.find(n.input(1 - k));
+      if (c == consts.end()) break;
+      at::Tensor v = to_tensor(*c->second, n.input(1 - k));
+      if (!at::isFloatingType(v.scalar_type())) break;
+      step.constant = v.to(at::kDouble);
+      at::Tensor flat = step.constant.reshape({-1}).contiguous();
+      step.op.values.assign(flat.data_ptr<double>(), flat.data_ptr<double>() + flat.numel());
+    } else {
+      break;
+    }
+    pre_.push_back(step);
+    folded_nodes_.insert(step.node);
+    t = n.output(0);
+  }
+  pre_end_ = t;
+}
+
+// What exporters put after the logits of a classifier: ArgMax over the classes, maybe a Cast of the indices, or
+// a Cast of the output. snare's output stays the logits (or probabilities); the tail goes into
+// meta["onnx.dropped_tail"] (make_outputs) and the writer puts it back. Single-output graphs only.
+void Reader::find_tail() {
+  const auto& g = model_.graph();
+  if (g.output_size() != 1) return;
+  std::map<std::string, int> producer, readers;
+  for (int i = 0; i < g.node_size(); ++i) {
+    for (const auto& o : g.node(i).output()) producer[o] = i;
+    for (const auto& in : g.node(i).input()) ++readers[in];
+  }
+  std::string t = g.output(0).name();
+  for (auto p = producer.find(t); p != producer.end(); p = producer.find(t)) {
+    const pb::NodeProto& n = g.node(p->second);
+    bool tail_op = n.op_type() == "Cast" || n.op_type() == "ArgMax";
+    if (!default_domain(n) || !tail_op || n.input_size() < 1 || readers[n.input(0)] != 1 || folded_nodes_.count(p->second) ||
+        composites_.count(p->second) || inside_composites_.count(p->second)) {
+      break;
+    }
+    tail_nodes_.push_back(p->second);
+    t = n.input(0);
+    if (n.op_type() == "ArgMax") break;  // nothing before the ArgMax belongs to the tail
+  }
+  folded_nodes_.insert(tail_nodes_.begin(), tail_nodes_.end());
+  tail_start_ = t;
+}
+
 void Reader::collect_constants_and_uses() {
   const auto& g = model_.graph();
   for (const auto& t : g.initializer()) constants_[t.name()] = to_tensor(t, t.name());
@@ -481,6 +643,10 @@ void Reader::collect_constants_and_uses() {
     }
   }
   for (const auto& o : g.output()) ++uses_[o.name()];
+  // Shape reads only the (fixed) shape, not the values: the value can still be fused into.
+  for (const auto& n : g.node()) {
+    if (n.op_type() == "Shape" && n.input_size() == 1) --uses_[n.input(0)];
+  }
   // A composite reads its x once, whatever its nodes do, so x can still be fused into.
   for (const auto& [i, c] : composites_) uses_[c.x] -= c.reads_of_x - 1;
 }
@@ -502,9 +668,18 @@ void Reader::make_input() {
     throw UnsupportedError(fmt::format("{}: input '{}' has no tensor shape", path_, input->name()));
   }
   auto elem = input->type().tensor_type().elem_type();
-  if (elem != pb::TensorProto::FLOAT) {
-    throw UnsupportedError(fmt::format("{}: input '{}' has element type {}; snare supports float", path_, input->name(),
-                                       pb::TensorProto::DataType_Name(static_cast<pb::TensorProto::DataType>(elem))));
+  std::string elem_name = pb::TensorProto::DataType_Name(static_cast<pb::TensorProto::DataType>(elem));
+  bool cast = !pre_.empty() && pre_.front().op.op == "Cast";
+  bool castable = elem != pb::TensorProto::STRING && elem != pb::TensorProto::BOOL && elem != pb::TensorProto::UNDEFINED &&
+                  elem != pb::TensorProto::COMPLEX64 && elem != pb::TensorProto::COMPLEX128;
+  if (cast && castable) {
+    // snare feeds float: the Cast goes back into exported files (writer), so they take the same input type.
+    pre_.front().op.attrs["from"] = elem_name;
+    graph_.meta["onnx.input_type"] = elem_name + " (Cast to float in the file; snare feeds float)";
+  } else if (elem != pb::TensorProto::FLOAT) {
+    throw UnsupportedError(fmt::format("{}: input '{}' has element type {}; snare supports float, or an integer type "
+                                       "that the file Casts to float first",
+                                       path_, input->name(), elem_name));
   }
   const auto& dims = input->type().tensor_type().shape().dim();
   if (dims.size() < 2) {
@@ -524,14 +699,35 @@ void Reader::make_input() {
   auto rank = static_cast<int64_t>(shape.size()) + 1;
   bool nhwc = rank >= 3;
   int readers = 0;
+  // After the preprocessing chain (elementwise, so layout-blind) the data tensor is pre_end_.
+  auto to_nchw = [&](const pb::NodeProto& n, int64_t r) {
+    return n.op_type() == "Transpose" && attr_ints(n, "perm") == perm_to_first(r) &&
+           !parse_hints(n.doc_string()).has("permute");  // snare's own Permute layer is not a layout change
+  };
+  // tf2onnx's Conv1D on [N,L,C]: Unsqueeze to [N,1,L,C] (or [N,L,1,C]), then NHWC->NCHW.
+  auto unsqueeze_to_nchw = [&](const pb::NodeProto& u) {
+    if (u.op_type() != "Unsqueeze" || rank != 3 || u.output_size() != 1) return false;
+    std::optional<std::vector<int64_t>> axes = attr_ints(u, "axes");
+    if (opset_ >= 13 && present(u, 1) && is_const(u.input(1))) {
+      const at::Tensor& a = constants_.at(u.input(1));
+      axes = std::vector<int64_t>(a.data_ptr<int64_t>(), a.data_ptr<int64_t>() + a.numel());
+    }
+    if (!axes || axes->size() != 1 || ((*axes)[0] != 1 && (*axes)[0] != 2 && (*axes)[0] != -3 && (*axes)[0] != -2)) return false;
+    int transposes = 0;
+    for (const auto& m : g.node()) {
+      for (const auto& i : m.input()) {
+        if (i != u.output(0)) continue;
+        if (!to_nchw(m, 4)) return false;
+        ++transposes;
+      }
+    }
+    return transposes > 0;
+  };
   for (const auto& n : g.node()) {
     for (int k = 0; k < n.input_size(); ++k) {
-      if (n.input(k) != input->name()) continue;
+      if (n.input(k) != pre_end_) continue;
       ++readers;
-      if (k == 0 && n.op_type() == "Transpose" && attr_ints(n, "perm") == perm_to_first(rank) &&
-          !parse_hints(n.doc_string()).has("permute")) {  // snare's own Permute layer is not a layout change
-        continue;
-      }
+      if (k == 0 && (to_nchw(n, rank) || unsqueeze_to_nchw(n))) continue;
       if (k == 0 && n.op_type() == "Reshape" && present(n, 1) && is_const(n.input(1)) && layouts_agree(rotate_to_first(shape))) {
         std::vector<int64_t> target(constants_.at(n.input(1)).data_ptr<int64_t>(),
                                     constants_.at(n.input(1)).data_ptr<int64_t>() + constants_.at(n.input(1)).numel());
@@ -551,13 +747,14 @@ void Reader::make_input() {
   graph_.layers.push_back(in);
   graph_.meta["onnx.input"] = input->name();
   if (nhwc) graph_.meta["onnx.input_layout"] = "NHWC (snare feeds NCHW)";
-  define(input->name(), Value{in.name, nhwc ? Layout::kLast : Layout::kFirst}, true);
+  input_layout_ = nhwc ? Layout::kLast : Layout::kFirst;
+  define(pre_end_, Value{in.name, input_layout_}, true);
 }
 
 void Reader::make_outputs() {
   std::vector<std::string> outs;
   for (const auto& o : model_.graph().output()) {
-    auto it = values_.find(o.name());
+    auto it = values_.find(tail_nodes_.empty() ? o.name() : tail_start_);
     if (it == values_.end()) {
       throw UnsupportedError(fmt::format("{}: output '{}' is a constant or not produced by a supported node", path_, o.name()));
     }
@@ -565,15 +762,199 @@ void Reader::make_outputs() {
     if (v.layer == graph_.layers.front().name) {
       throw UnsupportedError(fmt::format("{}: output '{}' is the input itself", path_, o.name()));
     }
-    if (v.layout == Layout::kTime || v.layout == Layout::kLstmY || v.layout == Layout::kLstmYh) {
+    if (v.layout != Layout::kFirst && v.layout != Layout::kLast && v.layout != Layout::kKeepDims) {
       throw UnsupportedError(fmt::format("{}: output '{}' is in {} layout; snare's outputs are batch-first",
                                          path_, o.name(), layout_name(v.layout)));
     }
+    if (!tail_nodes_.empty()) describe_tail(o.name(), v);
     if (v.layout == Layout::kLast) graph_.meta["onnx.output_layout"] = "NHWC in the file, NCHW in snare";
     outs.push_back(v.layer);
   }
   if (outs.empty()) throw ModelError(fmt::format("{}: graph has no outputs", path_));
   if (!(outs.size() == 1 && outs[0] == graph_.layers.back().name)) graph_.outputs = outs;
+}
+
+// The tail's nodes as meta["onnx.dropped_tail"], with the ArgMax axis as the writer needs it: axis 1, the
+// channel axis of snare's channels-first output.
+void Reader::describe_tail(const std::string& output, const Value& v) {
+  std::vector<FoldedOp> ops;
+  for (auto it = tail_nodes_.rbegin(); it != tail_nodes_.rend(); ++it) {
+    const pb::NodeProto& n = model_.graph().node(*it);
+    FoldedOp op;
+    op.op = n.op_type();
+    if (op.op == "ArgMax") {
+      int64_t rank = onnx_rank(v);
+      int64_t axis = attr_int(n, "axis", 0);
+      if (axis < 0) axis += rank;
+      int64_t keepdims = attr_int(n, "keepdims", 1);
+      if (v.layout != Layout::kFirst && v.layout != Layout::kLast) {
+        unsupported(n, fmt::format("ArgMax of a {} tensor at output '{}'", layout_name(v.layout), output));
+      }
+      if (axis != channel_axis(v.layout, rank)) {
+        unsupported(n, fmt::format("ArgMax over axis {} of output '{}' [N,{}]; snare drops and writes back an ArgMax "
+                                   "over the channel (class) axis {} only",
+                                   axis, output, fmt::join(onnx_shape(v), ","), channel_axis(v.layout, rank)));
+      }
+      if (keepdims != 0 && v.layout == Layout::kLast && rank > 2) {
+        unsupported(n, "ArgMax with keepdims=1 over the last axis of an NHWC output (snare's output is NCHW, so the "
+                       "kept axis would move)");
+      }
+      op.attrs = {{"axis", "1"}, {"keepdims", std::to_string(keepdims)},
+                  {"select_last_index", std::to_string(attr_int(n, "select_last_index", 0))}};
+    } else {
+      op.attrs["to"] = pb::TensorProto::DataType_Name(static_cast<pb::TensorProto::DataType>(attr_int(n, "to", 0)));
+    }
+    ops.push_back(op);
+  }
+  graph_.meta["onnx.dropped_tail"] = format_folded_ops(ops);
+}
+
+void Reader::fold_preprocess() {
+  if (pre_.empty()) return;
+  std::vector<FoldedOp> ops;
+  for (const PreStep& s : pre_) ops.push_back(s.op);
+  std::string steps = format_folded_ops(ops);
+  graph_.meta["onnx.preprocess"] = steps;
+  // y = a * x + b per channel (the ONNX input's channel axis; each feature of an [N,F] input).
+  const Shape& shape = graph_.input().input_shape;
+  const int64_t channels = shape.at(0);
+  Shape onnx = input_layout_ == Layout::kLast ? rotate_to_last(shape) : shape;
+  const auto rank = static_cast<int64_t>(onnx.size()) + 1;
+  const int64_t ch = channel_axis(input_layout_, rank);
+  std::vector<double> a(static_cast<size_t>(channels), 1.0), b(static_cast<size_t>(channels), 0.0);
+  for (const PreStep& s : pre_) {
+    if (!s.constant.defined()) continue;  // the Cast
+    const pb::NodeProto& n = model_.graph().node(s.node);
+    const at::Tensor& c = s.constant;
+    Shape cs(c.sizes().begin(), c.sizes().end());
+    if (c.dim() > rank) unsupported(n, fmt::format("the input's scaling constant {} has more axes than the input", ints(cs)));
+    for (int64_t i = 0; i < c.dim(); ++i) {
+      if (c.size(i) != 1 && rank - c.dim() + i != ch) {
+        unsupported(n, fmt::format("the input's scaling constant {} varies along axis {} of the input [N,{}]; snare "
+                                   "folds input scaling by scalars and per-channel constants only",
+                                   ints(cs), rank - c.dim() + i, fmt::join(onnx, ",")));
+      }
+    }
+    at::Tensor flat = c.reshape({-1}).contiguous();
+    for (int64_t j = 0; j < channels; ++j) {
+      double v = flat.numel() == 1 ? flat[0].item<double>() : flat[j].item<double>();
+      if (s.op.op == "Mul") {
+        a[j] *= v;
+        b[j] *= v;
+      } else if (s.op.op == "Div") {
+        a[j] /= v;
+        b[j] /= v;
+      } else if (s.op.op == "Add") {
+        b[j] += v;
+      } else {
+        b[j] -= v;
+      }
+    }
+  }
+  auto all = [](const std::vector<double>& v, auto pred) { return std::all_of(v.begin(), v.end(), pred); };
+  if (all(a, [](double x) { return x == 1.0; }) && all(b, [](double x) { return x == 0.0; })) {
+    graph_.meta["onnx.preprocess_into"] = "nothing (it does not scale)";
+    return;
+  }
+  // data::Scale: unit is x / 255; standard is (x - mean) / std per channel, with std > 0.
+  auto recorded = graph_.meta.find("snare.scale");
+  bool meta_free = recorded == graph_.meta.end() || recorded->second == "raw";
+  if (meta_free && all(a, [](double x) { return std::isfinite(x) && x > 0; })) {
+    if (all(b, [](double x) { return x == 0.0; }) && all(a, [](double x) { return std::abs(x * 255.0 - 1.0) <= 1e-6; })) {
+      graph_.meta["snare.scale"] = "unit";
+      graph_.meta["onnx.preprocess_into"] = "snare.scale=unit";
+      return;
+    }
+    std::vector<double> mean, stddev;
+    for (size_t j = 0; j < a.size(); ++j) {
+      mean.push_back(-b[j] / a[j]);
+      stddev.push_back(1.0 / a[j]);
+    }
+    // One value stands for every channel (data::LoadOptions).
+    auto list = [&](const std::vector<double>& v) {
+      bool same = std::all_of(v.begin(), v.end(), [&](double x) { return x == v.front(); });
+      std::vector<std::string> texts;
+      for (double x : same ? std::vector<double>{v.front()} : v) texts.push_back(format_real(x));
+      return fmt::format("[{}]", fmt::join(texts, ","));
+    };
+    graph_.meta["snare.scale"] = "standard";
+    graph_.meta["snare.mean"] = list(mean);
+    graph_.meta["snare.stddev"] = list(stddev);
+    // The writer puts the scaling nodes back while meta still says this (onnx.preprocess_into).
+    graph_.meta["onnx.preprocess_into"] =
+        fmt::format("snare.scale=standard snare.mean={} snare.stddev={}", graph_.meta["snare.mean"], graph_.meta["snare.stddev"]);
+    return;
+  }
+  fold_scaling_into_weights(a, b, steps);
+}
+
+// Exact folds only: y = W (a x + b) + c = (W a) x + (W b + c). The offset part is exact before a Dense (also
+// through a Flatten) and before a valid conv; a "same" conv pads with zeros where the file had b.
+void Reader::fold_scaling_into_weights(const std::vector<double>& a, const std::vector<double>& b, const std::string& steps) {
+  auto refuse = [&](const std::string& why) {
+    auto recorded = graph_.meta.find("snare.scale");
+    std::string meta = recorded != graph_.meta.end() && recorded->second != "raw"
+                           ? fmt::format(" (the file's metadata already says snare.scale={})", recorded->second)
+                           : std::string(" (it is not a positive per-channel scale)");
+    throw UnsupportedError(fmt::format("{}: input preprocessing {} cannot be the model's input scaling{} nor be folded "
+                                       "into the first layer: {}",
+                                       path_, steps, meta, why));
+  };
+  const Shape& shape = graph_.input().input_shape;
+  const auto channels = static_cast<int64_t>(a.size());
+  std::vector<std::string> readers = graph_.consumers(graph_.input().name);
+  if (readers.size() != 1) refuse(fmt::format("the input feeds {} layers", readers.size()));
+  Layer* first = &graph_.layer(readers[0]);
+  const Layer* flatten = nullptr;
+  if (first->kind == LayerKind::kFlatten) {
+    flatten = first;
+    std::vector<std::string> next = graph_.consumers(first->name);
+    if (next.size() != 1) refuse(fmt::format("the Flatten '{}' feeds {} layers", first->name, next.size()));
+    first = &graph_.layer(next[0]);
+    if (first->kind != LayerKind::kDense) refuse(fmt::format("the Flatten '{}' feeds a {}", flatten->name, ir::kind_name(first->kind)));
+  }
+  bool offset = std::any_of(b.begin(), b.end(), [](double x) { return x != 0.0; });
+  at::Tensor av = at::tensor(a, at::kDouble), bv = at::tensor(b, at::kDouble);
+  at::Tensor w = first->weights.at("weight").to(at::kDouble);
+  at::Tensor bias = first->use_bias ? first->weights.at("bias").to(at::kDouble) : at::zeros({w.size(0)}, at::kDouble);
+  if (first->kind == LayerKind::kDense) {
+    if (flatten) {  // one value per flattened feature, in the Flatten's order
+      std::vector<int64_t> view(shape.size(), 1);
+      view[0] = channels;
+      auto spread = [&](const at::Tensor& t) {
+        at::Tensor full = t.view(view).expand(shape);
+        if (flatten->channels_last) full = full.movedim(0, -1);
+        return full.reshape({-1});
+      };
+      av = spread(av);
+      bv = spread(bv);
+    }
+    bias = bias + w.mv(bv);
+    w = w * av.unsqueeze(0);
+  } else if (first->kind == LayerKind::kConv1D || first->kind == LayerKind::kConv2D) {
+    if (first->groups != 1) refuse(fmt::format("the first layer '{}' is a grouped conv", first->name));
+    if (offset && first->padding == ir::Padding::kSame) {
+      refuse(fmt::format("the offset is not exact before the 'same'-padded conv '{}' (its padding adds zeros where the "
+                         "file pads the offset input)",
+                         first->name));
+    }
+    std::vector<int64_t> view(static_cast<size_t>(w.dim()), 1);
+    view[1] = channels;
+    std::vector<int64_t> reduce;
+    for (int64_t d = 1; d < w.dim(); ++d) reduce.push_back(d);
+    bias = bias + (w * bv.view(view)).sum(reduce);
+    w = w * av.view(view);
+  } else {
+    refuse(fmt::format("the first layer '{}' is a {} (snare folds into a Dense, a Flatten then a Dense, or a "
+                       "Conv1D/Conv2D)",
+                       first->name, ir::kind_name(first->kind)));
+  }
+  first->weights["weight"] = w.to(at::kFloat).contiguous();
+  if (offset) {
+    first->weights["bias"] = bias.to(at::kFloat).contiguous();
+    first->use_bias = true;
+  }
+  graph_.meta["onnx.preprocess_into"] = fmt::format("weights of '{}'", first->name);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -621,6 +1002,10 @@ Shape Reader::onnx_shape(const Value& v) const {
     case Layout::kTime: return {s.at(1), s.at(0)};  // [L, (N), C]: rank 3 in ONNX
     case Layout::kLstmY: return {s.at(1), 1, s.at(0)};
     case Layout::kLstmYh: return {1, s.at(0)};
+    case Layout::kFirstUnitH: return {s.at(0), 1, s.at(1)};
+    case Layout::kFirstUnitW: return {s.at(0), s.at(1), 1};
+    case Layout::kLastUnitH: return {1, s.at(1), s.at(0)};
+    case Layout::kLastUnitW: return {s.at(1), 1, s.at(0)};
   }
   return s;
 }
@@ -750,6 +1135,8 @@ bool Reader::fold_constant(const pb::NodeProto& n) {
   }
   const at::Tensor& x = constants_.at(n.input(0));
   const std::string& op = n.op_type();
+  bool batch_dependent = std::any_of(n.input().begin(), n.input().end(), [&](const std::string& i) { return batch_dependent_.count(i) > 0; });
+  if (batch_dependent && (op == "Add" || op == "Sum")) unsupported(n, "computes with the batch size of a Shape");
   at::Tensor out;
   if (op == "Identity" || op == "Dropout") {
     out = x;
@@ -775,9 +1162,49 @@ bool Reader::fold_constant(const pb::NodeProto& n) {
   } else if (op == "Sum") {
     out = x;
     for (int i = 1; i < n.input_size(); ++i) out = out + constant(n, i);
+  } else if (op == "Shape") {
+    out = at::tensor(std::vector<int64_t>(x.sizes().begin(), x.sizes().end()), at::kLong);
+  } else if (op == "Gather") {  // shape arithmetic: x.size(0) is Gather(Shape(x), 0)
+    int64_t axis = attr_int(n, "axis", 0);
+    if (axis < 0) axis += x.dim();
+    at::Tensor index = constant(n, 1).to(at::kLong);
+    index = at::where(index < 0, index + x.size(axis), index);
+    Shape dims(x.sizes().begin(), x.sizes().begin() + axis);
+    dims.insert(dims.end(), index.sizes().begin(), index.sizes().end());
+    dims.insert(dims.end(), x.sizes().begin() + axis + 1, x.sizes().end());
+    out = x.index_select(axis, index.reshape({-1})).reshape(dims).contiguous();
+  } else if (op == "Unsqueeze" || op == "Squeeze") {
+    bool unsqueeze = op == "Unsqueeze";
+    int64_t added = 0;  // Unsqueeze's axes index the output
+    if (unsqueeze && opset_ < 13) added = static_cast<int64_t>(attr_ints(n, "axes").value_or(std::vector<int64_t>{}).size());
+    if (unsqueeze && opset_ >= 13 && present(n, 1)) added = constant(n, 1).numel();
+    std::vector<int64_t> axes = axes_of(n, 13, x.dim() + added);
+    out = x;
+    if (unsqueeze) {
+      for (int64_t a : axes) out = out.unsqueeze(a);
+    } else if (axes.empty()) {
+      out = out.squeeze();
+    } else {
+      for (auto a = axes.rbegin(); a != axes.rend(); ++a) out = out.squeeze(*a);
+    }
+    out = out.contiguous();
+  } else if (op == "Concat") {
+    int64_t axis = attr_int(n, "axis", 0);
+    std::vector<at::Tensor> parts;
+    for (int i = 0; i < n.input_size(); ++i) parts.push_back(constant(n, i));
+    out = at::cat(parts, axis < 0 ? axis + x.dim() : axis);
+  } else if (op == "Cast") {
+    int64_t to = attr_int(n, "to", 0);
+    bool to_float = to == pb::TensorProto::FLOAT || to == pb::TensorProto::DOUBLE || to == pb::TensorProto::FLOAT16;
+    bool to_int = to == pb::TensorProto::INT64 || to == pb::TensorProto::INT32 || to == pb::TensorProto::INT16 ||
+                  to == pb::TensorProto::INT8 || to == pb::TensorProto::UINT8;
+    if (!to_float && !to_int) unsupported(n, "Cast of a constant to a type other than float or an integer");
+    out = x.to(to_float ? at::kFloat : at::kLong);
   } else {
-    unsupported(n, "all inputs are constants; snare folds only Identity, Transpose, Reshape, Flatten, Add and Sum of constants");
+    unsupported(n, "all inputs are constants; snare folds only Identity, Transpose, Reshape, Flatten, Add, Sum, Shape, Gather, "
+                   "Unsqueeze, Squeeze, Concat and Cast of constants");
   }
+  if (batch_dependent && out.scalar_type() == at::kLong && out.eq(kBatchDim).any().item<bool>()) batch_dependent_.insert(n.output(0));
   constants_[n.output(0)] = out;
   return true;
 }
@@ -808,6 +1235,7 @@ void Reader::map_dropout(const pb::NodeProto& n) {
 }
 
 void Reader::map_conv(const pb::NodeProto& n) {
+  if (is_unit(value(n, 0).layout)) return map_unit_window(n, &Reader::map_conv);
   const Value& x = plain_value(n, 0);
   if (x.layout != Layout::kFirst) unsupported(n, "input is channels-last (NHWC) here; ONNX Conv reads NCHW");
   const at::Tensor& w = constant(n, 1);
@@ -888,7 +1316,8 @@ void Reader::map_add(const pb::NodeProto& n) {
   }
   int vi = c0 ? 1 : 0;
   const std::string& tensor = n.input(vi);
-  const Value& v = plain_value(n, vi);
+  const Value& v = value(n, vi);
+  if (!elementwise_ok(v.layout)) unsupported(n, fmt::format("input '{}' is in {} layout here", tensor, layout_name(v.layout)));
   const at::Tensor& c = constant(n, 1 - vi);
   Layer& l = graph_.layer(v.layer);
   bool owner = l.kind == LayerKind::kDense || l.kind == LayerKind::kConv1D || l.kind == LayerKind::kConv2D ||
@@ -904,13 +1333,13 @@ void Reader::map_add(const pb::NodeProto& n) {
   // Broadcast the constant against [N, S...] and require one value per channel.
   Shape s = onnx_shape(v);
   auto rank = static_cast<int64_t>(s.size()) + 1;
-  int64_t channel_axis = v.layout == Layout::kLast ? rank - 1 : 1;
+  int64_t channel = channel_axis(v.layout, rank);
   if (c.dim() > rank) cannot("the constant has more axes than the data");
   std::vector<int64_t> cs(static_cast<size_t>(rank - c.dim()), 1);
   cs.insert(cs.end(), c.sizes().begin(), c.sizes().end());
   for (int64_t a = 0; a < rank; ++a) {
     if (cs[a] == 1) continue;
-    if (a != channel_axis) cannot("it varies along a non-channel axis");
+    if (a != channel) cannot("it varies along a non-channel axis");
     if (cs[a] != l.units) cannot(fmt::format("it has {} values but the layer has {} channels", cs[a], l.units));
   }
   at::Tensor vec = c.to(at::kFloat).reshape({-1}).expand({l.units});
@@ -943,7 +1372,7 @@ void Reader::map_sum(const pb::NodeProto& n) {
 void Reader::map_activation(const pb::NodeProto& n) {
   const std::string& op = n.op_type();
   Hints hints = parse_hints(n.doc_string());
-  const Value& v = plain_value(n, 0);
+  const Value& v = op == "Softmax" ? plain_value(n, 0) : value(n, 0);
   ir::Activation a = ir::Activation::kLinear;
   double alpha = 0.0;
   if (op == "Relu") {
@@ -993,9 +1422,7 @@ void Reader::map_activation(const pb::NodeProto& n) {
 void Reader::place_activation(const pb::NodeProto& n, const std::string& x, ir::Activation a, double alpha) {
   Hints hints = parse_hints(n.doc_string());
   const Value& v = value_of(n, x);
-  if (v.layout != Layout::kFirst && v.layout != Layout::kLast) {
-    unsupported(n, fmt::format("input '{}' is in {} layout here", x, layout_name(v.layout)));
-  }
+  if (!elementwise_ok(v.layout)) unsupported(n, fmt::format("input '{}' is in {} layout here", x, layout_name(v.layout)));
   Layer& prev = graph_.layer(v.layer);
   bool fusable = prev.kind == LayerKind::kDense || prev.kind == LayerKind::kConv1D || prev.kind == LayerKind::kConv2D ||
                  prev.kind == LayerKind::kDepthwiseConv2D;
@@ -1042,6 +1469,7 @@ void Reader::map_clip(const pb::NodeProto& n) {
 }
 
 void Reader::map_pool(const pb::NodeProto& n) {
+  if (is_unit(value(n, 0).layout)) return map_unit_window(n, &Reader::map_pool);
   const Value& x = plain_value(n, 0);
   if (x.layout != Layout::kFirst) unsupported(n, "input is channels-last (NHWC) here; ONNX pools read NCHW");
   if (n.output_size() > 1 && !n.output(1).empty() && uses_[n.output(1)] > 0) unsupported(n, "the Indices output is used");
@@ -1125,9 +1553,13 @@ void Reader::map_reshape(const pb::NodeProto& n) {
   if (raw.empty()) unsupported(n, "reshape to a scalar");
   Shape in_onnx = onnx_shape(v);
   // The first entry must keep the batch: 0 (copy), -1 with every other entry fixed, or the fixed batch.
-  bool batch_ok = raw[0] == 0 || (fixed_batch_ > 0 && raw[0] == fixed_batch_) ||
+  // kBatchDim: the batch size read with Shape (PyTorch's x.view(x.size(0), -1)).
+  bool batch_ok = raw[0] == 0 || raw[0] == kBatchDim || (fixed_batch_ > 0 && raw[0] == fixed_batch_) ||
                   (raw[0] == -1 && std::count(raw.begin() + 1, raw.end(), -1) == 0);
-  if (!batch_ok) unsupported(n, fmt::format("shape {} does not keep the batch axis first", ints(raw)));
+  if (std::count(raw.begin() + 1, raw.end(), kBatchDim) > 0) unsupported(n, "the batch size appears past the first axis of the shape");
+  auto shown = raw;
+  std::replace(shown.begin(), shown.end(), kBatchDim, int64_t{0});
+  if (!batch_ok) unsupported(n, fmt::format("shape {} does not keep the batch axis first", ints(shown)));
   Shape target(raw.begin() + 1, raw.end());
   for (size_t i = 0; i < target.size(); ++i) {
     if (target[i] == 0) {
@@ -1182,6 +1614,14 @@ void Reader::map_transpose(const pb::NodeProto& n) {
   // layout change (NCHW->NHWC), so read -> write -> read keeps the graph.
   bool snare_permute = parse_hints(n.doc_string()).has("permute");
   if (perm == identity && !snare_permute) return alias(n, v.layout);
+  if (is_unit(v.layout)) {  // NCHW <-> NHWC of a 1-D value unsqueezed to 2-D
+    const Layout swap[][2] = {{Layout::kFirstUnitH, Layout::kLastUnitH}, {Layout::kFirstUnitW, Layout::kLastUnitW}};
+    for (const auto& [first, last] : swap) {
+      if (v.layout == first && perm == perm_to_last(4)) return alias(n, last);
+      if (v.layout == last && perm == perm_to_first(4)) return alias(n, first);
+    }
+    unsupported(n, fmt::format("perm {} of a {} tensor (snare: NCHW<->NHWC only)", ints(perm), layout_name(v.layout)));
+  }
   if (rank >= 3 && !snare_permute) {
     if (v.layout == Layout::kFirst && perm == perm_to_last(rank)) return alias(n, Layout::kLast);
     if (v.layout == Layout::kLast && perm == perm_to_first(rank)) return alias(n, Layout::kFirst);
@@ -1224,27 +1664,150 @@ void Reader::map_transpose(const pb::NodeProto& n) {
                              ints(perm), layout_name(v.layout), fmt::join(onnx_shape(v), ",")));
 }
 
-void Reader::map_squeeze(const pb::NodeProto& n) {
-  const Value& v = value(n, 0);
+std::vector<int64_t> Reader::axes_of(const pb::NodeProto& n, int64_t input_since, int64_t rank) const {
   std::vector<int64_t> axes;
-  if (opset_ < 13) {
+  if (opset_ < input_since) {
     axes = attr_ints(n, "axes").value_or(std::vector<int64_t>{});
   } else if (present(n, 1)) {
-    const at::Tensor& a = constant(n, 1);
+    at::Tensor a = constant(n, 1).to(at::kLong).contiguous();
     axes.assign(a.data_ptr<int64_t>(), a.data_ptr<int64_t>() + a.numel());
   }
-  int64_t rank = onnx_rank(v);
-  for (auto& a : axes) a = a < 0 ? a + rank : a;
+  for (auto& a : axes) {
+    if (a < -rank || a >= rank) model_error(n, fmt::format("axis {} out of range for rank {}", a, rank));
+    a = a < 0 ? a + rank : a;
+  }
   std::sort(axes.begin(), axes.end());
+  return axes;
+}
+
+// tf2onnx writes Keras Conv1D / MaxPool1D / AveragePool1D as 2-D ops on a tensor with a unit spatial axis. The
+// node is mapped as its 1-D form: attributes and weight without the unit axis, reading a channels-first alias.
+void Reader::map_unit_window(const pb::NodeProto& n, MapFn map) {
+  const Value x = value(n, 0);
+  if (x.layout != Layout::kFirstUnitH && x.layout != Layout::kFirstUnitW) {
+    unsupported(n, fmt::format("input is {} here; ONNX {} reads NCHW", layout_name(x.layout), n.op_type()));
+  }
+  const int drop = x.layout == Layout::kFirstUnitH ? 0 : 1;  // the unit axis among the two spatial axes
+  pb::NodeProto one = n;
+  for (auto& a : *one.mutable_attribute()) {
+    const std::string& name = a.name();
+    if (name != "kernel_shape" && name != "strides" && name != "dilations" && name != "pads") continue;
+    std::vector<int64_t> v(a.ints().begin(), a.ints().end());
+    std::vector<int64_t> kept;
+    if (name == "pads") {
+      if (v.size() != 4) model_error(n, fmt::format("pads {} for 2 spatial axes", ints(v)));
+      if (v[drop] != 0 || v[drop + 2] != 0) unsupported(n, fmt::format("pads {} pad the unit axis of a 1-D tensor written as 2-D", ints(v)));
+      kept = {v[1 - drop], v[3 - drop]};
+    } else {
+      if (v.size() != 2) model_error(n, fmt::format("{} {} for 2 spatial axes", name, ints(v)));
+      if (name == "kernel_shape" && v[drop] != 1) {
+        unsupported(n, fmt::format("kernel {} spans the unit axis of a 1-D tensor written as 2-D", ints(v)));
+      }
+      kept = {v[1 - drop]};  // stride / dilation along a unit axis with a unit kernel change nothing
+    }
+    a.clear_ints();
+    for (int64_t k : kept) a.add_ints(k);
+  }
+  std::string alias_name = n.input(0) + "#1d";
+  values_[alias_name] = Value{x.layer, Layout::kFirst};
+  one.set_input(0, alias_name);
+  if (n.op_type() == "Conv") {
+    const at::Tensor& w = constant(n, 1);
+    if (w.dim() != 4 || w.size(2 + drop) != 1) {
+      unsupported(n, fmt::format("weight {} spans the unit axis of a 1-D tensor written as 2-D", ints(Shape(w.sizes().begin(), w.sizes().end()))));
+    }
+    std::string weight_name = n.input(1) + "#1d";
+    constants_[weight_name] = w.squeeze(2 + drop).contiguous();
+    one.set_input(1, weight_name);
+  }
+  (this->*map)(one);
+  define(n.output(0), Value{values_.at(n.output(0)).layer, x.layout}, true);
+}
+
+void Reader::map_unsqueeze(const pb::NodeProto& n) {
+  const Value& v = value(n, 0);
+  int64_t rank = onnx_rank(v);
+  std::vector<int64_t> axes = axes_of(n, 13, rank + 1);
+  if (shape_of(v.layer).size() == 2 && axes.size() == 1) {
+    int64_t a = axes[0];
+    if (v.layout == Layout::kFirst && (a == 2 || a == 3)) return alias(n, a == 2 ? Layout::kFirstUnitH : Layout::kFirstUnitW);
+    if (v.layout == Layout::kLast && (a == 1 || a == 2)) return alias(n, a == 1 ? Layout::kLastUnitH : Layout::kLastUnitW);
+  }
+  unsupported(n, fmt::format("unsqueeze of axes {} of a {} tensor [N,{}] (snare: a 1-D [N,C,L] or [N,L,C] tensor to 2-D "
+                             "around Conv and pools)",
+                             ints(axes), layout_name(v.layout), fmt::join(onnx_shape(v), ",")));
+}
+
+// The shape of a data tensor, with kBatchDim for the batch size: a constant for the shape arithmetic that
+// follows (Gather, Unsqueeze, Concat), as in PyTorch's x.view(x.size(0), -1).
+void Reader::map_shape(const pb::NodeProto& n) {
+  const Value& v = value(n, 0);
+  if (!elementwise_ok(v.layout) && v.layout != Layout::kKeepDims) {
+    unsupported(n, fmt::format("shape of a {} tensor (the batch axis is not first)", layout_name(v.layout)));
+  }
+  std::vector<int64_t> dims{kBatchDim};
+  for (int64_t d : onnx_shape(v)) dims.push_back(d);
+  auto rank = static_cast<int64_t>(dims.size());
+  auto clamp = [&](int64_t i) { return std::clamp<int64_t>(i < 0 ? i + rank : i, 0, rank); };
+  int64_t start = clamp(attr_int(n, "start", 0)), end = clamp(attr_int(n, "end", rank));
+  std::vector<int64_t> out(dims.begin() + start, dims.begin() + std::max(start, end));
+  constants_[n.output(0)] = at::tensor(out, at::kLong);
+  if (start == 0 && end > 0) batch_dependent_.insert(n.output(0));
+}
+
+void Reader::map_cast(const pb::NodeProto& n) {
+  unsupported(n, "casts data (snare folds a Cast to float of the graph input, Casts after the output and Casts of constants)");
+}
+
+void Reader::map_gather(const pb::NodeProto& n) {
+  unsupported(n, "gathers from data (snare folds Gather on constants and shapes only, e.g. x.size(0))");
+}
+
+// ReduceMean / ReduceMax over every spatial axis is a global pool (tf2onnx's Keras GlobalAveragePooling, PyTorch's
+// x.mean((2, 3))). keepdims=1 keeps [N,C,1,1] like GlobalAveragePool.
+void Reader::map_reduce(const pb::NodeProto& n) {
+  const Value& v = value(n, 0);
+  if (v.layout != Layout::kFirst && v.layout != Layout::kLast) {
+    unsupported(n, fmt::format("input '{}' is in {} layout here", n.input(0), layout_name(v.layout)));
+  }
+  int64_t rank = onnx_rank(v);
+  std::vector<int64_t> axes = axes_of(n, 18, rank);
+  std::vector<int64_t> spatial;
+  for (int64_t a = 1; a < rank; ++a) {
+    if (a != channel_axis(v.layout, rank)) spatial.push_back(a);
+  }
+  size_t dims = spatial.size();
+  if (axes != spatial || (dims != 1 && dims != 2)) {
+    unsupported(n, fmt::format("reduces axes {} of a {} tensor [N,{}]; snare maps a reduction over all spatial axes {} "
+                               "of a 1-D or 2-D tensor (a global pool)",
+                               axes.empty() ? std::string("(all)") : ints(axes), layout_name(v.layout),
+                               fmt::join(onnx_shape(v), ","), ints(spatial)));
+  }
+  bool keepdims = attr_int(n, "keepdims", 1) != 0;
+  if (keepdims && v.layout == Layout::kLast) unsupported(n, "keepdims=1 on a channels-last tensor");
+  bool max = n.op_type() == "ReduceMax";
+  Layer l;
+  l.kind = dims == 1 ? (max ? LayerKind::kGlobalMaxPool1D : LayerKind::kGlobalAvgPool1D)
+                     : (max ? LayerKind::kGlobalMaxPool2D : LayerKind::kGlobalAvgPool2D);
+  l.inputs = {v.layer};
+  define(n.output(0), Value{add_layer(l, n), keepdims ? Layout::kKeepDims : Layout::kFirst}, true);
+}
+
+void Reader::map_squeeze(const pb::NodeProto& n) {
+  const Value& v = value(n, 0);
+  int64_t rank = onnx_rank(v);
+  std::vector<int64_t> axes = axes_of(n, 13, rank);
   if (v.layout == Layout::kLstmYh && axes == std::vector<int64_t>{0}) return alias(n, Layout::kFirst);
   if (v.layout == Layout::kLstmY && axes == std::vector<int64_t>{1}) return alias(n, Layout::kTime);
+  if (is_unit(v.layout) && axes == std::vector<int64_t>{unit_axis(v.layout)}) return alias(n, squeezed(v.layout));
   if (v.layout == Layout::kKeepDims) {
     std::vector<int64_t> spatial;
     for (int64_t i = 2; i < rank; ++i) spatial.push_back(i);
     if (axes == spatial) return alias(n, Layout::kFirst);
   }
-  unsupported(n, fmt::format("squeeze of axes {} of a {} tensor (snare: only LSTM outputs and kept pool axes)", ints(axes),
-                             layout_name(v.layout)));
+  unsupported(n, fmt::format("squeeze of axes {} of a {} tensor (snare: only LSTM outputs, kept pool axes and the unit "
+                             "axis of a 1-D conv or pool written as 2-D)",
+                             ints(axes), layout_name(v.layout)));
 }
 
 void Reader::map_concat(const pb::NodeProto& n) {
@@ -1295,8 +1858,9 @@ void Reader::map_pad(const pb::NodeProto& n) {
 }
 
 void Reader::map_batchnorm(const pb::NodeProto& n) {
-  const Value& v = plain_value(n, 0);
-  if (v.layout == Layout::kLast) unsupported(n, "input is channels-last (NHWC); ONNX normalises axis 1");
+  const Value& v = value(n, 0);
+  if (!elementwise_ok(v.layout)) unsupported(n, fmt::format("input '{}' is in {} layout here", n.input(0), layout_name(v.layout)));
+  if (channel_axis(v.layout, onnx_rank(v)) != 1) unsupported(n, "input is channels-last (NHWC); ONNX normalises axis 1");
   for (int i = 1; i < n.output_size(); ++i) {
     if (!n.output(i).empty() && uses_[n.output(i)] > 0) unsupported(n, "training outputs are used");
   }
@@ -1394,6 +1958,8 @@ ir::Graph Reader::read() {
   sort_nodes();
   check();
   find_composites();
+  find_preprocess();
+  find_tail();
   reject_unsupported();
   collect_constants_and_uses();
   const auto& g = model_.graph();
@@ -1405,7 +1971,7 @@ ir::Graph Reader::read() {
   make_input();
   for (int i = 0; i < g.node_size(); ++i) {
     const pb::NodeProto& n = g.node(i);
-    if (inside_composites_.count(i)) continue;
+    if (inside_composites_.count(i) || folded_nodes_.count(i)) continue;
     if (auto c = composites_.find(i); c != composites_.end()) {
       place_activation(n, c->second.x, c->second.activation, 0.0);
       continue;
@@ -1415,6 +1981,7 @@ ir::Graph Reader::read() {
   }
   make_outputs();
   unfold_flattens();
+  fold_preprocess();
   try {
     ir::verify(graph_);
   } catch (const Error& e) {

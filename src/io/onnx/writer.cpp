@@ -6,13 +6,18 @@
 // short chains of standard ops (Clip, Sigmoid/HardSigmoid + Mul, the erf formula) that the reader recognises.
 // A channels-last Flatten read only by Dense layers goes out as a plain Flatten, its order folded
 // into the Dense weights: one Transpose less per inference, which counts for small deployed models.
+// What the reader folded away around the layers of a file it read goes back (graph.meta "onnx.preprocess":
+// the input's Cast and scaling; "onnx.dropped_tail": ArgMax / Cast after the output), so an exported model
+// takes and gives what the original did.
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 #include <onnx/checker.h>
 
 #include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <set>
+#include <sstream>
 
 #include "common/atomic_file.h"
 #include "common/error.h"
@@ -112,7 +117,16 @@ class Writer {
   void activation(const Layer& l, const std::string& x, const std::string& out, const std::string& name, bool standalone);
   /// Output tensor for the layer's last node (its name, unless the name is taken by the input).
   std::string output_of(const Layer& l);
-  void value_info(pb::ValueInfoProto* v, const std::string& name, const Shape& shape);
+  void value_info(pb::ValueInfoProto* v, const std::string& name, const Shape& shape,
+                  int32_t type = pb::TensorProto::FLOAT);
+  /// The graph input and the preprocessing nodes the reader folded; returns the tensor the ir Input stands for.
+  std::string preprocess();
+  /// Whether meta still records the input scaling the reader made of the file's preprocessing (`into`: the
+  /// reader's "onnx.preprocess_into"); training with another --scale changes it, and then the scaling nodes
+  /// would be wrong.
+  bool scaling_still_recorded(const std::string& into) const;
+  /// The ArgMax / Cast tail the reader dropped, after output `out`; returns the tensor, its type and shape.
+  std::string tail(const Layer& out, int32_t& type, Shape& shape);
 
   ir::Graph g_;
   pb::ModelProto model_;
@@ -122,6 +136,8 @@ class Writer {
   std::set<std::string> layer_names_;
   std::set<std::string> folded_flattens_;          ///< written without their Transpose
   std::map<std::string, Shape> dense_from_fold_;  ///< Dense -> channels-first shape of its folded Flatten's input
+  std::string input_tensor_ = "input";            ///< what the ir Input stands for (after the preprocessing)
+  bool wrote_scaling_ = false;                    ///< the scaling is in nodes, not metadata
 };
 
 void Writer::plan_flatten_folds() {
@@ -179,10 +195,10 @@ std::string Writer::output_of(const Layer& l) {
   return name;
 }
 
-void Writer::value_info(pb::ValueInfoProto* v, const std::string& name, const Shape& shape) {
+void Writer::value_info(pb::ValueInfoProto* v, const std::string& name, const Shape& shape, int32_t type) {
   v->set_name(name);
   auto* t = v->mutable_type()->mutable_tensor_type();
-  t->set_elem_type(pb::TensorProto::FLOAT);
+  t->set_elem_type(type);
   t->mutable_shape()->add_dim()->set_dim_param("N");
   for (int64_t d : shape) t->mutable_shape()->add_dim()->set_dim_value(d);
 }
@@ -337,7 +353,7 @@ void Writer::layer(const Layer& l) {
     activation(l, pre, output_of(l), node_name(l.name + "/" + ir::activation_name(l.activation)), false);
   };
   switch (l.kind) {
-    case LayerKind::kInput: tensor_[l.name] = "input"; return;
+    case LayerKind::kInput: tensor_[l.name] = input_tensor_; return;
     case LayerKind::kDense: {
       auto fold = dense_from_fold_.find(l.name);
       at::Tensor w = l.weights.at("weight");
@@ -542,19 +558,20 @@ pb::ModelProto Writer::build() {
   auto* opset = model_.add_opset_import();
   opset->set_domain("");
   opset->set_version(kOpset);
-  for (const auto& [k, v] : g_.meta) {
-    // Facts about the file snare read are not facts about this one.
-    if (k == "format" || k.rfind("onnx.", 0) == 0) continue;
-    auto* p = model_.add_metadata_props();
-    p->set_key(k);
-    p->set_value(v);
-  }
   graph_ = model_.mutable_graph();
   graph_->set_name(g_.name.empty() ? "snare" : g_.name);
   tensors_.insert("input");
   for (const Layer& l : g_.layers) layer_names_.insert(l.name);
   plan_flatten_folds();
-  value_info(graph_->add_input(), "input", g_.input().input_shape);
+  input_tensor_ = preprocess();
+  for (const auto& [k, v] : g_.meta) {
+    // Facts about the file snare read are not facts about this one; scaling written as nodes is not metadata.
+    if (k == "format" || k.rfind("onnx.", 0) == 0) continue;
+    if (wrote_scaling_ && (k == "snare.scale" || k == "snare.mean" || k == "snare.stddev")) continue;
+    auto* p = model_.add_metadata_props();
+    p->set_key(k);
+    p->set_value(v);
+  }
   for (const Layer& l : g_.layers) {
     try {
       layer(l);
@@ -564,8 +581,129 @@ pb::ModelProto Writer::build() {
       throw InternalError(fmt::format("layer '{}' ({}): {}", l.name, ir::kind_name(l.kind), e.what()));
     }
   }
-  for (const std::string& o : g_.output_names()) value_info(graph_->add_output(), tensor_.at(o), g_.layer(o).output_shape);
+  std::vector<std::string> outputs = g_.output_names();
+  if (outputs.size() == 1 && g_.meta.count("onnx.dropped_tail")) {
+    int32_t type = pb::TensorProto::FLOAT;
+    Shape shape = g_.layer(outputs[0]).output_shape;
+    std::string t = tail(g_.layer(outputs[0]), type, shape);
+    value_info(graph_->add_output(), t, shape, type);
+    return model_;
+  }
+  for (const std::string& o : outputs) value_info(graph_->add_output(), tensor_.at(o), g_.layer(o).output_shape);
   return model_;
+}
+
+/// "[1.5,2]" or a JSON list -> numbers (empty when it is not a list of numbers).
+std::vector<double> number_list(const std::string& text) {
+  std::vector<double> out;
+  if (text.size() < 2 || text.front() != '[' || text.back() != ']') return out;
+  std::istringstream items(text.substr(1, text.size() - 2));
+  for (std::string item; std::getline(items, item, ',');) {
+    try {
+      out.push_back(std::stod(item));
+    } catch (const std::exception&) {
+      return {};
+    }
+  }
+  return out;
+}
+
+bool Writer::scaling_still_recorded(const std::string& into) const {
+  std::istringstream words(into);
+  int checked = 0;
+  for (std::string w; words >> w;) {
+    size_t eq = w.find('=');
+    if (eq == std::string::npos || w.rfind("snare.", 0) != 0) return false;  // "weights of ...": not a meta scaling
+    auto now = g_.meta.find(w.substr(0, eq));
+    if (now == g_.meta.end()) return false;
+    std::string was = w.substr(eq + 1);
+    if (now->second != was) {
+      std::vector<double> a = number_list(now->second), b = number_list(was);
+      if (a.empty() || a != b) return false;
+    }
+    ++checked;
+  }
+  return checked > 0;
+}
+
+std::string Writer::preprocess() {
+  const Shape& shape = g_.input().input_shape;
+  auto pre = g_.meta.find("onnx.preprocess");
+  if (pre == g_.meta.end()) {
+    value_info(graph_->add_input(), "input", shape);
+    return "input";
+  }
+  auto into = g_.meta.find("onnx.preprocess_into");
+  bool scaling = into != g_.meta.end() && scaling_still_recorded(into->second);
+  std::string x = "input";
+  int32_t input_type = pb::TensorProto::FLOAT;
+  for (const FoldedOp& op : parse_folded_ops(pre->second)) {
+    std::string lower = op.op;
+    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::string out = tensor_name("input/" + lower);
+    if (op.op == "Cast") {
+      pb::TensorProto::DataType from = pb::TensorProto::FLOAT;
+      auto f = op.attrs.find("from");
+      if (f != op.attrs.end() && !pb::TensorProto::DataType_Parse(f->second, &from)) {
+        throw ModelError(fmt::format("meta onnx.preprocess: unknown element type '{}'", f->second));
+      }
+      input_type = from;
+      pb::NodeProto* n = node("Cast", node_name("input/cast"), {x}, {out});
+      set_attr(n, "to", int64_t{pb::TensorProto::FLOAT});
+    } else if (scaling) {
+      // One value, or one per channel as [C, 1, ...] against [N, C, S...].
+      std::vector<int64_t> dims;
+      if (op.values.size() != 1) {
+        if (static_cast<int64_t>(op.values.size()) != shape.at(0)) {
+          throw ModelError(fmt::format("meta onnx.preprocess: {} has {} values for {} channels", op.op, op.values.size(), shape.at(0)));
+        }
+        dims.assign(shape.size(), 1);
+        dims[0] = shape[0];
+      }
+      std::string c = tensor_name("input/" + lower + ".value");
+      from_tensor(at::tensor(op.values, at::kDouble).to(at::kFloat).reshape(dims), c, graph_->add_initializer());
+      node(op.op, node_name("input/" + lower), {x, c}, {out});
+      wrote_scaling_ = true;
+    } else {
+      continue;  // folded into the first layer's weights, or the data scaling in meta has changed since
+    }
+    x = out;
+  }
+  value_info(graph_->add_input(), "input", shape, input_type);
+  return x;
+}
+
+std::string Writer::tail(const Layer& out, int32_t& type, Shape& shape) {
+  std::string x = tensor_.at(out.name);
+  for (const FoldedOp& op : parse_folded_ops(g_.meta.at("onnx.dropped_tail"))) {
+    std::string lower = op.op == "ArgMax" ? "argmax" : "cast";
+    std::string t = tensor_name(out.name + "/" + lower);
+    pb::NodeProto* n = node(op.op, node_name(out.name + "/" + lower), {x}, {t});
+    if (op.op == "ArgMax") {
+      int64_t keepdims = op.attr("keepdims", 1);
+      set_attr(n, "axis", int64_t{1});  // the channel axis of snare's channels-first output
+      set_attr(n, "keepdims", keepdims);
+      set_attr(n, "select_last_index", op.attr("select_last_index", 0));
+      if (keepdims != 0) {
+        shape.at(0) = 1;
+      } else {
+        shape.erase(shape.begin());
+      }
+      type = pb::TensorProto::INT64;
+    } else if (op.op == "Cast") {
+      pb::TensorProto::DataType to = pb::TensorProto::FLOAT;
+      auto it = op.attrs.find("to");
+      if (it == op.attrs.end() || !pb::TensorProto::DataType_Parse(it->second, &to)) {
+        throw ModelError(fmt::format("meta onnx.dropped_tail: Cast without a known 'to' type"));
+      }
+      set_attr(n, "to", int64_t{to});
+      type = to;
+    } else {
+      throw ModelError(fmt::format("meta onnx.dropped_tail: unexpected op '{}'", op.op));
+    }
+    x = t;
+  }
+  return x;
 }
 
 }  // namespace
