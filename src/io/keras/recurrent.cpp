@@ -119,14 +119,9 @@ std::vector<at::Tensor> recurrent_to_keras(const ir::Layer& l, const std::functi
 
 LayerEntry wrapped_layer(const LayerEntry& e) {
   const Json& inner = e.entry.at("config").at("layer");
-  LayerEntry w;
+  LayerEntry w = e;  // the wrapper's name, inputs, calls and weight group
   w.class_name = inner.at("class_name").get<std::string>();
   w.entry = Json{{"class_name", w.class_name}, {"config", inner.value("config", Json::object())}};
-  w.name = e.name;
-  w.inputs = e.inputs;
-  w.calls = e.calls;
-  w.weights_group = e.weights_group;
-  w.keras_name = e.keras_name;
   return w;
 }
 
