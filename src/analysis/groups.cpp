@@ -74,7 +74,9 @@ class Tracer {
         t.uses.push_back({l.name, UnitUse::Kind::kInputColumns, pos});
         return;
       case LayerKind::kDense:
-      case LayerKind::kLSTM: t.uses.push_back({l.name, UnitUse::Kind::kInputColumns, pos}); return;
+      case LayerKind::kLSTM:
+      case LayerKind::kGRU:
+      case LayerKind::kSimpleRNN: t.uses.push_back({l.name, UnitUse::Kind::kInputColumns, pos}); return;
       case LayerKind::kDepthwiseConv2D:
         // Input channel c owns output channels c*M .. c*M+M-1: they go with it, and carry the unit on.
         t.uses.push_back({l.name, UnitUse::Kind::kDepthwise, depthwise_rows(pos, l.multiplier)});
@@ -209,6 +211,18 @@ std::string producer_behind(const ir::Graph& g, const std::string& layer) {
   }
 }
 
+/// Output channels of producer `l` that carry each of its units: unit u is channel u, except in a bidirectional
+/// layer merged by concat, whose forward unit u is channel u and backward unit u channel U + u (the two directions'
+/// unit u go together: see ir/layer.h).
+Positions unit_positions(const ir::Layer& l) {
+  Positions p(static_cast<size_t>(l.units));
+  bool both = ir::is_recurrent(l.kind) && ir::recurrent_output_units(l) == 2 * l.units;
+  for (int64_t u = 0; u < l.units; ++u) {
+    p[static_cast<size_t>(u)] = both ? std::vector<int64_t>{u, l.units + u} : std::vector<int64_t>{u};
+  }
+  return p;
+}
+
 }  // namespace
 
 std::vector<UnitGroup> unit_groups(const ir::Graph& graph) {
@@ -221,9 +235,7 @@ std::vector<UnitGroup> unit_groups(const ir::Graph& graph) {
   for (const ir::Layer& l : g.layers) {
     if (!ir::has_units(l.kind)) continue;
     producers.push_back(l.name);
-    Positions identity(static_cast<size_t>(l.units));
-    for (int64_t u = 0; u < l.units; ++u) identity[static_cast<size_t>(u)] = {u};
-    tracer.follow(l.name, identity, traces[l.name]);
+    tracer.follow(l.name, unit_positions(l), traces[l.name]);
   }
   std::map<std::string, std::string> parent;
   std::function<std::string(const std::string&)> find = [&](const std::string& x) {
@@ -296,7 +308,7 @@ const UnitGroup& group_of(const std::vector<UnitGroup>& groups, const std::strin
   for (const UnitGroup& g : groups) {
     if (std::find(g.producers.begin(), g.producers.end(), layer) != g.producers.end()) return g;
   }
-  throw ModelError(fmt::format("layer '{}' has no prunable units (only Dense, Conv1D, Conv2D and LSTM layers do)", layer));
+  throw ModelError(fmt::format("layer '{}' has no prunable units (only Dense, Conv1D, Conv2D, LSTM, GRU and SimpleRNN layers do)", layer));
 }
 
 }  // namespace snare::analysis

@@ -1,7 +1,8 @@
 // Coupled unit groups: which weights must shrink together when output units of a layer go.
 //
-// A group is the set of output units of one or more producers (Dense units, Conv filters, LSTM
-// hidden units; several producers when their outputs meet in an element-wise merge) together with every place those
+// A group is the set of output units of one or more producers (Dense units, Conv filters, LSTM/GRU/SimpleRNN
+// hidden units, unit u of both directions of a bidirectional one together; several producers when their outputs
+// meet in an element-wise merge) together with every place those
 // units reach: the next layer's input columns or channels, BatchNorm channels, the filters of a DepthwiseConv2D
 // (whose `multiplier` output channels per input channel then carry the unit on), the Dense columns
 // behind a Flatten (each unit owns its spatial positions in the model's flatten order), through
@@ -24,7 +25,7 @@ namespace snare::analysis {
 /// One place a group's units are read.
 struct UnitUse {
   enum class Kind {
-    kInputColumns,  ///< Dense weight columns / Conv weight input channels / LSTM weight_ih columns
+    kInputColumns,  ///< Dense weight columns / Conv weight input channels / recurrent weight_ih(_reverse) columns
     kBatchNorm,     ///< BatchNorm channels (all four vectors)
     kDepthwise,     ///< DepthwiseConv2D filters (weight and bias rows): positions are output channels c*M+m
     kSeparable,     ///< SeparableConv input channels: depthwise rows and pointwise input columns c*M+m

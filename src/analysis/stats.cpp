@@ -21,6 +21,13 @@ int64_t product(const ir::Shape& s) {
 
 int64_t spatial(const ir::Shape& s) { return s.size() <= 1 ? 1 : product(s) / s[0]; }
 
+/// Keras keeps one bias per gate for LSTM, SimpleRNN and GRU with reset_after=False (LibTorch's bias_ih + bias_hh,
+/// summed on export), two for GRU with reset_after=True: a bias_hh of the first kind is not a parameter of its own.
+bool folded_bias(const ir::Layer& l, const std::string& name) {
+  bool single = l.kind == LayerKind::kLSTM || l.kind == LayerKind::kSimpleRNN || (l.kind == LayerKind::kGRU && !l.reset_after);
+  return single && (name == "bias_hh" || name == "bias_hh_reverse");
+}
+
 }  // namespace
 
 int64_t layer_macs(const ir::Layer& l, const std::vector<ir::Shape>& ins) {
@@ -37,9 +44,11 @@ int64_t layer_macs(const ir::Layer& l, const std::vector<ir::Shape>& ins) {
       const int64_t depth = ins.at(0).at(0) * l.multiplier;  // depthwise, then pointwise
       return spatial(l.output_shape) * depth * (product(l.kernel) + l.units);
     }
-    case LayerKind::kLSTM: {
+    case LayerKind::kLSTM:
+    case LayerKind::kGRU:
+    case LayerKind::kSimpleRNN: {
       const ir::Shape& in = ins.at(0);
-      return in.at(1) * 4 * l.units * (in.at(0) + l.units);
+      return (l.bidirectional ? 2 : 1) * in.at(1) * ir::gate_count(l.kind) * l.units * (in.at(0) + l.units);
     }
     case LayerKind::kInput:
     case LayerKind::kMaxPool1D:
@@ -75,18 +84,19 @@ int64_t layer_macs(const ir::Layer& l, const std::vector<ir::Shape>& ins) {
 
 int64_t layer_params(const ir::Layer& l) {
   int64_t n = 0;
-  for (const auto& [name, w] : l.weights) n += w.numel();
-  // Keras' LSTM has one bias per gate; LibTorch's two vectors are summed on export.
-  if (l.kind == LayerKind::kLSTM && l.weights.count("bias_hh")) n -= l.weights.at("bias_hh").numel();
+  for (const auto& [name, w] : l.weights) {
+    if (!folded_bias(l, name)) n += w.numel();
+  }
   return n;
 }
 
 int64_t layer_nonzero_params(const ir::Layer& l) {
   int64_t n = 0;
   for (const auto& [name, w] : l.weights) {
-    if (l.kind == LayerKind::kLSTM && name == "bias_hh") continue;
-    if (l.kind == LayerKind::kLSTM && name == "bias_ih" && l.weights.count("bias_hh")) {
-      n += (w + l.weights.at("bias_hh")).ne(0).sum().item<int64_t>();
+    if (folded_bias(l, name)) continue;
+    std::string hh = name == "bias_ih" ? "bias_hh" : name == "bias_ih_reverse" ? "bias_hh_reverse" : "";
+    if (!hh.empty() && folded_bias(l, hh) && l.weights.count(hh)) {
+      n += (w + l.weights.at(hh)).ne(0).sum().item<int64_t>();
       continue;
     }
     n += w.ne(0).sum().item<int64_t>();

@@ -3,8 +3,11 @@
 //
 // Conventions (docs/analysis.md, also in `snare analyze --help`):
 //  * params count every stored value, as Keras' summary does (BatchNorm: 4 per channel; LSTM:
-//    4*(U*(in+U)+U) with one bias per gate; snare keeps two LibTorch bias vectors but counts one).
-//  * MACs: one per multiply-add of Dense, Conv and LSTM (per time step: 4*U*(in+U)); pooling,
+//    4*(U*(in+U)+U) with one bias per gate; snare keeps two LibTorch bias vectors but counts one; the same for
+//    SimpleRNN and GRU with reset_after=False; GRU with reset_after=True has two: 3*(U*(in+U)+2U)). Bidirectional
+//    layers count both directions.
+//  * MACs: one per multiply-add of Dense, Conv and recurrent layers (per time step and direction: G*U*(in+U),
+//    G = 4 LSTM, 3 GRU, 1 SimpleRNN); pooling,
 //    activations, BatchNorm, Add and padding count 0. FLOPs = 2 x MACs. MACs are structural:
 //    masked (zero) connections still count, non-zeros show what connection pruning removed.
 //

@@ -19,7 +19,7 @@ void register_analyze(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "analyze",
       "Per-layer parameters, non-zero parameters, MACs and shares. One MAC per multiply-add in Dense, Conv "
-      "and LSTM (per time step 4*U*(in+U)); pooling, activations, BatchNorm and Add count 0; FLOPs = 2 x MACs.");
+      "and recurrent layers (per time step and direction G*U*(in+U), G = 4 LSTM, 3 GRU, 1 SimpleRNN); pooling, activations, BatchNorm and Add count 0; FLOPs = 2 x MACs.");
   add_model_source(*cmd, o->source, true);
   cmd->add_flag("--json", o->json, "Print one JSON object {layers:[...], total:{params,nonzero_params,macs,flops}}");
   cmd->callback([o]() {

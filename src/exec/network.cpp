@@ -11,10 +11,12 @@
 #include <thread>
 
 #include "common/error.h"
+#include "exec/lowering.h"
 
 namespace snare::exec {
 
 using ir::LayerKind;
+using detail::activate;
 
 namespace {
 
@@ -40,27 +42,6 @@ std::vector<int64_t> same_pad_list(const at::Tensor& x, const ir::Layer& l, cons
 
 bool any_nonzero(const std::vector<int64_t>& v) {
   return std::any_of(v.begin(), v.end(), [](int64_t p) { return p != 0; });
-}
-
-at::Tensor activate(const at::Tensor& x, ir::Activation a, double alpha) {
-  switch (a) {
-    case ir::Activation::kLinear: return x;
-    case ir::Activation::kRelu: return at::relu(x);
-    case ir::Activation::kTanh: return at::tanh(x);
-    case ir::Activation::kSigmoid: return at::sigmoid(x);
-    case ir::Activation::kSoftmax: return at::softmax(x, 1);
-    case ir::Activation::kElu: return at::elu(x, alpha == 0.0 ? 1.0 : alpha);
-    case ir::Activation::kSelu: return at::selu(x);
-    case ir::Activation::kLeakyRelu: return at::leaky_relu(x, alpha);
-    case ir::Activation::kRelu6: return at::hardtanh(x, 0.0, 6.0);
-    case ir::Activation::kSwish: return at::silu(x);
-    case ir::Activation::kHardSwish: return at::hardswish(x);
-    case ir::Activation::kGelu: return at::gelu(x);
-    case ir::Activation::kSoftplus: return at::softplus(x);
-    case ir::Activation::kSoftsign: return x / (x.abs() + 1);
-    case ir::Activation::kExponential: return at::exp(x);
-  }
-  return x;
 }
 
 /// [N,C,S...] -> [N,S...,C]
@@ -145,16 +126,6 @@ at::Tensor reshape(const at::Tensor& x, const ir::Layer& l) {
   ir::Shape target_cl = l.output_shape;
   if (target_cl.size() >= 2) std::rotate(target_cl.begin(), target_cl.begin() + 1, target_cl.end());
   return to_channels_first(cl.reshape(with_batch(target_cl, n)));
-}
-
-at::Tensor lstm(const at::Tensor& x, const ir::Layer& l, std::vector<at::Tensor> params, bool training) {
-  at::Tensor seq = x.transpose(1, 2);  // [N,C,L] -> [N,L,C]
-  at::Tensor h0 = at::zeros({1, x.size(0), l.units}, x.options());
-  auto out = at::lstm(seq, {h0, h0}, params, /*has_biases=*/l.use_bias, /*num_layers=*/1, /*dropout=*/0.0, training,
-                      /*bidirectional=*/false, /*batch_first=*/true);
-  at::Tensor y = std::get<0>(out);  // [N,L,U]
-  if (l.return_sequences) return y.transpose(1, 2);
-  return y.select(1, y.size(1) - 1);
 }
 
 bool is_softmax_end(const ir::Graph& g, const ir::Layer& l) {
@@ -332,14 +303,11 @@ at::Tensor Network::run_layer(const ir::Layer& l, const std::vector<at::Tensor>&
     case LayerKind::kUpSampling1D: return in.at(0).repeat_interleave(l.scale[0], 2);
     case LayerKind::kUpSampling2D: return in.at(0).repeat_interleave(l.scale[0], 2).repeat_interleave(l.scale[1], 3);
     case LayerKind::kConcatenate: return at::cat(in, l.axis + 1);
-    case LayerKind::kLSTM: {
-      std::vector<at::Tensor> params{w(l, "weight_ih"), w(l, "weight_hh")};
-      if (l.use_bias) {
-        params.push_back(w(l, "bias_ih"));
-        params.push_back(w(l, "bias_hh"));
-      }
-      return lstm(in.at(0), l, params, training);
-    }
+    case LayerKind::kLSTM:
+    case LayerKind::kGRU:
+    case LayerKind::kSimpleRNN:
+      return detail::recurrent(in.at(0), l, [&](const std::string& name) -> const at::Tensor& { return w(l, name); },
+                               training);
     case LayerKind::kPermute: {
       std::vector<int64_t> dims{0};  // the batch axis stays first
       for (int64_t p : l.permutation) dims.push_back(p + 1);

@@ -254,16 +254,31 @@ Shape infer_one(const Layer& l, const std::vector<Shape>& ins) {
       }
       return out;
     }
-    case LayerKind::kLSTM: {
+    case LayerKind::kLSTM:
+    case LayerKind::kGRU:
+    case LayerKind::kSimpleRNN: {
       const Shape& in = single();
       expect_rank(l, in, 2);
-      expect_weight(l, "weight_ih", {4 * l.units, in[0]});
-      expect_weight(l, "weight_hh", {4 * l.units, l.units});
-      if (l.use_bias) {
-        expect_weight(l, "bias_ih", {4 * l.units});
-        expect_weight(l, "bias_hh", {4 * l.units});
+      const int64_t rows = gate_count(l.kind) * l.units;
+      for (bool reverse : {false, true}) {
+        if (reverse && !l.bidirectional) break;
+        std::vector<std::string> names = recurrent_weight_names(l, reverse);
+        expect_weight(l, names[0].c_str(), {rows, in[0]});
+        expect_weight(l, names[1].c_str(), {rows, l.units});
+        if (l.use_bias) {
+          expect_weight(l, names[2].c_str(), {rows});
+          expect_weight(l, names[3].c_str(), {rows});
+        }
       }
-      return l.return_sequences ? Shape{l.units, in[1]} : Shape{l.units};
+      if (!l.bidirectional) {
+        for (const auto& [name, w] : l.weights) {
+          if (name.size() > 8 && name.compare(name.size() - 8, 8, "_reverse") == 0) {
+            throw ModelError(fmt::format("{}: has backward weight '{}' but is not bidirectional", where(l), name));
+          }
+        }
+      }
+      const int64_t out = recurrent_output_units(l);
+      return l.return_sequences ? Shape{out, in[1]} : Shape{out};
     }
     case LayerKind::kPermute: {
       const Shape& in = single();
@@ -372,8 +387,18 @@ std::string attributes(const Layer& l) {
     case LayerKind::kLSTM:
       add(fmt::format("units={} return_sequences={} bias={}", l.units, l.return_sequences, l.use_bias));
       break;
+    case LayerKind::kGRU:
+      add(fmt::format("units={} activation={} recurrent_activation={} reset_after={} return_sequences={} bias={}",
+                      l.units, activation_name(l.activation), activation_name(l.recurrent_activation), l.reset_after,
+                      l.return_sequences, l.use_bias));
+      break;
+    case LayerKind::kSimpleRNN:
+      add(fmt::format("units={} activation={} return_sequences={} bias={}", l.units, activation_name(l.activation),
+                      l.return_sequences, l.use_bias));
+      break;
   }
   if (l.activation == Activation::kLeakyRelu || l.activation == Activation::kElu) add(fmt::format("alpha={}", l.alpha));
+  if (is_recurrent(l.kind) && l.bidirectional) add(fmt::format("bidirectional merge_mode={}", merge_mode_name(l.merge_mode)));
   return a;
 }
 

@@ -26,10 +26,10 @@ void slice(ir::Layer& l, const std::string& name, int64_t dim, const at::Tensor&
   if (m != l.masks.end()) m->second = m->second.index_select(dim, index).contiguous();
 }
 
-/// Rows of the four LSTM gate blocks that belong to the kept units.
-at::Tensor lstm_gate_rows(const std::vector<int64_t>& keep, int64_t units) {
+/// Rows of the `gates` gate blocks of a recurrent layer that belong to the kept units.
+at::Tensor gate_rows(const std::vector<int64_t>& keep, int64_t units, int64_t gates) {
   std::vector<int64_t> rows;
-  for (int64_t gate = 0; gate < 4; ++gate) {
+  for (int64_t gate = 0; gate < gates; ++gate) {
     for (int64_t u : keep) rows.push_back(gate * units + u);
   }
   return index_tensor(rows);
@@ -46,10 +46,15 @@ void keep_output_units(ir::Layer& l, const std::vector<int64_t>& keep) {
       slice(l, "weight", 0, idx);
       slice(l, "bias", 0, idx);
       break;
-    case LayerKind::kLSTM: {
-      at::Tensor rows = lstm_gate_rows(keep, l.units);
-      for (const char* w : {"weight_ih", "weight_hh", "bias_ih", "bias_hh"}) slice(l, w, 0, rows);
-      slice(l, "weight_hh", 1, idx);
+    case LayerKind::kLSTM:
+    case LayerKind::kGRU:
+    case LayerKind::kSimpleRNN: {
+      // Unit u goes from both directions of a bidirectional layer (slice() skips the _reverse weights otherwise).
+      at::Tensor rows = gate_rows(keep, l.units, ir::gate_count(l.kind));
+      for (const char* suffix : {"", "_reverse"}) {
+        for (const char* w : {"weight_ih", "weight_hh", "bias_ih", "bias_hh"}) slice(l, w + std::string(suffix), 0, rows);
+        slice(l, "weight_hh" + std::string(suffix), 1, idx);
+      }
       break;
     }
     default: throw InternalError(fmt::format("layer '{}' has no units to keep", l.name));
@@ -63,7 +68,7 @@ int64_t input_width(const ir::Layer& l, analysis::UnitUse::Kind kind) {
   if (kind == analysis::UnitUse::Kind::kDepthwise) return l.weights.at("weight").size(0);
   if (kind == analysis::UnitUse::Kind::kSeparable) return l.weights.at("depthwise").size(0);
   if (kind == analysis::UnitUse::Kind::kReshapeChannels) return l.target_shape.at(0);
-  if (l.kind == LayerKind::kLSTM) return l.weights.at("weight_ih").size(1);
+  if (ir::is_recurrent(l.kind)) return l.weights.at("weight_ih").size(1);
   return l.weights.at("weight").size(1);
 }
 
@@ -87,8 +92,9 @@ void drop_inputs(ir::Layer& l, analysis::UnitUse::Kind kind, const std::set<int6
   } else if (kind == analysis::UnitUse::Kind::kSeparable) {
     slice(l, "depthwise", 0, idx);
     slice(l, "weight", 1, idx);
-  } else if (l.kind == LayerKind::kLSTM) {
+  } else if (ir::is_recurrent(l.kind)) {
     slice(l, "weight_ih", 1, idx);
+    slice(l, "weight_ih_reverse", 1, idx);
   } else {
     slice(l, "weight", 1, idx);
   }

@@ -21,10 +21,12 @@ std::vector<double> weight_scores(const ir::Graph& g, const analysis::UnitGroup&
   auto f = [&](const at::Tensor& t) { return (squared ? t.pow(2) : t.abs()).to(at::kDouble); };
   for (const std::string& p : grp.producers) {
     const ir::Layer& l = g.layer(p);
-    if (l.kind == LayerKind::kLSTM) {
-      for (const char* w : {"weight_ih", "weight_hh"}) {
-        at::Tensor rows = f(l.weights.at(w)).sum(1).reshape({4, grp.size}).sum(0);
-        total += rows;
+    if (ir::is_recurrent(l.kind)) {
+      // Unit u owns row u of every gate block, in each direction.
+      for (const char* w : {"weight_ih", "weight_hh", "weight_ih_reverse", "weight_hh_reverse"}) {
+        auto it = l.weights.find(w);
+        if (it == l.weights.end()) continue;
+        total += f(it->second).sum(1).reshape({ir::gate_count(l.kind), grp.size}).sum(0);
       }
     } else {
       total += f(l.weights.at("weight")).reshape({grp.size, -1}).sum(1);
@@ -33,8 +35,11 @@ std::vector<double> weight_scores(const ir::Graph& g, const analysis::UnitGroup&
   for (const analysis::UnitUse& use : grp.uses) {
     if (use.kind != analysis::UnitUse::Kind::kInputColumns) continue;
     const ir::Layer& l = g.layer(use.layer);
-    at::Tensor w = f(l.kind == LayerKind::kLSTM ? l.weights.at("weight_ih") : l.weights.at("weight"));
+    at::Tensor w = f(ir::is_recurrent(l.kind) ? l.weights.at("weight_ih") : l.weights.at("weight"));
     at::Tensor per_column = w.transpose(0, 1).reshape({w.size(1), -1}).sum(1);  // [in]
+    if (auto rev = l.weights.find("weight_ih_reverse"); ir::is_recurrent(l.kind) && rev != l.weights.end()) {
+      per_column = per_column + f(rev->second).sum(0);
+    }
     for (int64_t u = 0; u < grp.size; ++u) {
       const auto& pos = use.positions[static_cast<size_t>(u)];
       total[u] += per_column.index_select(0, at::tensor(pos, at::kLong)).sum();
@@ -42,6 +47,13 @@ std::vector<double> weight_scores(const ir::Graph& g, const analysis::UnitGroup&
   }
   if (squared) total = total.sqrt();
   return std::vector<double>(total.data_ptr<double>(), total.data_ptr<double>() + grp.size);
+}
+
+/// A producer's output [N, C, positions...] as [N, U, positions'...] with all channels of unit u in row u: a
+/// bidirectional layer merged by concat has the backward direction's unit u at channel U + u.
+at::Tensor per_unit_view(const at::Tensor& a, const ir::Layer& l) {
+  if (!ir::is_recurrent(l.kind) || ir::recurrent_output_units(l) == l.units) return a;
+  return a.reshape({a.size(0), 2, l.units, -1}).transpose(1, 2).reshape({a.size(0), l.units, -1});
 }
 
 /// Per-unit statistic of the producers' outputs [N, U, positions...] over samples and positions,
@@ -59,14 +71,16 @@ std::vector<double> activation_scores(const ir::Graph& g, const analysis::UnitGr
     net.forward(sample.x, false, false);
   }
   for (const std::string& p : grp.producers) {
-    const at::Tensor& a = net.activations().at(p);
+    const at::Tensor& full = net.activations().at(p);
+    at::Tensor a = per_unit_view(full, g.layer(p));
+    at::Tensor grad = c == Criterion::kTaylor && full.grad().defined() ? per_unit_view(full.grad(), g.layer(p)) : at::Tensor();
     at::Tensor per_unit;
     switch (c) {
       case Criterion::kActivation: per_unit = a.detach().abs().transpose(0, 1).reshape({grp.size, -1}).mean(1); break;
       case Criterion::kApoz: per_unit = 1.0 - a.detach().eq(0).to(at::kFloat).transpose(0, 1).reshape({grp.size, -1}).mean(1); break;
       case Criterion::kTaylor: {
-        if (!a.grad().defined()) throw InternalError(fmt::format("no gradient reached '{}'", p));
-        at::Tensor prod = (a.detach() * a.grad()).reshape({a.size(0), grp.size, -1}).sum(2);  // [N, U]
+        if (!grad.defined()) throw InternalError(fmt::format("no gradient reached '{}'", p));
+        at::Tensor prod = (a.detach() * grad).reshape({a.size(0), grp.size, -1}).sum(2);  // [N, U]
         per_unit = prod.abs().mean(0);
         break;
       }

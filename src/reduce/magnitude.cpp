@@ -24,8 +24,14 @@ std::vector<std::pair<std::string, std::string>> maskable_weights(const ir::Grap
         out.emplace_back(l.name, "weight");
         break;
       case LayerKind::kLSTM:
-        out.emplace_back(l.name, "weight_ih");
-        out.emplace_back(l.name, "weight_hh");
+      case LayerKind::kGRU:
+      case LayerKind::kSimpleRNN:
+        for (bool reverse : {false, true}) {
+          if (reverse && !l.bidirectional) break;
+          std::vector<std::string> names = ir::recurrent_weight_names(l, reverse);
+          out.emplace_back(l.name, names[0]);
+          out.emplace_back(l.name, names[1]);
+        }
         break;
       default: break;
     }

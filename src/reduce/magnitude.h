@@ -9,8 +9,8 @@
 
 namespace snare::reduce {
 
-/// The maskable weights of a graph as (layer, weight) pairs: Dense/Conv "weight", LSTM
-/// "weight_ih"/"weight_hh".
+/// The maskable weights of a graph as (layer, weight) pairs: Dense/Conv "weight", LSTM/GRU/SimpleRNN
+/// "weight_ih"/"weight_hh" (and their "_reverse" twins when bidirectional).
 std::vector<std::pair<std::string, std::string>> maskable_weights(const ir::Graph& graph);
 
 /// Masks so that each selected weight (or, with `global`, all of them together) is `sparsity` zero.

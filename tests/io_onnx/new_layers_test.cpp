@@ -1,5 +1,7 @@
 // Element-wise merges, Cropping, UpSampling, keepdims global pools and SeparableConv1D/2D in ONNX: snare's export
-// runs in ONNX Runtime (an implementation that is not ours) and computes what snare's LibTorch forward computes.
+// runs in ONNX Runtime (an implementation that is not ours) and computes what snare's LibTorch forward computes,
+// and reads back as the same graph (Sub/Mul/Mean/Max/Min, Slice, Resize, a pool read by a Conv or Mul, and
+// snare's `separable` hint).
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
@@ -37,6 +39,19 @@ TEST(WriteOnnx, MergesCroppingUpSamplingAndSeparableConvsRunInOnnxRuntimeLikeSna
     double rel = test::max_abs_diff(ours, theirs) / (scale > 0 ? scale : 1.0);
     std::printf("%s: ONNX Runtime vs snare rel %.3g\n", g.name.c_str(), rel);
     EXPECT_LE(rel, 1e-5);
+  }
+}
+
+TEST(WriteOnnx, MergesCroppingUpSamplingAndSeparableConvsReadBackIdentically) {
+  test::TempDir dir;
+  for (const ir::Graph& g : test::new_layer_graphs()) {
+    SCOPED_TRACE(g.name);
+    std::string a = dir.str(g.name + "_a.onnx"), b = dir.str(g.name + "_b.onnx");
+    io::onnx::write_onnx(g, a);
+    ir::Graph once = io::onnx::read_onnx(a);
+    EXPECT_EQ(ir::dump(g), ir::dump(once));
+    io::onnx::write_onnx(once, b);
+    EXPECT_EQ(ir::dump(once), ir::dump(io::onnx::read_onnx(b)));
   }
 }
 

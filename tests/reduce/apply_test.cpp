@@ -8,6 +8,8 @@
 #include "common/error.h"
 #include "exec/network.h"
 #include "model_fixtures.h"
+#include "reduce/importance.h"
+#include "support/recurrent_graphs.h"
 #include "reduce/factorize.h"
 #include "reduce/magnitude.h"
 
@@ -31,22 +33,28 @@ Graph silence_units(Graph g, const UnitGroup& grp, const std::vector<int64_t>& k
     // A SeparableConv's pointwise columns carry the units as a Dense's or Conv's input columns do.
     if (use.kind != UnitUse::Kind::kInputColumns && use.kind != UnitUse::Kind::kSeparable) continue;
     auto& l = g.layer(use.layer);
-    std::string name = l.kind == snare::ir::LayerKind::kLSTM ? "weight_ih" : "weight";
-    at::Tensor w = l.weights[name].clone();
-    for (int64_t u = 0; u < grp.size; ++u) {
-      if (kept.count(u)) continue;
-      for (int64_t p : use.positions[static_cast<size_t>(u)]) w.select(1, p).zero_();
+    bool recurrent = snare::ir::is_recurrent(l.kind);
+    for (std::string name : {recurrent ? "weight_ih" : "weight", recurrent ? "weight_ih_reverse" : ""}) {
+      if (!l.weights.count(name)) continue;
+      at::Tensor w = l.weights[name].clone();
+      for (int64_t u = 0; u < grp.size; ++u) {
+        if (kept.count(u)) continue;
+        for (int64_t p : use.positions[static_cast<size_t>(u)]) w.select(1, p).zero_();
+      }
+      l.weights[name] = w;
     }
-    l.weights[name] = w;
   }
   for (const std::string& p : grp.producers) {
     auto& l = g.layer(p);
-    if (l.kind != snare::ir::LayerKind::kLSTM) continue;
-    at::Tensor w = l.weights["weight_hh"].clone();  // removed units also feed the recurrence
-    for (int64_t u = 0; u < grp.size; ++u) {
-      if (!kept.count(u)) w.select(1, u).zero_();
+    if (!snare::ir::is_recurrent(l.kind)) continue;
+    for (const char* name : {"weight_hh", "weight_hh_reverse"}) {  // removed units also feed the recurrence
+      if (!l.weights.count(name)) continue;
+      at::Tensor w = l.weights[name].clone();
+      for (int64_t u = 0; u < grp.size; ++u) {
+        if (!kept.count(u)) w.select(1, u).zero_();
+      }
+      l.weights[name] = w;
     }
-    l.weights["weight_hh"] = w;
   }
   return g;
 }
@@ -78,6 +86,67 @@ TEST(Apply, RemovingSilentUnitsLeavesOutputsUnchanged) {
     }
     EXPECT_GT(checked, 0) << name << " has no prunable group";
   }
+}
+
+TEST(Apply, RemovingSilentRecurrentUnitsLeavesOutputsUnchanged) {
+  // GRU (reset_after both ways), SimpleRNN and Bidirectional LSTM/GRU/SimpleRNN in every merge mode: a removed unit
+  // takes its rows in every gate block of both directions, its weight_hh columns, and the consumer's input columns
+  // (both directions' channels under concat). Units whose outputs feed nothing can go without changing the output.
+  for (const Graph& g : snare::testing::recurrent_graphs()) {
+    at::Tensor x = sample_input(g, 6);
+    int checked = 0;
+    for (const UnitGroup& grp : snare::analysis::unit_groups(g)) {
+      if (!grp.prunable) continue;
+      SCOPED_TRACE(g.name + " group " + grp.id);
+      const snare::ir::Layer& producer = g.layer(grp.id);
+      ASSERT_TRUE(snare::ir::is_recurrent(producer.kind));
+      std::vector<int64_t> keep;
+      for (int64_t u = 0; u < grp.size; u += 2) keep.push_back(u);
+      Graph silent = silence_units(g, grp, keep);
+      snare::reduce::ReductionPlan plan;
+      plan.units.push_back({grp.id, keep});
+      Graph smaller = snare::reduce::apply(silent, plan);
+      EXPECT_EQ(smaller.layer(grp.id).units, static_cast<int64_t>(keep.size()));
+      EXPECT_EQ(smaller.layer(grp.id).output_shape.at(0),
+                (producer.bidirectional && producer.merge_mode == snare::ir::MergeMode::kConcat ? 2 : 1) *
+                    static_cast<int64_t>(keep.size()));
+      double diff = (snare::exec::predict(silent, x) - snare::exec::predict(smaller, x)).abs().max().item<double>();
+      EXPECT_LE(diff, 1e-6);
+      EXPECT_LT(snare::analysis::analyze(smaller).params, snare::analysis::analyze(g).params);
+      // Every criterion scores every unit, bidirectional concat ones included.
+      for (auto c : {snare::reduce::Criterion::kL1, snare::reduce::Criterion::kActivation}) {
+        snare::data::Split split;
+        split.x = x;
+        split.y = at::zeros({x.size(0)}, at::kLong);
+        EXPECT_EQ(snare::reduce::unit_importance(g, grp, c, &split).size(), static_cast<size_t>(grp.size));
+      }
+      ++checked;
+    }
+    int recurrent = 0;
+    for (const snare::ir::Layer& l : g.layers) recurrent += snare::ir::is_recurrent(l.kind);
+    EXPECT_EQ(checked, recurrent) << g.name << ": every recurrent layer is prunable (the Dense output is not)";
+  }
+}
+
+TEST(Apply, BidirectionalConcatUnitsOwnBothDirectionsChannels) {
+  Graph g = snare::testing::recurrent_graphs().at(3);  // bi_lstm_gru_concat: bi_lstm (4 units) feeds bi_gru
+  ASSERT_EQ(g.name, "bi_lstm_gru_concat");
+  std::vector<UnitGroup> groups = snare::analysis::unit_groups(g);
+  const UnitGroup& grp = snare::analysis::group_of(groups, "bi_lstm");
+  ASSERT_EQ(grp.size, 4);
+  ASSERT_EQ(grp.uses.size(), 1u);
+  EXPECT_EQ(grp.uses[0].layer, "bi_gru");
+  EXPECT_EQ(grp.uses[0].positions[1], (std::vector<int64_t>{1, 5}));
+  snare::reduce::ReductionPlan plan;
+  plan.units.push_back({"bi_lstm", {0, 2, 3}});
+  Graph smaller = snare::reduce::apply(g, plan);
+  EXPECT_EQ(smaller.layer("bi_lstm").weights.at("weight_ih_reverse").size(0), 12);
+  EXPECT_EQ(smaller.layer("bi_lstm").weights.at("weight_hh_reverse").size(1), 3);
+  EXPECT_EQ(smaller.layer("bi_gru").weights.at("weight_ih").size(1), 6);
+  EXPECT_EQ(smaller.layer("bi_gru").weights.at("weight_ih_reverse").size(1), 6);
+  // The kept columns are the forward channels 0, 2, 3 and the backward ones 4, 6, 7.
+  at::Tensor before = g.layer("bi_gru").weights.at("weight_ih_reverse");
+  EXPECT_TRUE(smaller.layer("bi_gru").weights.at("weight_ih_reverse").equal(before.index_select(1, at::tensor({0, 2, 3, 4, 6, 7}))));
 }
 
 TEST(Apply, LeNet5Conv2KeepThreeGivesTheExpectedCount) {

@@ -44,7 +44,7 @@ inline ir::Graph merge_graph_2d(bool keepdims_pool = true, uint64_t seed = 3) {
 }
 
 /// [3,16] -> Conv1D -> Cropping1D -> UpSampling1D, minus a Conv1D of it (Subtract) -> keepdims global max pool
-/// -> Flatten -> Dense. (TensorFlow.js has none of Subtract, Cropping1D, UpSampling1D.)
+/// -> 1x1 Conv1D -> Flatten -> Dense. (TensorFlow.js has none of Subtract, Cropping1D, UpSampling1D.)
 inline ir::Graph merge_graph_1d(uint64_t seed = 4) {
   using ir::Activation;
   arch::GraphBuilder b("crop_upsample_1d", {3, 16}, seed);
@@ -52,7 +52,7 @@ inline ir::Graph merge_graph_1d(uint64_t seed = 4) {
   const std::string up = b.last();
   b.conv1d(6, 3, ir::Padding::kSame, Activation::kTanh);
   b.merge(ir::LayerKind::kSubtract, {up, b.last()});
-  b.global_maxpool1d(true).flatten().dense(4, Activation::kLinear);
+  b.global_maxpool1d(true).conv1d(4, 1, ir::Padding::kValid, Activation::kLinear).flatten().dense(4, Activation::kLinear);
   return b.finish();
 }
 

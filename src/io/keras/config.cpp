@@ -12,6 +12,7 @@
 
 #include "common/error.h"
 #include "io/keras/layout.h"
+#include "io/keras/recurrent.h"
 
 namespace snare::io::keras {
 
@@ -179,7 +180,17 @@ Json keras_shape(const ir::Shape& shape) {
   return s;
 }
 
+/// Keras 3's hard_sigmoid is relu6(x + 3) / 6, not the IR's (Keras 2's) clip(0.2 x + 0.5, 0, 1).
+void expect_expressible(const ir::Layer& l, ir::Activation a, Style style) {
+  if (style == Style::kKeras3 && a == ir::Activation::kHardSigmoid) {
+    throw UnsupportedError(fmt::format("layer '{}': Keras 3's hard_sigmoid is relu6(x+3)/6, not the IR's (Keras 2's) "
+                                       "clip(0.2x+0.5, 0, 1); write a Keras 2 (.h5) file",
+                                       l.name));
+  }
+}
+
 Json activation_json(const ir::Layer& l, Style style) {
+  expect_expressible(l, l.activation, style);
   if (l.activation == ir::Activation::kLeakyRelu && !(style == Style::kKeras3 && l.alpha == 0.2)) {
     throw UnsupportedError(fmt::format("layer '{}': Keras cannot express a fused leaky_relu with slope {}", l.name,
                                        l.alpha));
@@ -235,6 +246,7 @@ const std::vector<KerasClass>& supported_classes() {
       {"Dropout", LayerKind::kDropout},
       {"ELU", LayerKind::kActivation},
       {"Flatten", LayerKind::kFlatten},
+      {"GRU", LayerKind::kGRU},
       {"GlobalAveragePooling1D", LayerKind::kGlobalAvgPool1D},
       {"GlobalAveragePooling2D", LayerKind::kGlobalAvgPool2D},
       {"GlobalMaxPooling1D", LayerKind::kGlobalMaxPool1D},
@@ -252,6 +264,7 @@ const std::vector<KerasClass>& supported_classes() {
       {"Reshape", LayerKind::kReshape},
       {"SeparableConv1D", LayerKind::kSeparableConv1D},
       {"SeparableConv2D", LayerKind::kSeparableConv2D},
+      {"SimpleRNN", LayerKind::kSimpleRNN},
       {"Softmax", LayerKind::kActivation},
       {"Subtract", LayerKind::kSubtract},
       {"UpSampling1D", LayerKind::kUpSampling1D},
@@ -451,6 +464,10 @@ ModelConfig parse_model(const Json& model, const std::string& file, bool nested)
 ModelConfig parse_model_config(const Json& model, const std::string& file) { return parse_model(model, file, false); }
 
 std::string unsupported_reason(const LayerEntry& e) {
+  if (e.class_name == "Bidirectional") {
+    if (e.calls > 1) return fmt::format("shared layer (called {} times)", e.calls);
+    return bidirectional_reason(e);
+  }
   const KerasClass* k = find_class(e.class_name);
   if (!k) {
     if (is_model_class(e.class_name)) {
@@ -527,6 +544,20 @@ std::string unsupported_reason(const LayerEntry& e) {
       }
       return "";
     }
+    case LayerKind::kGRU:
+    case LayerKind::kSimpleRNN: {
+      std::string why = activation_reason(c);
+      if (why.empty() && k->kind == LayerKind::kGRU && c.contains("recurrent_activation")) {
+        auto a = activation_of(c["recurrent_activation"]);
+        if (a != ir::Activation::kSigmoid && a != ir::Activation::kHardSigmoid) {
+          why = fmt::format("recurrent_activation {} is not supported (sigmoid, hard_sigmoid)", c["recurrent_activation"].dump());
+        }
+      }
+      for (const char* flag : {"go_backwards", "stateful", "return_state", "time_major"}) {
+        if (why.empty() && c.value(flag, false)) why = fmt::format("{}=true is not supported", flag);
+      }
+      return why;
+    }
     case LayerKind::kLSTM:
       if (c.value("activation", std::string("tanh")) != "tanh") return "activation other than tanh is not supported";
       if (c.value("recurrent_activation", std::string("sigmoid")) != "sigmoid") {
@@ -541,6 +572,7 @@ std::string unsupported_reason(const LayerEntry& e) {
 }
 
 ir::Layer to_ir_layer(const LayerEntry& e, const std::vector<ir::Shape>& ins, const std::string& file) {
+  if (e.class_name == "Bidirectional") return bidirectional_to_ir(e, ins, file);
   const KerasClass* k = find_class(e.class_name);
   if (!k) throw InternalError("to_ir_layer on an unsupported class");
   const Json& c = config_of(e);
@@ -702,10 +734,21 @@ ir::Layer to_ir_layer(const LayerEntry& e, const std::vector<ir::Shape>& ins, co
         break;
       }
       case LayerKind::kLSTM:
+      case LayerKind::kGRU:
+      case LayerKind::kSimpleRNN:
+        if (rank_of_input() != 2) throw fail(fmt::format("needs a (steps, features) input, got {}", ir::shape_string(ins[0])));
         l.units = c.at("units").get<int64_t>();
         l.return_sequences = c.value("return_sequences", false);
         l.use_bias = c.value("use_bias", true);
-        l.activation = ir::Activation::kTanh;
+        l.activation = ir::Activation::kTanh;  // Keras' default; an LSTM's is always tanh (unsupported_reason)
+        if (l.kind != LayerKind::kLSTM && c.contains("activation")) set_fused_activation(l, c);
+        if (l.kind == LayerKind::kGRU) {
+          l.recurrent_activation = c.contains("recurrent_activation")
+                                       ? activation_of(c["recurrent_activation"]).value_or(ir::Activation::kSigmoid)
+                                       : ir::Activation::kSigmoid;
+          // Configs without the key predate it (standalone Keras 2.1-2.3), whose default was False; tf.keras writes it.
+          l.reset_after = c.value("reset_after", false);
+        }
         break;
       case LayerKind::kPermute: {
         std::vector<int64_t> dims;
@@ -746,8 +789,8 @@ std::vector<std::string> keras_weight_names(const ir::Layer& l) {
       return names;
     }
     case LayerKind::kLSTM:
-      if (l.use_bias) return {"kernel", "recurrent_kernel", "bias"};
-      return {"kernel", "recurrent_kernel"};
+    case LayerKind::kGRU:
+    case LayerKind::kSimpleRNN: return recurrent_keras_names(l);
     case LayerKind::kInput:
     case LayerKind::kMaxPool1D:
     case LayerKind::kMaxPool2D:
@@ -786,6 +829,7 @@ std::string keras_class_for(const ir::Layer& l, Style style) {
       return origin["class_name"].get<std::string>();
     }
   }
+  if (ir::is_recurrent(l.kind) && l.bidirectional) return "Bidirectional";
   switch (l.kind) {
     case LayerKind::kInput: return "InputLayer";
     case LayerKind::kDense: return "Dense";
@@ -814,7 +858,9 @@ std::string keras_class_for(const ir::Layer& l, Style style) {
       return "Activation";
     case LayerKind::kAdd: return "Add";
     case LayerKind::kConcatenate: return "Concatenate";
-    case LayerKind::kLSTM: return "LSTM";
+    case LayerKind::kLSTM:
+    case LayerKind::kGRU:
+    case LayerKind::kSimpleRNN: return recurrent_class(l.kind);
     case LayerKind::kPermute: return "Permute";
     case LayerKind::kSubtract: return "Subtract";
     case LayerKind::kMultiply: return "Multiply";
@@ -934,12 +980,28 @@ Json modeled_config(const ir::Layer& l, const std::string& cls, const std::vecto
       break;
     case LayerKind::kConcatenate: c["axis"] = layout::axis_to_keras(l.axis, ins.at(0).size()); break;
     case LayerKind::kLSTM:
-      c["return_sequences"] = l.return_sequences;
-      c["units"] = l.units;
-      c["activation"] = "tanh";
-      c["recurrent_activation"] = "sigmoid";
-      c["use_bias"] = l.use_bias;
+    case LayerKind::kGRU:
+    case LayerKind::kSimpleRNN: {
+      Json r = Json::object();
+      r["return_sequences"] = l.return_sequences;
+      r["units"] = l.units;
+      r["activation"] = l.kind == LayerKind::kLSTM ? Json("tanh") : activation_json(l, style);
+      if (l.kind == LayerKind::kLSTM) r["recurrent_activation"] = "sigmoid";
+      if (l.kind == LayerKind::kGRU) {
+        expect_expressible(l, l.recurrent_activation, style);
+        r["recurrent_activation"] = keras_activation_name(l.recurrent_activation, style);
+        r["reset_after"] = l.reset_after;
+      }
+      r["use_bias"] = l.use_bias;
+      if (cls != "Bidirectional") {
+        c = r;
+        break;
+      }
+      // The wrapped layer's config sits in "layer" (the writer completes it and keeps a read file's other fields).
+      c["layer"] = Json{{"class_name", recurrent_class(l.kind)}, {"config", r}};
+      c["merge_mode"] = ir::merge_mode_name(l.merge_mode);
       break;
+    }
     case LayerKind::kPermute: c["dims"] = layout::permutation_to_keras(l.permutation); break;
   }
   return c;

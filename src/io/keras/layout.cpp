@@ -113,6 +113,22 @@ at::Tensor dense_kernel_from_keras(const at::Tensor& kernel) { return kernel.t()
 
 at::Tensor dense_kernel_to_keras(const at::Tensor& weight) { return weight.t().contiguous(); }
 
+namespace {
+
+/// Swaps the first two of the three gate blocks along axis 0 (its own inverse: Keras z,r,h <-> LibTorch r,z,n).
+at::Tensor swap_zr(const at::Tensor& t) {
+  auto g = t.chunk(3, 0);
+  return at::cat({g[1], g[0], g[2]}, 0).contiguous();
+}
+
+/// bias_ih + bias_hh, or bias_ih itself when bias_hh is missing or all zeros (keeps -0.0 bit-exact).
+at::Tensor folded_bias(const at::Tensor& ih, const at::Tensor& hh) {
+  bool zero_hh = !hh.defined() || !hh.ne(0).any().item<bool>();
+  return zero_hh ? ih.contiguous() : (ih + hh).contiguous();
+}
+
+}  // namespace
+
 TorchLstm lstm_from_keras(const KerasLstm& keras) {
   TorchLstm t;
   t.weight_ih = keras.kernel.t().contiguous();
@@ -128,9 +144,33 @@ KerasLstm lstm_to_keras(const TorchLstm& torch) {
   KerasLstm k;
   k.kernel = torch.weight_ih.t().contiguous();
   k.recurrent_kernel = torch.weight_hh.t().contiguous();
+  if (torch.bias_ih.defined()) k.bias = folded_bias(torch.bias_ih, torch.bias_hh);
+  return k;
+}
+
+TorchLstm gru_from_keras(const KerasLstm& keras, bool reset_after) {
+  TorchLstm t;
+  t.weight_ih = swap_zr(keras.kernel.t());
+  t.weight_hh = swap_zr(keras.recurrent_kernel.t());
+  if (keras.bias.defined()) {
+    if (reset_after) {
+      t.bias_ih = swap_zr(keras.bias[0]);
+      t.bias_hh = swap_zr(keras.bias[1]);
+    } else {
+      t.bias_ih = swap_zr(keras.bias);
+      t.bias_hh = at::zeros_like(t.bias_ih);
+    }
+  }
+  return t;
+}
+
+KerasLstm gru_to_keras(const TorchLstm& torch, bool reset_after) {
+  KerasLstm k;
+  k.kernel = swap_zr(torch.weight_ih).t().contiguous();
+  k.recurrent_kernel = swap_zr(torch.weight_hh).t().contiguous();
   if (torch.bias_ih.defined()) {
-    bool zero_hh = !torch.bias_hh.defined() || !torch.bias_hh.ne(0).any().item<bool>();
-    k.bias = zero_hh ? torch.bias_ih.contiguous() : (torch.bias_ih + torch.bias_hh).contiguous();
+    k.bias = reset_after ? at::stack({swap_zr(torch.bias_ih), swap_zr(torch.bias_hh)}).contiguous()
+                         : swap_zr(folded_bias(torch.bias_ih, torch.bias_hh));
   }
   return k;
 }

@@ -13,6 +13,12 @@
 //   LSTM kernel [in,4U]                weight_ih [4U,in]     gate order i,f,c,o = LibTorch i,f,g,o
 //   LSTM recurrent_kernel [U,4U]       weight_hh [4U,U]
 //   LSTM bias [4U]                     bias_ih [4U], bias_hh zeros (written back as their sum)
+//   GRU kernel [in,3U]                 weight_ih [3U,in]     gate order z,r,h -> LibTorch r,z,n (first two swapped)
+//   GRU recurrent_kernel [U,3U]        weight_hh [3U,U]      (same swap)
+//   GRU bias [2,3U] (reset_after)      bias_ih = row 0, bias_hh = row 1 (same swap)
+//   GRU bias [3U] (not reset_after)    bias_ih [3U], bias_hh zeros (written back as their sum)
+//   SimpleRNN kernel [in,U], recurrent_kernel [U,U], bias [U]: as LSTM with one gate
+//   Bidirectional: the forward layer's weights, then the backward layer's -> the `_reverse` tensors
 //
 // Flatten needs no weight change: the IR Flatten keeps Keras' (spatial..., C) element order
 // (Layer::channels_last). dense_columns_to_channels_last() converts a Dense that follows a
@@ -75,6 +81,13 @@ TorchLstm lstm_from_keras(const KerasLstm& keras);
 /// Inverse. bias = bias_ih + bias_hh; when bias_hh is all zeros bias_ih is passed through unchanged,
 /// so -0.0 entries survive and a read-write-read round trip is bit-exact.
 KerasLstm lstm_to_keras(const TorchLstm& torch);
+
+/// Keras GRU weights to LibTorch's: transposes, swaps the z and r gate blocks (Keras z,r,h; LibTorch r,z,n), and
+/// splits a reset_after bias [2,3U] into bias_ih (row 0) and bias_hh (row 1); a [3U] bias (reset_after=False) goes to
+/// bias_ih with a zero bias_hh.
+TorchLstm gru_from_keras(const KerasLstm& keras, bool reset_after);
+/// Inverse. Without reset_after the bias is bias_ih + bias_hh (bias_ih unchanged when bias_hh is all zeros).
+KerasLstm gru_to_keras(const TorchLstm& torch, bool reset_after);
 
 /// A Dense weight [out, C*S] whose columns follow the channels-first flatten of per-sample shape
 /// `chw` (C, spatial...) -> the same weight with columns in channels-last (spatial..., C) order.

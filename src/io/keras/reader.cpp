@@ -15,6 +15,7 @@
 #include "io/keras/hdf5.h"
 #include "io/keras/keras.h"
 #include "io/keras/layout.h"
+#include "io/keras/recurrent.h"
 
 namespace snare::io::keras {
 
@@ -155,24 +156,12 @@ std::map<std::string, at::Tensor> convert_weights(const ir::Layer& l, const std:
       }
       break;
     }
-    case LayerKind::kLSTM: {
-      int64_t u4 = 4 * l.units;
-      const at::Tensor& k = stored[0].value;
-      if (k.dim() != 2 || k.size(1) != u4) check(0, {in.at(0), u4}, fmt::format("config says units={}", l.units));
-      check(0, {in.at(0), u4}, fmt::format("the layer's input has {} features per step", in.at(0)));
-      check(1, {l.units, u4}, fmt::format("config says units={}", l.units));
-      layout::KerasLstm keras{stored[0].value, stored[1].value, at::Tensor()};
-      if (l.use_bias) {
-        bias(2, u4, "4*units");
-        keras.bias = stored[2].value;
-      }
-      layout::TorchLstm t = layout::lstm_from_keras(keras);
-      w["weight_ih"] = t.weight_ih;
-      w["weight_hh"] = t.weight_hh;
-      if (l.use_bias) {
-        w["bias_ih"] = t.bias_ih;
-        w["bias_hh"] = t.bias_hh;
-      }
+    case LayerKind::kLSTM:
+    case LayerKind::kGRU:
+    case LayerKind::kSimpleRNN: {
+      std::vector<at::Tensor> values;
+      for (const NamedTensor& t : stored) values.push_back(t.value);
+      w = recurrent_from_keras(l, values, in.at(0), where(file, l, cls));
       break;
     }
     case LayerKind::kInput:
@@ -231,7 +220,18 @@ std::vector<std::string> nested_weight_names(const std::vector<std::string>& nam
   return out;
 }
 
-ir::Graph build_graph(const ModelConfig& mc, const std::string& file, const WeightSource& weights) {
+/// Keras 3 defines hard_sigmoid as relu6(x + 3) / 6; the IR's is Keras 2's clip(0.2 x + 0.5, 0, 1).
+void reject_keras3_hard_sigmoid(const ir::Layer& l, const std::string& cls, Style style, const std::string& file) {
+  bool hard = l.activation == ir::Activation::kHardSigmoid ||
+              (l.kind == LayerKind::kGRU && l.recurrent_activation == ir::Activation::kHardSigmoid);
+  if (style == Style::kKeras3 && hard) {
+    throw UnsupportedError(fmt::format("{}: hard_sigmoid in a Keras 3 file is relu6(x+3)/6, which snare does not model "
+                                       "(snare's hard_sigmoid is Keras 2's clip(0.2x+0.5, 0, 1))",
+                                       where(file, l, cls)));
+  }
+}
+
+ir::Graph build_graph(const ModelConfig& mc, const std::string& file, const WeightSource& weights, Style style) {
   std::vector<std::string> problems;
   for (const LayerEntry& e : mc.layers) {
     std::string why = unsupported_reason(e);
@@ -260,6 +260,7 @@ ir::Graph build_graph(const ModelConfig& mc, const std::string& file, const Weig
       ins.push_back(it->second);
     }
     ir::Layer l = to_ir_layer(e, ins, file);
+    reject_keras3_hard_sigmoid(l, e.class_name, style, file);
     l.origin_config = e.entry.dump();
     if (!keras_weight_names(l).empty()) l.weights = convert_weights(l, e.class_name, weights(e, l), ins.at(0), file);
     g.layers.push_back(std::move(l));
@@ -349,7 +350,7 @@ ir::Graph read_h5(const std::string& path) {
     (void)l;
     return out;
   };
-  ir::Graph g = build_graph(mc, path, source);
+  ir::Graph g = build_graph(mc, path, source, style_of_version(optional_attr(root, "keras_version")));
   g.meta["format"] = "keras-h5";
   g.meta["keras.keras_version"] = optional_attr(root, "keras_version");
   g.meta["keras.backend"] = optional_attr(root, "backend");
@@ -392,31 +393,39 @@ ir::Graph read_zip(const std::string& path) {
   }
   WeightSource source = [&](const LayerEntry& e, const ir::Layer& l) {
     std::string base = paths.at(e.name);
-    std::string vars = base + "/vars";
-    if (l.kind == LayerKind::kLSTM && root.has_group(base + "/cell/vars")) vars = base + "/cell/vars";
-    if (!root.has_group(vars)) {
-      throw ModelError(fmt::format("{}: layer '{}' ({}): missing weights: no group '/{}'", label, e.name,
-                                   e.class_name, vars));
+    // Recurrent layers keep their variables in their cell; a Bidirectional in its forward_layer and backward_layer.
+    std::vector<std::string> groups{base + "/vars"};
+    if (ir::is_recurrent(l.kind) && l.bidirectional) {
+      groups = {base + "/forward_layer/cell/vars", base + "/backward_layer/cell/vars"};
+    } else if (ir::is_recurrent(l.kind) && root.has_group(base + "/cell/vars")) {
+      groups = {base + "/cell/vars"};
     }
-    h5::Group g = root.group(vars);
-    std::vector<std::string> names = g.members();
-    std::sort(names.begin(), names.end(), [](const std::string& a, const std::string& b) {
-      return a.size() != b.size() ? a.size() < b.size() : a < b;  // "2" before "10"
-    });
     std::vector<NamedTensor> out;
-    for (const std::string& n : names) out.push_back({vars + "/" + n, g.dataset(n)});
+    for (const std::string& vars : groups) {
+      if (!root.has_group(vars)) {
+        throw ModelError(fmt::format("{}: layer '{}' ({}): missing weights: no group '/{}'", label, e.name,
+                                     e.class_name, vars));
+      }
+      h5::Group g = root.group(vars);
+      std::vector<std::string> names = g.members();
+      std::sort(names.begin(), names.end(), [](const std::string& a, const std::string& b) {
+        return a.size() != b.size() ? a.size() < b.size() : a < b;  // "2" before "10"
+      });
+      for (const std::string& n : names) out.push_back({vars + "/" + n, g.dataset(n)});
+    }
     return out;
   };
-  ir::Graph g = build_graph(mc, path, source);
-  g.meta["format"] = "keras-zip";
   std::string version;
   if (entries.count("metadata.json")) {
-    g.meta["keras.metadata"] = entries["metadata.json"];
     Json metadata = Json::parse(entries["metadata.json"], nullptr, false);
     if (metadata.is_object() && metadata.contains("keras_version") && metadata["keras_version"].is_string()) {
       version = metadata["keras_version"].get<std::string>();
     }
   }
+  // Keras 2.13+ writes .keras archives too; without a version say, assume Keras 3.
+  ir::Graph g = build_graph(mc, path, source, version.empty() ? Style::kKeras3 : style_of_version(version));
+  g.meta["format"] = "keras-zip";
+  if (entries.count("metadata.json")) g.meta["keras.metadata"] = entries["metadata.json"];
   g.meta["keras.keras_version"] = version;
   g.meta["keras.model_class"] = mc.model_class;
   g.meta["keras.model_config"] = mc.skeleton.dump();

@@ -17,6 +17,7 @@
 #include "io/keras/hdf5.h"
 #include "io/keras/keras.h"
 #include "io/keras/layout.h"
+#include "io/keras/recurrent.h"
 
 namespace snare::io::keras {
 
@@ -89,6 +90,46 @@ Json keras_shape(const ir::Shape& shape) {
   Json s = Json::array({nullptr});
   for (int64_t d : layout::shape_to_keras(shape)) s.push_back(d);
   return s;
+}
+
+/// The name of the layer a Bidirectional wraps: as read, else Keras' default for its class ("lstm", "gru", ...).
+std::string wrapped_name(const ir::Layer& l) {
+  if (!l.origin_config.empty()) {
+    Json origin = Json::parse(l.origin_config, nullptr, false);
+    if (origin.is_object() && origin.contains("config") && origin["config"].is_object() &&
+        origin["config"].contains("layer") && origin["config"]["layer"].is_object()) {
+      const Json& inner = origin["config"]["layer"];
+      if (inner.contains("config") && inner["config"].is_object() && inner["config"].contains("name") &&
+          inner["config"]["name"].is_string()) {
+        return inner["config"]["name"].get<std::string>();
+      }
+    }
+  }
+  return snake_case(recurrent_class(l.kind));
+}
+
+/// Fields every generated recurrent layer config carries besides the modeled ones (Keras' get_config).
+void complete_recurrent_config(const ir::Layer& l, Json& c) {
+  for (const char* flag : {"return_state", "go_backwards", "stateful", "unroll"}) c[flag] = false;
+  if (l.kind == LayerKind::kLSTM) c["unit_forget_bias"] = true;
+  c["dropout"] = 0.0;
+  c["recurrent_dropout"] = 0.0;
+}
+
+/// Copies the modeled fields into a config read from a file, where they differ from what it says.
+void merge_modeled(Json& c, const Json& modeled) {
+  for (const auto& item : modeled.items()) {
+    if (c.contains(item.key()) && (item.key() == "activation" || item.key() == "recurrent_activation") &&
+        activation_in(c[item.key()]).has_value() && activation_in(c[item.key()]) == activation_in(item.value())) {
+      continue;  // the same function under the spelling the file had ("swish" / "silu")
+    }
+    if ((item.key() == "layer" || item.key() == "backward_layer") && c.contains(item.key()) && c[item.key()].is_object() &&
+        c[item.key()].contains("config")) {
+      merge_modeled(c[item.key()]["config"], item.value().at("config"));  // a Bidirectional's wrapped layer
+      continue;
+    }
+    if (!c.contains(item.key()) || c[item.key()] != item.value()) c[item.key()] = item.value();
+  }
 }
 
 struct Writer {
@@ -178,11 +219,17 @@ struct Writer {
         c["noise_shape"] = nullptr;
         c["seed"] = nullptr;
       }
-      if (l.kind == LayerKind::kLSTM) {
-        for (const char* flag : {"return_state", "go_backwards", "stateful", "unroll"}) c[flag] = false;
-        c["unit_forget_bias"] = true;
-        c["dropout"] = 0.0;
-        c["recurrent_dropout"] = 0.0;
+      if (ir::is_recurrent(l.kind) && cls != "Bidirectional") complete_recurrent_config(l, c);
+      if (cls == "Bidirectional") {
+        Json inner{{"name", wrapped_name(l)}, {"trainable", true}, {"dtype", "float32"}};
+        for (const auto& item : modeled.at("layer").at("config").items()) inner[item.key()] = item.value();
+        complete_recurrent_config(l, inner);
+        Json wrapped;
+        if (style == Style::kKeras3) wrapped["module"] = "keras.layers";
+        wrapped["class_name"] = recurrent_class(l.kind);
+        wrapped["config"] = inner;
+        if (style == Style::kKeras3) wrapped["registered_name"] = nullptr;
+        c["layer"] = wrapped;
       }
     }
     Json entry;
@@ -204,12 +251,11 @@ struct Writer {
   Json patched_entry(const ir::Layer& l, const Json& modeled) const {
     Json entry = Json::parse(l.origin_config);
     Json& c = entry["config"];
-    for (const auto& item : modeled.items()) {
-      if (c.contains(item.key()) && item.key() == "activation" && activation_in(c[item.key()]).has_value() &&
-          activation_in(c[item.key()]) == activation_in(item.value())) {
-        continue;  // the same function under the spelling the file had ("swish" / "silu")
-      }
-      if (!c.contains(item.key()) || c[item.key()] != item.value()) c[item.key()] = item.value();
+    merge_modeled(c, modeled);
+    // A Bidirectional's explicit backward layer is the forward one run backwards (the reader checks): same changes.
+    if (modeled.contains("layer") && c.contains("backward_layer") && c["backward_layer"].is_object() &&
+        c["backward_layer"].contains("config")) {
+      merge_modeled(c["backward_layer"]["config"], modeled["layer"].at("config"));
     }
     if (entry.contains("build_config") && entry["build_config"].is_object() &&
         entry["build_config"].contains("input_shape") && l.kind != LayerKind::kInput) {
@@ -326,17 +372,9 @@ struct Writer {
         values.push_back(w("running_mean"));
         values.push_back(w("running_var"));
         break;
-      case LayerKind::kLSTM: {
-        layout::TorchLstm t{w("weight_ih"), w("weight_hh"), at::Tensor(), at::Tensor()};
-        if (l.use_bias) {
-          t.bias_ih = w("bias_ih");
-          t.bias_hh = w("bias_hh");
-        }
-        layout::KerasLstm k = layout::lstm_to_keras(t);
-        values = {k.kernel, k.recurrent_kernel};
-        if (l.use_bias) values.push_back(k.bias);
-        break;
-      }
+      case LayerKind::kLSTM:
+      case LayerKind::kGRU:
+      case LayerKind::kSimpleRNN: values = recurrent_to_keras(l, [&](const std::string& n) { return w(n.c_str()); }); break;
       case LayerKind::kInput:
       case LayerKind::kMaxPool1D:
       case LayerKind::kMaxPool2D:
@@ -371,14 +409,26 @@ struct Writer {
   }
 
   /// Keras' own naming of a stored weight: "dense/kernel:0" (Keras 2) or "sequential/dense/kernel"
-  /// (Keras 3; LSTM weights sit in its cell: "sequential/lstm/lstm_cell/kernel").
+  /// (Keras 3; LSTM weights sit in its cell: "sequential/lstm/lstm_cell/kernel"; a Bidirectional's in its
+  /// directions' layers: "bidirectional/forward_gru/gru_cell/kernel:0").
   std::string weight_name(const ir::Layer& l, const std::string& keras_name) const {
+    std::string prefix = style == Style::kKeras2 ? l.name : g.name + "/" + l.name;
+    std::string suffix = style == Style::kKeras2 ? ":0" : "";
+    if (ir::is_recurrent(l.kind) && l.bidirectional) {
+      size_t slash = keras_name.find('/');  // "forward_layer/kernel"
+      std::string direction = keras_name.substr(0, keras_name.find('_'));
+      return fmt::format("{}/{}_{}/{}/{}{}", prefix, direction, wrapped_name(l), recurrent_cell(l.kind),
+                         keras_name.substr(slash + 1), suffix);
+    }
+    if (l.kind == LayerKind::kGRU || l.kind == LayerKind::kSimpleRNN) {
+      return fmt::format("{}/{}/{}{}", prefix, recurrent_cell(l.kind), keras_name, suffix);
+    }
     if (style == Style::kKeras2) return fmt::format("{}/{}:0", l.name, keras_name);
     // Keras 3 calls the depthwise kernel variable "kernel".
     if (l.kind == LayerKind::kDepthwiseConv2D && keras_name == "depthwise_kernel") {
       return fmt::format("{}/{}/kernel", g.name, l.name);
     }
-    if (l.kind == LayerKind::kLSTM) return fmt::format("{}/{}/lstm_cell/{}", g.name, l.name, keras_name);
+    if (l.kind == LayerKind::kLSTM) return fmt::format("{}/{}/{}/{}", g.name, l.name, recurrent_cell(l.kind), keras_name);
     return fmt::format("{}/{}/{}", g.name, l.name, keras_name);
   }
 
@@ -465,12 +515,24 @@ struct Writer {
       std::string path = "layers/" + (n == 0 ? base : fmt::format("{}_{}", base, n));
       h5::Group vars = root.create_group(path + "/vars");
       vars.set_attr_string("name", l.name, h5::StringStorage::kVariableUtf8);
-      if (l.kind == LayerKind::kLSTM) {
-        vars = root.create_group(path + "/cell/vars");
-        vars.set_attr_string("name", "lstm_cell", h5::StringStorage::kVariableUtf8);
-      }
       auto weights = keras_weights(l);
-      for (size_t i = 0; i < weights.size(); ++i) vars.write_dataset(std::to_string(i), weights[i].second);
+      // Recurrent layers keep their variables in their cell, a Bidirectional's in its two direction layers.
+      std::vector<std::string> cells;
+      if (ir::is_recurrent(l.kind) && l.bidirectional) {
+        cells = {path + "/forward_layer", path + "/backward_layer"};
+      } else if (ir::is_recurrent(l.kind)) {
+        cells = {path};
+      }
+      if (cells.empty()) {
+        for (size_t i = 0; i < weights.size(); ++i) vars.write_dataset(std::to_string(i), weights[i].second);
+      }
+      const size_t per_cell = cells.empty() ? 0 : weights.size() / cells.size();
+      for (size_t k = 0; k < cells.size(); ++k) {
+        if (cells[k] != path) root.create_group(cells[k] + "/vars");
+        h5::Group cell = root.create_group(cells[k] + "/cell/vars");
+        cell.set_attr_string("name", recurrent_cell(l.kind), h5::StringStorage::kVariableUtf8);
+        for (size_t i = 0; i < per_cell; ++i) cell.write_dataset(std::to_string(i), weights[k * per_cell + i].second);
+      }
     }
     root.create_group("vars").set_attr_string("name", g.name, h5::StringStorage::kVariableUtf8);
     write_snare_attributes(root);

@@ -161,6 +161,13 @@ void set_attr(pb::NodeProto* node, const std::string& name, const std::string& v
   a->set_s(value);
 }
 
+void set_attr(pb::NodeProto* node, const std::string& name, const std::vector<std::string>& value) {
+  auto* a = node->add_attribute();
+  a->set_name(name);
+  a->set_type(pb::AttributeProto::STRINGS);
+  for (const std::string& v : value) a->add_strings(v);
+}
+
 double Hints::real(const std::string& key, float stored) const {
   auto it = values.find(key);
   if (it == values.end()) return stored;

@@ -34,6 +34,7 @@ void set_attr(pb::NodeProto* node, const std::string& name, int64_t value);
 void set_attr(pb::NodeProto* node, const std::string& name, float value);
 void set_attr(pb::NodeProto* node, const std::string& name, const std::vector<int64_t>& value);
 void set_attr(pb::NodeProto* node, const std::string& name, const std::string& value);
+void set_attr(pb::NodeProto* node, const std::string& name, const std::vector<std::string>& value);
 
 /// snare writes facts ONNX cannot carry exactly (a double attribute that ONNX stores as float,
 /// "this Relu is its own layer", "same" padding that happens to need no pixels) into a node's

@@ -19,6 +19,7 @@
 #include "common/error.h"
 #include "io/onnx/onnx.h"
 #include "io/onnx/proto.h"
+#include "io/onnx/recurrent.h"
 
 namespace snare::io::onnx {
 
@@ -34,9 +35,11 @@ enum class Layout {
   kFirst,     ///< [N, C, S...]: the ir layout itself
   kLast,      ///< [N, S..., C]: the NHWC form
   kKeepDims,  ///< [N, C, 1, ...]: a global pool with its spatial axes kept
-  kTime,      ///< [L, N, C]: ONNX LSTM input order (ir (C, L))
-  kLstmY,     ///< [L, 1, N, U]: LSTM output Y
-  kLstmYh,    ///< [1, N, U]: LSTM output Y_h
+  kTime,      ///< [L, N, C]: ONNX LSTM/GRU/RNN input order (ir (C, L))
+  kLstmY,     ///< [L, dirs, N, U]: LSTM/GRU/RNN output Y (dirs 2 for a bidirectional layer)
+  kLstmYh,    ///< [dirs, N, U]: LSTM/GRU/RNN output Y_h
+  kYDirsLast,   ///< [L, N, 2, U]: a bidirectional Y with the direction axis moved next to U (before a concat Reshape)
+  kYhDirsLast,  ///< [N, 2, U]: a bidirectional Y_h so
   // A 1-D ir value (C, L) unsqueezed to 2-D, as tf2onnx writes Keras Conv1D / MaxPool1D (Unsqueeze ->
   // Conv/MaxPool with a unit spatial axis -> Squeeze), channels-first or channels-last:
   kFirstUnitH,  ///< [N, C, 1, L]
@@ -51,8 +54,10 @@ const char* layout_name(Layout l) {
     case Layout::kLast: return "channels-last";
     case Layout::kKeepDims: return "keepdims";
     case Layout::kTime: return "time-major";
-    case Layout::kLstmY: return "LSTM Y";
-    case Layout::kLstmYh: return "LSTM Y_h";
+    case Layout::kLstmY: return "recurrent Y";
+    case Layout::kLstmYh: return "recurrent Y_h";
+    case Layout::kYDirsLast: return "recurrent Y [L,N,dirs,U]";
+    case Layout::kYhDirsLast: return "recurrent Y_h [N,dirs,U]";
     case Layout::kFirstUnitH: return "1-D as [N,C,1,L]";
     case Layout::kFirstUnitW: return "1-D as [N,C,L,1]";
     case Layout::kLastUnitH: return "1-D as [N,1,L,C]";
@@ -154,7 +159,9 @@ class Reader {
   void map_gather(const pb::NodeProto& n);
   void map_global_pool(const pb::NodeProto& n);
   void map_identity(const pb::NodeProto& n);
-  void map_lstm(const pb::NodeProto& n);
+  void map_recurrent(const pb::NodeProto& n);
+  /// ReduceSum / ReduceMean / ReduceProd over the direction axis of a bidirectional output: its merge mode.
+  void map_direction_reduce(const pb::NodeProto& n);
   void map_pad(const pb::NodeProto& n);
   void map_pool(const pb::NodeProto& n);
   void map_reduce(const pb::NodeProto& n);
@@ -162,6 +169,14 @@ class Reader {
   void map_shape(const pb::NodeProto& n);
   void map_squeeze(const pb::NodeProto& n);
   void map_sum(const pb::NodeProto& n);
+  /// Sub, Mul, Mean, Max, Min of data tensors: the ir element-wise merges.
+  void map_merge(const pb::NodeProto& n);
+  /// Slice of spatial axes with steps 1: Cropping1D/2D.
+  void map_slice(const pb::NodeProto& n);
+  /// Resize / nearest with integer scales that repeat each value: UpSampling1D/2D.
+  void map_resize(const pb::NodeProto& n);
+  /// A 1x1 Conv reading a depthwise Conv that snare wrote as a SeparableConv's first half: both become that layer.
+  bool fuse_separable(const pb::NodeProto& n, Layer& pointwise);
   void map_transpose(const pb::NodeProto& n);
   void map_unsqueeze(const pb::NodeProto& n);
 
@@ -266,6 +281,7 @@ class Reader {
   std::map<std::string, std::string> tip_;   ///< layer -> its latest ONNX tensor
   std::set<std::string> names_;
   std::vector<std::string> folded_flattens_;  ///< snare-written Flattens whose order is in their Dense weights
+  std::set<std::string> separable_depthwise_;  ///< depthwise layers of snare-written SeparableConvs (hint)
   std::map<int, Composite> composites_;       ///< node index of a composite's last node -> the composite
   std::set<int> inside_composites_;           ///< the other nodes of composites (not mapped)
   std::vector<PreStep> pre_;                  ///< the input's preprocessing chain, in order
@@ -297,28 +313,40 @@ constexpr OpEntry kOps[] = {
     {"Elu", &Reader::map_activation},
     {"Exp", &Reader::map_activation},
     {"Flatten", &Reader::map_flatten},
+    {"GRU", &Reader::map_recurrent},
     {"Gather", &Reader::map_gather},
     {"Gemm", &Reader::map_dense},
     {"GlobalAveragePool", &Reader::map_global_pool},
     {"GlobalMaxPool", &Reader::map_global_pool},
+    {"HardSigmoid", &Reader::map_activation},
     {"HardSwish", &Reader::map_activation},
     {"Identity", &Reader::map_identity},
-    {"LSTM", &Reader::map_lstm},
+    {"LSTM", &Reader::map_recurrent},
     {"LeakyRelu", &Reader::map_activation},
     {"MatMul", &Reader::map_dense},
+    {"Max", &Reader::map_merge},
     {"MaxPool", &Reader::map_pool},
+    {"Mean", &Reader::map_merge},
+    {"Min", &Reader::map_merge},
+    {"Mul", &Reader::map_merge},
     {"Pad", &Reader::map_pad},
+    {"RNN", &Reader::map_recurrent},
     {"ReduceMax", &Reader::map_reduce},
     {"ReduceMean", &Reader::map_reduce},
+    {"ReduceProd", &Reader::map_reduce},
+    {"ReduceSum", &Reader::map_reduce},
     {"Relu", &Reader::map_activation},
     {"Reshape", &Reader::map_reshape},
+    {"Resize", &Reader::map_resize},
     {"Selu", &Reader::map_activation},
     {"Shape", &Reader::map_shape},
     {"Sigmoid", &Reader::map_activation},
+    {"Slice", &Reader::map_slice},
     {"Softmax", &Reader::map_activation},
     {"Softplus", &Reader::map_activation},
     {"Softsign", &Reader::map_activation},
     {"Squeeze", &Reader::map_squeeze},
+    {"Sub", &Reader::map_merge},
     {"Sum", &Reader::map_sum},
     {"Tanh", &Reader::map_activation},
     {"Transpose", &Reader::map_transpose},
@@ -1000,8 +1028,15 @@ Shape Reader::onnx_shape(const Value& v) const {
       return out;
     }
     case Layout::kTime: return {s.at(1), s.at(0)};  // [L, (N), C]: rank 3 in ONNX
-    case Layout::kLstmY: return {s.at(1), 1, s.at(0)};
-    case Layout::kLstmYh: return {1, s.at(0)};
+    case Layout::kLstmY:
+    case Layout::kLstmYh:
+    case Layout::kYDirsLast:
+    case Layout::kYhDirsLast: {
+      const Layer& l = graph_.layer(v.layer);
+      const int64_t dirs = l.bidirectional ? 2 : 1;
+      if (v.layout == Layout::kLstmY || v.layout == Layout::kYDirsLast) return {s.at(1), dirs, l.units};
+      return {dirs, l.units};
+    }
     case Layout::kFirstUnitH: return {s.at(0), 1, s.at(1)};
     case Layout::kFirstUnitW: return {s.at(0), s.at(1), 1};
     case Layout::kLastUnitH: return {1, s.at(1), s.at(0)};
@@ -1275,6 +1310,140 @@ void Reader::map_conv(const pb::NodeProto& n) {
   l.weights["weight"] = w.to(at::kFloat).contiguous();
   l.use_bias = present(n, 2);
   if (l.use_bias) l.weights["bias"] = constant(n, 2).to(at::kFloat).reshape({-1}).contiguous();
+  if (fuse_separable(n, l)) return;
+  std::string name = add_layer(l, n);
+  if (hints.has("separable") && group == in_channels) separable_depthwise_.insert(name);
+  define(n.output(0), Value{name, Layout::kFirst}, true);
+}
+
+bool Reader::fuse_separable(const pb::NodeProto& n, Layer& pointwise) {
+  if (pointwise.inputs.size() != 1 || !separable_depthwise_.count(pointwise.inputs[0])) return false;
+  if (graph_.layers.back().name != pointwise.inputs[0] || !absorbable(n.input(0))) return false;
+  const size_t dims = pointwise.kernel.size();
+  if (pointwise.groups != 1 || pointwise.kernel != Shape(dims, 1) || pointwise.strides != Shape(dims, 1) ||
+      pointwise.dilation != Shape(dims, 1) || pointwise.padding != ir::Padding::kValid) {
+    return false;
+  }
+  Layer depthwise = graph_.layers.back();
+  const int64_t channels = shape_of(depthwise.inputs.at(0)).at(0);
+  Layer l = pointwise;
+  l.kind = dims == 1 ? LayerKind::kSeparableConv1D : LayerKind::kSeparableConv2D;
+  l.multiplier = depthwise.units / channels;
+  l.kernel = depthwise.kernel;
+  l.strides = depthwise.strides;
+  l.dilation = depthwise.dilation;
+  l.padding = depthwise.padding;
+  l.inputs = depthwise.inputs;
+  l.weights["depthwise"] = depthwise.weights.at("weight");
+  graph_.layers.pop_back();
+  names_.erase(depthwise.name);
+  separable_depthwise_.erase(depthwise.name);
+  define(n.output(0), Value{add_layer(l, n), Layout::kFirst}, true);
+  return true;
+}
+
+void Reader::map_merge(const pb::NodeProto& n) {
+  const std::string& op = n.op_type();
+  for (int i = 0; i < n.input_size(); ++i) {
+    if (is_const(n.input(i))) {
+      unsupported(n, fmt::format("{} with the constant '{}' (snare reads Sub/Mul/Mean/Max/Min of data tensors; constant "
+                                 "scaling only on the model input)", op, n.input(i)));
+    }
+  }
+  Layer l;
+  l.kind = op == "Sub" ? LayerKind::kSubtract : op == "Mul" ? LayerKind::kMultiply : op == "Mean" ? LayerKind::kAverage
+           : op == "Max" ? LayerKind::kMaximum : LayerKind::kMinimum;
+  Layout layout = operands(n, l);
+  if (l.inputs.size() < 2) unsupported(n, fmt::format("{} of {} operand(s)", op, l.inputs.size()));
+  define(n.output(0), Value{add_layer(l, n), layout}, true);
+}
+
+void Reader::map_slice(const pb::NodeProto& n) {
+  const Value& v = plain_value(n, 0);
+  if (v.layout != Layout::kFirst) unsupported(n, "input is channels-last (NHWC) here; snare crops NCHW tensors");
+  const int64_t rank = onnx_rank(v);
+  auto list = [&](int input, const char* attr) -> std::optional<std::vector<int64_t>> {
+    if (opset_ < 10) return attr_ints(n, attr);
+    if (!present(n, input)) return std::nullopt;
+    at::Tensor t = constant(n, input).to(at::kLong).contiguous();
+    return std::vector<int64_t>(t.data_ptr<int64_t>(), t.data_ptr<int64_t>() + t.numel());
+  };
+  std::vector<int64_t> starts = list(1, "starts").value_or(std::vector<int64_t>{});
+  std::vector<int64_t> ends = list(2, "ends").value_or(std::vector<int64_t>{});
+  std::vector<int64_t> axes = list(3, "axes").value_or(std::vector<int64_t>{});
+  if (axes.empty()) {
+    for (size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
+  }
+  if (auto steps = list(4, "steps"); steps && *steps != std::vector<int64_t>(steps->size(), 1)) {
+    unsupported(n, fmt::format("steps {} (snare crops with step 1)", ints(*steps)));
+  }
+  if (starts.size() != ends.size() || starts.size() != axes.size()) {
+    model_error(n, fmt::format("starts {}, ends {} and axes {} differ in length", ints(starts), ints(ends), ints(axes)));
+  }
+  if (rank != 3 && rank != 4) unsupported(n, fmt::format("slicing a rank-{} tensor (snare crops 1-D and 2-D data)", rank));
+  const Shape shape = onnx_shape(v);  // without the batch axis
+  Layer l;
+  l.kind = rank == 3 ? LayerKind::kCropping1D : LayerKind::kCropping2D;
+  l.inputs = {v.layer};
+  l.pads.assign(static_cast<size_t>(2 * (rank - 2)), 0);
+  for (size_t i = 0; i < axes.size(); ++i) {
+    int64_t a = axes[i] < 0 ? axes[i] + rank : axes[i];
+    if (a < 2 || a >= rank) unsupported(n, fmt::format("slices axis {} (snare crops the spatial axes only)", axes[i]));
+    const int64_t dim = shape.at(static_cast<size_t>(a - 1));
+    int64_t b = starts[i] < 0 ? starts[i] + dim : starts[i], e = ends[i] < 0 ? ends[i] + dim : ends[i];
+    b = std::clamp<int64_t>(b, 0, dim);
+    e = std::clamp<int64_t>(e, 0, dim);
+    if (e <= b) unsupported(n, fmt::format("slice [{}, {}) of axis {} leaves nothing", starts[i], ends[i], axes[i]));
+    l.pads[static_cast<size_t>(2 * (a - 2))] = b;
+    l.pads[static_cast<size_t>(2 * (a - 2) + 1)] = dim - e;
+  }
+  define(n.output(0), Value{add_layer(l, n), Layout::kFirst}, true);
+}
+
+void Reader::map_resize(const pb::NodeProto& n) {
+  const Value& v = plain_value(n, 0);
+  if (v.layout != Layout::kFirst) unsupported(n, "input is channels-last (NHWC) here; snare upsamples NCHW tensors");
+  const int64_t rank = onnx_rank(v);
+  if (rank != 3 && rank != 4) unsupported(n, fmt::format("resizing a rank-{} tensor", rank));
+  if (attr_string(n, "mode", "nearest") != "nearest") {
+    unsupported(n, fmt::format("mode '{}' (snare reads nearest)", attr_string(n, "mode", "nearest")));
+  }
+  // Integer scales repeat each value with these: output i reads input floor(i / s) (asymmetric + floor), or
+  // round((i + 0.5) / s - 0.5), which is the same since that value is never halfway.
+  const std::string coords = attr_string(n, "coordinate_transformation_mode", "half_pixel");
+  const std::string rounding = attr_string(n, "nearest_mode", "round_prefer_floor");
+  bool repeat = (coords == "asymmetric" && rounding == "floor") ||
+                ((coords == "half_pixel" || coords == "pytorch_half_pixel") && rounding.rfind("round_", 0) == 0);
+  if (!repeat) {
+    unsupported(n, fmt::format("coordinate_transformation_mode '{}' with nearest_mode '{}' (snare reads the modes that "
+                               "repeat values: asymmetric + floor, half_pixel + round_*)", coords, rounding));
+  }
+  const Shape shape = onnx_shape(v);
+  std::vector<double> scales;
+  if (present(n, 2) && constant(n, 2).numel() > 0) {
+    at::Tensor s = constant(n, 2).to(at::kDouble).contiguous();
+    scales.assign(s.data_ptr<double>(), s.data_ptr<double>() + s.numel());
+  } else if (present(n, 3)) {
+    at::Tensor s = constant(n, 3).to(at::kLong).contiguous();
+    for (int64_t i = 0; i < s.numel(); ++i) {
+      int64_t in = i == 0 ? 1 : shape.at(static_cast<size_t>(i - 1));  // the batch axis counts as 1
+      scales.push_back(static_cast<double>(s.data_ptr<int64_t>()[i]) / static_cast<double>(in));
+    }
+  } else {
+    unsupported(n, "neither constant scales nor sizes");
+  }
+  if (static_cast<int64_t>(scales.size()) != rank || scales[0] != 1.0 || scales[1] != 1.0) {
+    unsupported(n, fmt::format("scales [{}] (snare upsamples the spatial axes of [N,C,...])", fmt::join(scales, ",")));
+  }
+  Layer l;
+  l.kind = rank == 3 ? LayerKind::kUpSampling1D : LayerKind::kUpSampling2D;
+  l.inputs = {v.layer};
+  for (size_t i = 2; i < scales.size(); ++i) {
+    if (scales[i] < 1.0 || scales[i] != std::floor(scales[i])) {
+      unsupported(n, fmt::format("scale {} (snare upsamples by whole factors)", scales[i]));
+    }
+    l.scale.push_back(static_cast<int64_t>(scales[i]));
+  }
   define(n.output(0), Value{add_layer(l, n), Layout::kFirst}, true);
 }
 
@@ -1321,7 +1490,8 @@ void Reader::map_add(const pb::NodeProto& n) {
   const at::Tensor& c = constant(n, 1 - vi);
   Layer& l = graph_.layer(v.layer);
   bool owner = l.kind == LayerKind::kDense || l.kind == LayerKind::kConv1D || l.kind == LayerKind::kConv2D ||
-               l.kind == LayerKind::kDepthwiseConv2D;
+               l.kind == LayerKind::kDepthwiseConv2D || l.kind == LayerKind::kSeparableConv1D ||
+               l.kind == LayerKind::kSeparableConv2D;
   auto cannot = [&](const std::string& why) {
     unsupported(n, fmt::format("adds constant '{}' {} to '{}', which snare can only fold into the bias of the Dense/Conv "
                                "that produces it: {}",
@@ -1405,6 +1575,11 @@ void Reader::map_activation(const pb::NodeProto& n) {
     if (!ok) unsupported(n, fmt::format("softmax over axis {} of a rank-{} {} tensor (snare: over channels only)", axis, rank, layout_name(v.layout)));
   } else if (op == "HardSwish") {
     a = ir::Activation::kHardSwish;
+  } else if (op == "HardSigmoid") {
+    if (std::abs(attr_float(n, "alpha", 0.2f) - 0.2f) > 1e-6f || std::abs(attr_float(n, "beta", 0.5f) - 0.5f) > 1e-6f) {
+      unsupported(n, "HardSigmoid with alpha/beta other than 0.2/0.5 (Keras 2's hard_sigmoid)");
+    }
+    a = ir::Activation::kHardSigmoid;
   } else if (op == "Softplus") {
     a = ir::Activation::kSoftplus;
   } else if (op == "Softsign") {
@@ -1425,7 +1600,8 @@ void Reader::place_activation(const pb::NodeProto& n, const std::string& x, ir::
   if (!elementwise_ok(v.layout)) unsupported(n, fmt::format("input '{}' is in {} layout here", x, layout_name(v.layout)));
   Layer& prev = graph_.layer(v.layer);
   bool fusable = prev.kind == LayerKind::kDense || prev.kind == LayerKind::kConv1D || prev.kind == LayerKind::kConv2D ||
-                 prev.kind == LayerKind::kDepthwiseConv2D;
+                 prev.kind == LayerKind::kDepthwiseConv2D || prev.kind == LayerKind::kSeparableConv1D ||
+                 prev.kind == LayerKind::kSeparableConv2D;
   if (!hints.has("layer") && fusable && prev.activation == ir::Activation::kLinear && absorbable(x)) {
     prev.activation = a;
     prev.alpha = alpha;
@@ -1507,7 +1683,16 @@ void Reader::map_global_pool(const pb::NodeProto& n) {
   l.kind = dims == 1 ? (max ? LayerKind::kGlobalMaxPool1D : LayerKind::kGlobalAvgPool1D)
                      : (max ? LayerKind::kGlobalMaxPool2D : LayerKind::kGlobalAvgPool2D);
   l.inputs = {x.layer};
-  define(n.output(0), Value{add_layer(l, n), Layout::kKeepDims}, true);
+  // Read as [N,C] by Flatten/Squeeze/Reshape (a keepdims layout they drop); anything else (a 1x1 Conv or the Mul of
+  // a squeeze-and-excitation block) reads the [N,C,1,1] tensor itself: an ir pool with keepdims.
+  bool flattened = true;
+  for (const auto& r : model_.graph().node()) {
+    bool reads = std::find(r.input().begin(), r.input().end(), n.output(0)) != r.input().end();
+    if (reads && r.op_type() != "Flatten" && r.op_type() != "Squeeze" && r.op_type() != "Reshape") flattened = false;
+  }
+  for (const auto& o : model_.graph().output()) flattened = flattened && o.name() != n.output(0);
+  l.keepdims = !flattened;
+  define(n.output(0), Value{add_layer(l, n), flattened ? Layout::kKeepDims : Layout::kFirst}, true);
 }
 
 void Reader::map_flatten(const pb::NodeProto& n) {
@@ -1542,14 +1727,34 @@ void Reader::map_reshape(const pb::NodeProto& n) {
     raw.assign(s.data_ptr<int64_t>(), s.data_ptr<int64_t>() + s.numel());
   }
   if (attr_int(n, "allowzero", 0) != 0 && std::count(raw.begin(), raw.end(), 0) > 0) unsupported(n, "allowzero=1 with a zero in the shape");
-  if (v.layout == Layout::kLstmYh) {  // [1,N,U] -> [N,U]
+  const bool batch_kept = !raw.empty() && (raw[0] == -1 || raw[0] == 0 || raw[0] == fixed_batch_);
+  if (v.layout == Layout::kLstmYh && !graph_.layer(v.layer).bidirectional) {  // [1,N,U] -> [N,U]
     if (raw.size() == 2 && raw[1] == shape_of(v.layer).at(0) && (raw[0] == -1 || raw[0] == fixed_batch_)) {
       alias(n, Layout::kFirst);
       return;
     }
-    unsupported(n, fmt::format("reshape of an LSTM Y_h output to {}", ints(raw)));
+    unsupported(n, fmt::format("reshape of a recurrent Y_h output to {}", ints(raw)));
   }
-  if (v.layout == Layout::kTime || v.layout == Layout::kLstmY) unsupported(n, fmt::format("input in {} layout", layout_name(v.layout)));
+  if (v.layout == Layout::kYhDirsLast) {  // [N,2,U] -> [N,2U]: the directions concatenated
+    if (raw.size() == 2 && batch_kept && (raw[1] == -1 || raw[1] == shape_of(v.layer).at(0))) {
+      alias(n, Layout::kFirst);
+      return;
+    }
+    unsupported(n, fmt::format("reshape of a bidirectional Y_h [N,2,U] to {} (snare: [N,2U])", ints(raw)));
+  }
+  if (v.layout == Layout::kYDirsLast) {  // [L,N,2,U] -> [L,N,2U]
+    const Shape& s = shape_of(v.layer);  // (2U, L)
+    bool steps = raw.size() == 3 && (raw[0] == 0 || raw[0] == s.at(1));
+    bool batch = raw.size() == 3 && (raw[1] == 0 || (raw[1] == -1 && raw[2] != -1) || raw[1] == fixed_batch_);
+    if (steps && batch && (raw[2] == -1 || raw[2] == s.at(0))) {
+      alias(n, Layout::kTime);
+      return;
+    }
+    unsupported(n, fmt::format("reshape of a bidirectional Y [L,N,2,U] to {} (snare: [L,N,2U])", ints(raw)));
+  }
+  if (v.layout != Layout::kFirst && v.layout != Layout::kLast && v.layout != Layout::kKeepDims) {
+    unsupported(n, fmt::format("input in {} layout", layout_name(v.layout)));
+  }
   if (raw.empty()) unsupported(n, "reshape to a scalar");
   Shape in_onnx = onnx_shape(v);
   // The first entry must keep the batch: 0 (copy), -1 with every other entry fixed, or the fixed batch.
@@ -1622,6 +1827,12 @@ void Reader::map_transpose(const pb::NodeProto& n) {
     }
     unsupported(n, fmt::format("perm {} of a {} tensor (snare: NCHW<->NHWC only)", ints(perm), layout_name(v.layout)));
   }
+  // A bidirectional output's direction axis moved next to the units, before a Reshape concatenates the two (the
+  // form LibTorch exports): only the concat merge mode reads it so.
+  bool concat_bi = (v.layout == Layout::kLstmY || v.layout == Layout::kLstmYh) && graph_.layer(v.layer).bidirectional &&
+                   graph_.layer(v.layer).merge_mode == ir::MergeMode::kConcat;
+  if (concat_bi && v.layout == Layout::kLstmY && perm == std::vector<int64_t>{0, 2, 1, 3}) return alias(n, Layout::kYDirsLast);
+  if (concat_bi && v.layout == Layout::kLstmYh && perm == std::vector<int64_t>{1, 0, 2}) return alias(n, Layout::kYhDirsLast);
   if (rank >= 3 && !snare_permute) {
     if (v.layout == Layout::kFirst && perm == perm_to_last(rank)) return alias(n, Layout::kLast);
     if (v.layout == Layout::kLast && perm == perm_to_first(rank)) return alias(n, Layout::kFirst);
@@ -1767,6 +1978,11 @@ void Reader::map_gather(const pb::NodeProto& n) {
 // x.mean((2, 3))). keepdims=1 keeps [N,C,1,1] like GlobalAveragePool.
 void Reader::map_reduce(const pb::NodeProto& n) {
   const Value& v = value(n, 0);
+  if (v.layout == Layout::kLstmY || v.layout == Layout::kLstmYh) return map_direction_reduce(n);
+  if (n.op_type() == "ReduceSum" || n.op_type() == "ReduceProd") {
+    unsupported(n, fmt::format("{} of a {} tensor (snare reads it only as the merge of a bidirectional recurrent layer)",
+                               n.op_type(), layout_name(v.layout)));
+  }
   if (v.layout != Layout::kFirst && v.layout != Layout::kLast) {
     unsupported(n, fmt::format("input '{}' is in {} layout here", n.input(0), layout_name(v.layout)));
   }
@@ -1797,16 +2013,17 @@ void Reader::map_squeeze(const pb::NodeProto& n) {
   const Value& v = value(n, 0);
   int64_t rank = onnx_rank(v);
   std::vector<int64_t> axes = axes_of(n, 13, rank);
-  if (v.layout == Layout::kLstmYh && axes == std::vector<int64_t>{0}) return alias(n, Layout::kFirst);
-  if (v.layout == Layout::kLstmY && axes == std::vector<int64_t>{1}) return alias(n, Layout::kTime);
+  const bool one_direction = (v.layout == Layout::kLstmY || v.layout == Layout::kLstmYh) && !graph_.layer(v.layer).bidirectional;
+  if (one_direction && v.layout == Layout::kLstmYh && axes == std::vector<int64_t>{0}) return alias(n, Layout::kFirst);
+  if (one_direction && v.layout == Layout::kLstmY && axes == std::vector<int64_t>{1}) return alias(n, Layout::kTime);
   if (is_unit(v.layout) && axes == std::vector<int64_t>{unit_axis(v.layout)}) return alias(n, squeezed(v.layout));
   if (v.layout == Layout::kKeepDims) {
     std::vector<int64_t> spatial;
     for (int64_t i = 2; i < rank; ++i) spatial.push_back(i);
     if (axes == spatial) return alias(n, Layout::kFirst);
   }
-  unsupported(n, fmt::format("squeeze of axes {} of a {} tensor (snare: only LSTM outputs, kept pool axes and the unit "
-                             "axis of a 1-D conv or pool written as 2-D)",
+  unsupported(n, fmt::format("squeeze of axes {} of a {} tensor (snare: only one-direction recurrent outputs, kept pool "
+                             "axes and the unit axis of a 1-D conv or pool written as 2-D)",
                              ints(axes), layout_name(v.layout)));
 }
 
@@ -1887,46 +2104,90 @@ void Reader::map_batchnorm(const pb::NodeProto& n) {
   define(n.output(0), Value{add_layer(l, n), v.layout}, true);
 }
 
-/// ONNX gate blocks i,o,f,c -> ir (LibTorch) i,f,g,o along axis 0.
-at::Tensor gates_from_onnx(const at::Tensor& t) {
-  auto q = t.chunk(4, 0);
-  return at::cat({q[0], q[2], q[3], q[1]}, 0).contiguous();
-}
-
-void Reader::map_lstm(const pb::NodeProto& n) {
+void Reader::map_recurrent(const pb::NodeProto& n) {
+  const std::string& op = n.op_type();
+  const LayerKind kind = op == "LSTM" ? LayerKind::kLSTM : op == "GRU" ? LayerKind::kGRU : LayerKind::kSimpleRNN;
+  const int64_t gates = ir::gate_count(kind);
   const Value& x = value(n, 0);
   if (x.layout != Layout::kTime) {
-    unsupported(n, fmt::format("input is {} [N,...]; snare reads LSTMs whose input is transposed to [L,N,C]", layout_name(x.layout)));
+    unsupported(n, fmt::format("input is {} [N,...]; snare reads {}s whose input is transposed to [L,N,C]", layout_name(x.layout), op));
   }
   std::string direction = attr_string(n, "direction", "forward");
-  if (direction != "forward") unsupported(n, "direction '" + direction + "'");
+  if (direction != "forward" && direction != "bidirectional") unsupported(n, "direction '" + direction + "'");
+  const int64_t dirs = direction == "bidirectional" ? 2 : 1;
   if (attr_int(n, "input_forget", 0) != 0) unsupported(n, "input_forget=1");
   if (find_attribute(n, "clip")) unsupported(n, "clip");
   if (attr_int(n, "layout", 0) != 0) unsupported(n, "layout=1");
-  if (auto acts = attr_strings(n, "activations"); acts && *acts != std::vector<std::string>{"Sigmoid", "Tanh", "Tanh"}) {
-    unsupported(n, fmt::format("activations [{}] (snare: Sigmoid, Tanh, Tanh)", fmt::join(*acts, ", ")));
+  if (find_attribute(n, "activation_alpha") || find_attribute(n, "activation_beta")) {
+    unsupported(n, "activation_alpha / activation_beta (snare: the activations' defaults)");
   }
   if (present(n, 4)) unsupported(n, "sequence_lens");
-  for (int i : {5, 6, 7}) {
+  const int last_state_input = kind == LayerKind::kLSTM ? 7 : 5;  // initial_h (, initial_c, P)
+  for (int i = 5; i <= last_state_input; ++i) {
     if (present(n, i) && constant(n, i).ne(0).any().item<bool>()) unsupported(n, "non-zero initial state or peepholes");
   }
-  at::Tensor w = constant(n, 1).to(at::kFloat), r = constant(n, 2).to(at::kFloat);
-  if (w.dim() != 3 || w.size(0) != 1 || r.dim() != 3) model_error(n, "W and R must be [1,4H,C] and [1,4H,H]");
   Layer l;
-  l.kind = LayerKind::kLSTM;
+  l.kind = kind;
   l.inputs = {x.layer};
-  l.units = attr_int(n, "hidden_size", r.size(2));
   l.activation = ir::Activation::kTanh;
-  // snare runs LSTMs with tanh whatever the activation says; the hint keeps a linear tag round-tripping.
-  if (parse_hints(n.doc_string()).values["activation"] == "linear") l.activation = ir::Activation::kLinear;
-  l.weights["weight_ih"] = gates_from_onnx(w[0]);
-  l.weights["weight_hh"] = gates_from_onnx(r[0]);
+  l.bidirectional = dirs == 2;
+  // Activations per direction: LSTM (f, g, h) must be the defaults; GRU (f, g) = (gates, cell); RNN (g) = (cell).
+  std::vector<std::string> defaults = kind == LayerKind::kLSTM ? std::vector<std::string>{"Sigmoid", "Tanh", "Tanh"}
+                                      : kind == LayerKind::kGRU ? std::vector<std::string>{"Sigmoid", "Tanh"}
+                                                                : std::vector<std::string>{"Tanh"};
+  std::vector<std::string> acts = attr_strings(n, "activations").value_or(std::vector<std::string>{});
+  if (acts.empty()) {
+    for (int64_t d = 0; d < dirs; ++d) acts.insert(acts.end(), defaults.begin(), defaults.end());
+  }
+  if (acts.size() != defaults.size() * static_cast<size_t>(dirs)) {
+    model_error(n, fmt::format("{} activations for {} direction(s), expected {}", acts.size(), dirs, defaults.size() * dirs));
+  }
+  if (dirs == 2 && !std::equal(acts.begin(), acts.begin() + static_cast<std::ptrdiff_t>(defaults.size()),
+                               acts.begin() + static_cast<std::ptrdiff_t>(defaults.size()))) {
+    unsupported(n, fmt::format("directions with different activations [{}]", fmt::join(acts, ", ")));
+  }
+  auto activation = [&](size_t i) {
+    auto a = recurrent_activation_from_onnx(acts[i]);
+    if (!a) unsupported(n, fmt::format("activation {} (snare: Tanh, Sigmoid, Relu, HardSigmoid, Softsign, Softplus)", acts[i]));
+    return *a;
+  };
+  if (kind == LayerKind::kLSTM) {
+    if (std::vector<std::string>(acts.begin(), acts.begin() + 3) != defaults) {
+      unsupported(n, fmt::format("activations [{}] (snare: Sigmoid, Tanh, Tanh)", fmt::join(acts, ", ")));
+    }
+    // snare runs LSTMs with tanh whatever the activation says; the hint keeps a linear tag round-tripping.
+    if (parse_hints(n.doc_string()).values["activation"] == "linear") l.activation = ir::Activation::kLinear;
+  } else if (kind == LayerKind::kGRU) {
+    l.recurrent_activation = activation(0);
+    if (l.recurrent_activation != ir::Activation::kSigmoid && l.recurrent_activation != ir::Activation::kHardSigmoid) {
+      unsupported(n, fmt::format("gate activation {} (snare: Sigmoid, HardSigmoid)", acts[0]));
+    }
+    l.activation = activation(1);
+    l.reset_after = attr_int(n, "linear_before_reset", 0) != 0;
+  } else {
+    l.activation = activation(0);
+  }
+  at::Tensor w = constant(n, 1).to(at::kFloat), r = constant(n, 2).to(at::kFloat);
+  if (w.dim() != 3 || w.size(0) != dirs || r.dim() != 3 || r.size(0) != dirs || w.size(1) % gates != 0) {
+    model_error(n, fmt::format("W and R must be [{},{}H,C] and [{},{}H,H]", dirs, gates, dirs, gates));
+  }
+  l.units = attr_int(n, "hidden_size", r.size(2));
   l.use_bias = present(n, 3);
+  at::Tensor b;
   if (l.use_bias) {
-    at::Tensor b = constant(n, 3).to(at::kFloat).reshape({-1});
-    if (b.numel() != 8 * l.units) model_error(n, fmt::format("B has {} values, expected {}", b.numel(), 8 * l.units));
-    l.weights["bias_ih"] = gates_from_onnx(b.narrow(0, 0, 4 * l.units));
-    l.weights["bias_hh"] = gates_from_onnx(b.narrow(0, 4 * l.units, 4 * l.units));
+    b = constant(n, 3).to(at::kFloat).reshape({dirs, -1});
+    if (b.size(1) != 2 * gates * l.units) {
+      model_error(n, fmt::format("B has {} values per direction, expected {}", b.size(1), 2 * gates * l.units));
+    }
+  }
+  for (int64_t d = 0; d < dirs; ++d) {
+    std::vector<std::string> names = ir::recurrent_weight_names(l, d == 1);
+    l.weights[names[0]] = gates_from_onnx(w[d], kind);
+    l.weights[names[1]] = gates_from_onnx(r[d], kind);
+    if (l.use_bias) {
+      l.weights[names[2]] = gates_from_onnx(b[d].narrow(0, 0, gates * l.units), kind);
+      l.weights[names[3]] = gates_from_onnx(b[d].narrow(0, gates * l.units, gates * l.units), kind);
+    }
   }
   auto used = [&](int i) { return n.output_size() > i && !n.output(i).empty() && uses_[n.output(i)] > 0; };
   if (used(2)) unsupported(n, "the cell state output Y_c is used");
@@ -1938,6 +2199,34 @@ void Reader::map_lstm(const pb::NodeProto& n) {
   } else if (n.output_size() > 1 && !n.output(1).empty()) {
     define(n.output(1), Value{name, Layout::kLstmYh}, true);
   }
+}
+
+void Reader::map_direction_reduce(const pb::NodeProto& n) {
+  // Only as a Bidirectional merge: ReduceSum / ReduceMean / ReduceProd of a bidirectional output over its direction
+  // axis (Y: 1, Y_h: 0), keepdims=0.
+  const Value& v = value(n, 0);
+  const std::string& op = n.op_type();
+  bool recurrent_out = v.layout == Layout::kLstmY || v.layout == Layout::kLstmYh;
+  if (!recurrent_out || !graph_.layer(v.layer).bidirectional) {
+    unsupported(n, fmt::format("{} of a {} tensor (snare reads it only as the merge of a bidirectional recurrent layer)", op,
+                               layout_name(v.layout)));
+  }
+  std::vector<int64_t> axes = attr_ints(n, "axes").value_or(std::vector<int64_t>{});
+  if (op == "ReduceSum" && opset_ >= 13 && present(n, 1)) {
+    const at::Tensor& a = constant(n, 1);
+    axes.assign(a.data_ptr<int64_t>(), a.data_ptr<int64_t>() + a.numel());
+  }
+  const int64_t rank = onnx_rank(v), dir_axis = v.layout == Layout::kLstmY ? 1 : 0;
+  for (auto& a : axes) a = a < 0 ? a + rank : a;
+  if (axes != std::vector<int64_t>{dir_axis} || attr_int(n, "keepdims", 1) != 0) {
+    unsupported(n, fmt::format("{} over axes {} keepdims={} (snare: over the direction axis {} with keepdims=0)", op, ints(axes),
+                               attr_int(n, "keepdims", 1), dir_axis));
+  }
+  if (!absorbable(n.input(0))) unsupported(n, "the bidirectional output is read elsewhere too");
+  Layer& l = graph_.layer(v.layer);
+  l.merge_mode = op == "ReduceSum" ? ir::MergeMode::kSum : op == "ReduceMean" ? ir::MergeMode::kAve : ir::MergeMode::kMul;
+  graph_.infer_shapes();
+  alias(n, v.layout == Layout::kLstmY ? Layout::kTime : Layout::kFirst);
 }
 
 void Reader::unfold_flattens() {

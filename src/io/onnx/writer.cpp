@@ -2,7 +2,7 @@
 // Transposes, a separate activation node, ... around it); the tensor holding a layer's final output
 // is named after the layer too, so a reader can map nodes back to layers. Weights go out in LibTorch
 // layouts, which are ONNX's (Conv OIHW, Gemm with transB=1, depthwise [C*M,1,kh,kw] = Conv with group C),
-// except LSTM gates (i,f,g,o -> i,o,f,c). Activations opset 13 lacks (relu6, swish, hard_swish, gelu) are
+// except recurrent gate orders (LSTM i,f,g,o -> i,o,f,c; GRU r,z,n -> z,r,h). Activations opset 13 lacks (relu6, swish, hard_swish, gelu) are
 // short chains of standard ops (Clip, Sigmoid/HardSigmoid + Mul, the erf formula) that the reader recognises.
 // A channels-last Flatten read only by Dense layers goes out as a plain Flatten, its order folded
 // into the Dense weights: one Transpose less per inference, which counts for small deployed models.
@@ -23,6 +23,7 @@
 #include "common/error.h"
 #include "io/onnx/onnx.h"
 #include "io/onnx/proto.h"
+#include "io/onnx/recurrent.h"
 
 namespace snare::io::onnx {
 
@@ -70,12 +71,6 @@ std::vector<int64_t> onnx_pads(const Layer& l, const Shape& in) {
   return before;
 }
 
-/// ir LSTM gate blocks i,f,g,o -> ONNX i,o,f,c along axis 0.
-at::Tensor gates_to_onnx(const at::Tensor& t) {
-  auto q = t.chunk(4, 0);
-  return at::cat({q[0], q[3], q[1], q[2]}, 0).contiguous();
-}
-
 class Writer {
  public:
   explicit Writer(const ir::Graph& graph) : g_(graph) {}
@@ -106,6 +101,8 @@ class Writer {
   std::string weight(const Layer& l, const std::string& key, const at::Tensor& t);
   std::string ints_const(const std::string& name, const std::vector<int64_t>& values);
   std::string float_const(const std::string& name, float value);
+  /// LSTM / GRU / RNN node with the Transposes, Squeezes and merges around it (see layer()).
+  void recurrent(const Layer& l);
   /// Conv / depthwise Conv node (`group` 1 for a plain conv, C for a depthwise one) and its activation.
   void conv(const Layer& l, int64_t group);
   /// SeparableConv: the depthwise Conv (`<layer>/depthwise`, doc string `snare: separable`), then the pointwise
@@ -266,6 +263,11 @@ void Writer::activation(const Layer& l, const std::string& x, const std::string&
     case ir::Activation::kSoftplus: n = node("Softplus", name, {x}, {out}); break;
     case ir::Activation::kSoftsign: n = node("Softsign", name, {x}, {out}); break;
     case ir::Activation::kExponential: n = node("Exp", name, {x}, {out}); break;
+    case ir::Activation::kHardSigmoid:  // Keras 2's clip(0.2x + 0.5, 0, 1): ONNX HardSigmoid's defaults, written out
+      n = node("HardSigmoid", name, {x}, {out});
+      set_attr(n, "alpha", 0.2f);
+      set_attr(n, "beta", 0.5f);
+      break;
   }
   n->set_doc_string(hints.text());
 }
@@ -340,6 +342,70 @@ void Writer::conv(const Layer& l, int64_t group) {
   n->set_doc_string(hints.text());
   if (l.activation != ir::Activation::kLinear) {
     activation(l, pre, output_of(l), node_name(l.name + "/" + ir::activation_name(l.activation)), false);
+  }
+}
+
+void Writer::recurrent(const Layer& l) {
+  // ir (C, L) per sample -> ONNX [L, N, C]. Y [L,dirs,N,U] or Y_h [dirs,N,U] back to ir (U', L) / (U'):
+  //   one direction:  Y -> Squeeze(1) -> [L,N,U] -> Transpose(1,2,0);  Y_h -> Squeeze(0)
+  //   concat:         Y -> Transpose(0,2,1,3) -> Reshape(0,0,-1) -> [L,N,2U] -> Transpose(1,2,0);
+  //                   Y_h -> Transpose(1,0,2) -> Reshape(0,-1)  (LibTorch's export of a bidirectional RNN)
+  //   sum, ave, mul:  ReduceSum / ReduceMean / ReduceProd over the direction axis (keepdims=0)
+  // ONNX's backward direction already gives Y in input time order, as Keras' Bidirectional does after its flip.
+  const LayerKind kind = l.kind;
+  std::string seq = tensor_name(l.name + "/time_major");
+  pb::NodeProto* tr = node("Transpose", node_name(l.name + "/to_time_major"), {in(l)}, {seq});
+  set_attr(tr, "perm", std::vector<int64_t>{2, 0, 1});
+  std::vector<at::Tensor> w, r, b;
+  for (bool reverse : {false, true}) {
+    if (reverse && !l.bidirectional) break;
+    std::vector<std::string> names = ir::recurrent_weight_names(l, reverse);
+    w.push_back(gates_to_onnx(l.weights.at(names[0]), kind));
+    r.push_back(gates_to_onnx(l.weights.at(names[1]), kind));
+    if (l.use_bias) b.push_back(at::cat({gates_to_onnx(l.weights.at(names[2]), kind), gates_to_onnx(l.weights.at(names[3]), kind)}));
+  }
+  std::vector<std::string> inputs{seq, weight(l, "W", at::stack(w)), weight(l, "R", at::stack(r))};
+  if (l.use_bias) inputs.push_back(weight(l, "B", at::stack(b)));
+  std::string y = tensor_name(l.name + (l.return_sequences ? "/Y" : "/Y_h"));
+  pb::NodeProto* n = node(recurrent_op(kind), l.name, inputs,
+                          l.return_sequences ? std::vector<std::string>{y} : std::vector<std::string>{"", y});
+  set_attr(n, "hidden_size", l.units);
+  const int64_t dirs = l.bidirectional ? 2 : 1;
+  if (l.bidirectional) set_attr(n, "direction", std::string("bidirectional"));
+  std::vector<std::string> acts;  // per direction: GRU (f, g) = (gates, cell), RNN (g); LSTM keeps its defaults
+  for (int64_t d = 0; d < dirs; ++d) {
+    if (kind == LayerKind::kGRU) acts.push_back(recurrent_activation_to_onnx(l.recurrent_activation, l.name));
+    if (kind != LayerKind::kLSTM) acts.push_back(recurrent_activation_to_onnx(l.activation, l.name));
+  }
+  if (!acts.empty()) set_attr(n, "activations", acts);
+  if (kind == LayerKind::kGRU) set_attr(n, "linear_before_reset", int64_t{l.reset_after ? 1 : 0});
+  if (kind == LayerKind::kLSTM && l.activation != ir::Activation::kTanh) {
+    n->set_doc_string(fmt::format("snare: activation={}", ir::activation_name(l.activation)));
+  }
+  // Y_h [dirs,N,U] -> [N,dirs*U] / Y [L,dirs,N,U] -> [L,N,dirs*U] (concat), or the two directions reduced.
+  const std::string out_last = l.return_sequences ? tensor_name(l.name + "/merged") : output_of(l);
+  const int64_t dir_axis = l.return_sequences ? 1 : 0;
+  if (!l.bidirectional) {
+    node("Squeeze", node_name(l.name + "/squeeze"), {y, ints_const(l.name + ".squeeze_axes", {dir_axis})}, {out_last});
+  } else if (l.merge_mode == ir::MergeMode::kConcat) {
+    std::string dirs_last = tensor_name(l.name + "/directions_last");
+    pb::NodeProto* t = node("Transpose", node_name(l.name + "/directions_last"), {y}, {dirs_last});
+    set_attr(t, "perm", l.return_sequences ? std::vector<int64_t>{0, 2, 1, 3} : std::vector<int64_t>{1, 0, 2});
+    std::vector<int64_t> shape = l.return_sequences ? std::vector<int64_t>{0, 0, -1} : std::vector<int64_t>{0, -1};
+    node("Reshape", node_name(l.name + "/concat"), {dirs_last, ints_const(l.name + ".concat_shape", shape)}, {out_last});
+  } else {
+    const char* op = l.merge_mode == ir::MergeMode::kSum ? "ReduceSum" : l.merge_mode == ir::MergeMode::kAve ? "ReduceMean" : "ReduceProd";
+    std::string merge_name = node_name(l.name + "/" + ir::merge_mode_name(l.merge_mode));
+    // Opset 13's ReduceSum takes its axes as an input; ReduceMean and ReduceProd still as an attribute.
+    pb::NodeProto* m = l.merge_mode == ir::MergeMode::kSum
+                           ? node(op, merge_name, {y, ints_const(l.name + ".direction_axis", {dir_axis})}, {out_last})
+                           : node(op, merge_name, {y}, {out_last});
+    if (l.merge_mode != ir::MergeMode::kSum) set_attr(m, "axes", std::vector<int64_t>{dir_axis});
+    set_attr(m, "keepdims", int64_t{0});
+  }
+  if (l.return_sequences) {
+    pb::NodeProto* back = node("Transpose", node_name(l.name + "/to_channels_first"), {out_last}, {output_of(l)});
+    set_attr(back, "perm", std::vector<int64_t>{1, 2, 0});
   }
 }
 
@@ -508,34 +574,9 @@ void Writer::layer(const Layer& l) {
       set_attr(n, "axis", l.axis + 1);
       return;
     }
-    case LayerKind::kLSTM: {
-      // ir (C, L) per sample -> ONNX [L, N, C]; Y [L,1,N,U] or Y_h [1,N,U] back to ir (U, L) / (U).
-      std::string seq = tensor_name(l.name + "/time_major");
-      pb::NodeProto* tr = node("Transpose", node_name(l.name + "/to_time_major"), {in(l)}, {seq});
-      set_attr(tr, "perm", std::vector<int64_t>{2, 0, 1});
-      std::vector<std::string> inputs{seq, weight(l, "W", gates_to_onnx(l.weights.at("weight_ih")).unsqueeze(0)),
-                                      weight(l, "R", gates_to_onnx(l.weights.at("weight_hh")).unsqueeze(0))};
-      if (l.use_bias) {
-        at::Tensor b = at::cat({gates_to_onnx(l.weights.at("bias_ih")), gates_to_onnx(l.weights.at("bias_hh"))});
-        inputs.push_back(weight(l, "B", b.unsqueeze(0)));
-      }
-      std::string y = tensor_name(l.name + (l.return_sequences ? "/Y" : "/Y_h"));
-      pb::NodeProto* n = node("LSTM", l.name, inputs,
-                              l.return_sequences ? std::vector<std::string>{y} : std::vector<std::string>{"", y});
-      set_attr(n, "hidden_size", l.units);
-      if (l.activation != ir::Activation::kTanh) {
-        n->set_doc_string(fmt::format("snare: activation={}", ir::activation_name(l.activation)));
-      }
-      if (l.return_sequences) {
-        std::string squeezed = tensor_name(l.name + "/Y_squeezed");
-        node("Squeeze", node_name(l.name + "/squeeze"), {y, ints_const(l.name + ".squeeze_axes", {1})}, {squeezed});
-        pb::NodeProto* back = node("Transpose", node_name(l.name + "/to_channels_first"), {squeezed}, {output_of(l)});
-        set_attr(back, "perm", std::vector<int64_t>{1, 2, 0});
-      } else {
-        node("Squeeze", node_name(l.name + "/squeeze"), {y, ints_const(l.name + ".squeeze_axes", {0})}, {output_of(l)});
-      }
-      return;
-    }
+    case LayerKind::kLSTM:
+    case LayerKind::kGRU:
+    case LayerKind::kSimpleRNN: recurrent(l); return;
     case LayerKind::kPermute: {
       std::vector<int64_t> perm{0};  // the batch axis stays first
       for (int64_t p : l.permutation) perm.push_back(p + 1);

@@ -1,0 +1,22 @@
+// Internal to snare::exec: the LibTorch lowering of activations and recurrent layers, shared by network.cpp and
+// recurrent.cpp. Not part of the module's interface.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <functional>
+#include <string>
+
+#include "ir/layer.h"
+
+namespace snare::exec::detail {
+
+/// `a` applied to x [N, C, ...] (softmax over the channel axis 1).
+at::Tensor activate(const at::Tensor& x, ir::Activation a, double alpha);
+
+/// Runs recurrent layer `l` (LSTM, GRU, SimpleRNN; one or two directions) on x [N, C, L]; returns [N, U', L] with
+/// return_sequences, else [N, U'] (U' = recurrent_output_units). `weight` looks up the layer's tensors by ir name.
+at::Tensor recurrent(const at::Tensor& x, const ir::Layer& l, const std::function<const at::Tensor&(const std::string&)>& weight,
+                     bool training);
+
+}  // namespace snare::exec::detail
