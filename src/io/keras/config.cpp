@@ -581,6 +581,16 @@ ir::Layer to_ir_layer(const LayerEntry& e, const std::vector<ir::Shape>& ins, co
   l.kind = k->kind;
   l.inputs = e.inputs;
   auto fail = [&](const std::string& what) { return ModelError(fmt::format("{}: {}: {}", file, where(e), what)); };
+  // The fields every convolution shares: kernel, strides, dilation, padding, bias, activation.
+  auto read_window = [&](size_t n) {
+    l.kernel = ints(c, "kernel_size", n, {});
+    if (l.kernel.empty()) throw fail("has no kernel_size");
+    l.strides = ints(c, "strides", n, std::vector<int64_t>(n, 1));
+    l.dilation = ints(c, "dilation_rate", n, std::vector<int64_t>(n, 1));
+    l.padding = c.value("padding", std::string("valid")) == "same" ? ir::Padding::kSame : ir::Padding::kValid;
+    l.use_bias = c.value("use_bias", true);
+    set_fused_activation(l, c);
+  };
   auto rank_of_input = [&]() -> size_t {
     if (ins.empty()) throw fail("has no input");
     return ins[0].size();
@@ -612,35 +622,21 @@ ir::Layer to_ir_layer(const LayerEntry& e, const std::vector<ir::Shape>& ins, co
         break;
       case LayerKind::kConv1D:
       case LayerKind::kConv2D: {
-        size_t n = spatial_dims(l.kind);
         l.units = c.at("filters").get<int64_t>();
-        l.kernel = ints(c, "kernel_size", n, {});
-        if (l.kernel.empty()) throw fail("has no kernel_size");
-        l.strides = ints(c, "strides", n, std::vector<int64_t>(n, 1));
-        l.dilation = ints(c, "dilation_rate", n, std::vector<int64_t>(n, 1));
-        l.padding = c.value("padding", std::string("valid")) == "same" ? ir::Padding::kSame : ir::Padding::kValid;
-        l.use_bias = c.value("use_bias", true);
+        read_window(spatial_dims(l.kind));
         l.groups = c.value("groups", int64_t{1});
         if (l.units % l.groups != 0) throw fail(fmt::format("groups {} does not divide filters {}", l.groups, l.units));
         if (ins.empty() || ins[0].empty() || ins[0][0] % l.groups != 0) {
           throw fail(fmt::format("groups {} does not divide the input channels {}", l.groups,
                                  ins.empty() ? std::string("?") : ir::shape_string(ins[0])));
         }
-        set_fused_activation(l, c);
         break;
       }
       case LayerKind::kSeparableConv1D:
       case LayerKind::kSeparableConv2D: {
-        size_t n = spatial_dims(l.kind);
         l.units = c.at("filters").get<int64_t>();
         l.multiplier = c.value("depth_multiplier", int64_t{1});
-        l.kernel = ints(c, "kernel_size", n, {});
-        if (l.kernel.empty()) throw fail("has no kernel_size");
-        l.strides = ints(c, "strides", n, std::vector<int64_t>(n, 1));
-        l.dilation = ints(c, "dilation_rate", n, std::vector<int64_t>(n, 1));
-        l.padding = c.value("padding", std::string("valid")) == "same" ? ir::Padding::kSame : ir::Padding::kValid;
-        l.use_bias = c.value("use_bias", true);
-        set_fused_activation(l, c);
+        read_window(spatial_dims(l.kind));
         break;
       }
       case LayerKind::kDepthwiseConv2D: {
@@ -649,13 +645,7 @@ ir::Layer to_ir_layer(const LayerEntry& e, const std::vector<ir::Shape>& ins, co
         }
         l.multiplier = c.value("depth_multiplier", int64_t{1});
         l.units = ins[0][0] * l.multiplier;
-        l.kernel = ints(c, "kernel_size", 2, {});
-        if (l.kernel.empty()) throw fail("has no kernel_size");
-        l.strides = ints(c, "strides", 2, {1, 1});
-        l.dilation = ints(c, "dilation_rate", 2, {1, 1});
-        l.padding = c.value("padding", std::string("valid")) == "same" ? ir::Padding::kSame : ir::Padding::kValid;
-        l.use_bias = c.value("use_bias", true);
-        set_fused_activation(l, c);
+        read_window(2);
         break;
       }
       case LayerKind::kMaxPool1D:
