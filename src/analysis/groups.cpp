@@ -9,6 +9,7 @@
 #include <set>
 
 #include "common/error.h"
+#include "ir/kind_traits.h"
 
 namespace snare::analysis {
 
@@ -64,6 +65,21 @@ class Tracer {
 
  private:
   void read(const ir::Layer& l, const std::string& from, const Positions& pos, Trace& t) {
+    const ir::KindTraits& kt = ir::traits(l.kind);
+    if (kt.flow == ir::ChannelFlow::kPerChannel && !kt.weighted) {
+      if (l.kind == LayerKind::kActivation && l.activation == ir::Activation::kSoftmax) {
+        t.blocked = fmt::format("a softmax over channels in '{}' couples all units", l.name);
+        return;
+      }
+      follow(l.name, pos, t);
+      return;
+    }
+    if (kt.flow == ir::ChannelFlow::kMerge) {
+      // Channel c of every operand meets channel c of the others (a broadcast [C,1,1] gate too).
+      t.adds.push_back(l.name);
+      follow(l.name, pos, t);
+      return;
+    }
     switch (l.kind) {
       case LayerKind::kConv1D:
       case LayerKind::kConv2D:
@@ -91,29 +107,6 @@ class Tracer {
         t.uses.push_back({l.name, UnitUse::Kind::kBatchNorm, pos});
         follow(l.name, pos, t);
         return;
-      case LayerKind::kMaxPool1D:
-      case LayerKind::kMaxPool2D:
-      case LayerKind::kAvgPool1D:
-      case LayerKind::kAvgPool2D:
-      case LayerKind::kGlobalAvgPool1D:
-      case LayerKind::kGlobalAvgPool2D:
-      case LayerKind::kGlobalMaxPool1D:
-      case LayerKind::kGlobalMaxPool2D:
-      case LayerKind::kZeroPadding1D:
-      case LayerKind::kZeroPadding2D:
-      case LayerKind::kCropping1D:
-      case LayerKind::kCropping2D:
-      case LayerKind::kUpSampling1D:
-      case LayerKind::kUpSampling2D:
-      case LayerKind::kDropout:
-      case LayerKind::kActivation: {
-        if (l.kind == LayerKind::kActivation && l.activation == ir::Activation::kSoftmax) {
-          t.blocked = fmt::format("a softmax over channels in '{}' couples all units", l.name);
-          return;
-        }
-        follow(l.name, pos, t);
-        return;
-      }
       case LayerKind::kFlatten: {
         const ir::Shape& in = g_.layer(from).output_shape;
         if (in.size() <= 1) {
@@ -148,16 +141,6 @@ class Tracer {
         follow(l.name, shifted, t);
         return;
       }
-      case LayerKind::kAdd:
-      case LayerKind::kSubtract:
-      case LayerKind::kMultiply:
-      case LayerKind::kAverage:
-      case LayerKind::kMaximum:
-      case LayerKind::kMinimum:
-        // Channel c of every operand meets channel c of the others (a broadcast [C,1,1] gate too).
-        t.adds.push_back(l.name);
-        follow(l.name, pos, t);
-        return;
       case LayerKind::kReshape:
         if (adds_unit_axes(g_.layer(from).output_shape, l.output_shape)) {
           // [C] -> [C,1,1] (a squeeze-and-excitation gate): channel c stays channel c; the target names C.
@@ -176,6 +159,8 @@ class Tracer {
         follow(l.name, pos, t);
         return;
       case LayerKind::kInput: return;
+      default:
+        throw InternalError(fmt::format("unit groups: no channel rule for '{}' ({})", l.name, ir::kind_name(l.kind)));
     }
   }
 
@@ -187,27 +172,16 @@ class Tracer {
 std::string producer_behind(const ir::Graph& g, const std::string& layer) {
   const ir::Layer& l = g.layer(layer);
   if (ir::has_units(l.kind)) return l.name;
+  const ir::ChannelFlow flow = ir::traits(l.kind).flow;
+  if (flow == ir::ChannelFlow::kPerChannel || flow == ir::ChannelFlow::kMerge) return producer_behind(g, l.inputs.at(0));
   switch (l.kind) {
-    case LayerKind::kActivation:
-    case LayerKind::kDropout:
-    case LayerKind::kBatchNorm:
-    case LayerKind::kMaxPool1D:
-    case LayerKind::kMaxPool2D:
-    case LayerKind::kAvgPool1D:
-    case LayerKind::kAvgPool2D:
-    case LayerKind::kZeroPadding1D:
-    case LayerKind::kZeroPadding2D:
-    case LayerKind::kCropping1D:
-    case LayerKind::kCropping2D:
-    case LayerKind::kUpSampling1D:
-    case LayerKind::kUpSampling2D: return producer_behind(g, l.inputs.at(0));
     case LayerKind::kReshape:
       return adds_unit_axes(g.layer(l.inputs.at(0)).output_shape, l.output_shape) ? producer_behind(g, l.inputs.at(0))
                                                                                     : "";
     case LayerKind::kDepthwiseConv2D: return l.multiplier == 1 ? producer_behind(g, l.inputs.at(0)) : "";
     case LayerKind::kPermute:
       return !l.permutation.empty() && l.permutation[0] == 0 ? producer_behind(g, l.inputs.at(0)) : "";
-    default: return ir::is_merge(l.kind) ? producer_behind(g, l.inputs.at(0)) : "";
+    default: return "";
   }
 }
 

@@ -8,6 +8,7 @@
 #include <numeric>
 
 #include "common/error.h"
+#include "ir/kind_traits.h"
 
 namespace snare::analysis {
 
@@ -31,6 +32,8 @@ bool folded_bias(const ir::Layer& l, const std::string& name) {
 }  // namespace
 
 int64_t layer_macs(const ir::Layer& l, const std::vector<ir::Shape>& ins) {
+  // Weightless layers count no MACs (as in the published counts); BatchNorm folds into the layer before it.
+  if (!ir::traits(l.kind).weighted) return 0;
   switch (l.kind) {
     case LayerKind::kDense: return ins.at(0).at(0) * l.units;
     case LayerKind::kConv1D:
@@ -50,34 +53,8 @@ int64_t layer_macs(const ir::Layer& l, const std::vector<ir::Shape>& ins) {
       const ir::Shape& in = ins.at(0);
       return (l.bidirectional ? 2 : 1) * in.at(1) * ir::gate_count(l.kind) * l.units * (in.at(0) + l.units);
     }
-    case LayerKind::kInput:
-    case LayerKind::kMaxPool1D:
-    case LayerKind::kMaxPool2D:
-    case LayerKind::kAvgPool1D:
-    case LayerKind::kAvgPool2D:
-    case LayerKind::kGlobalAvgPool1D:
-    case LayerKind::kGlobalAvgPool2D:
-    case LayerKind::kGlobalMaxPool1D:
-    case LayerKind::kGlobalMaxPool2D:
-    case LayerKind::kFlatten:
-    case LayerKind::kReshape:
-    case LayerKind::kZeroPadding1D:
-    case LayerKind::kZeroPadding2D:
-    case LayerKind::kDropout:
-    case LayerKind::kBatchNorm:
-    case LayerKind::kActivation:
-    case LayerKind::kAdd:
-    case LayerKind::kConcatenate:
-    case LayerKind::kPermute:
-    case LayerKind::kSubtract:
-    case LayerKind::kMultiply:
-    case LayerKind::kAverage:
-    case LayerKind::kMaximum:
-    case LayerKind::kMinimum:
-    case LayerKind::kCropping1D:
-    case LayerKind::kCropping2D:
-    case LayerKind::kUpSampling1D:
-    case LayerKind::kUpSampling2D: return 0;
+    case LayerKind::kBatchNorm: return 0;
+    default: throw InternalError(fmt::format("layer '{}': no MAC count for kind {}", l.name, ir::kind_name(l.kind)));
   }
   return 0;
 }

@@ -1,51 +1,11 @@
 #include "ir/layer.h"
 
 #include "common/error.h"
+#include "ir/kind_traits.h"
 
 namespace snare::ir {
 
-const char* kind_name(LayerKind kind) {
-  switch (kind) {
-    case LayerKind::kInput: return "input";
-    case LayerKind::kDense: return "dense";
-    case LayerKind::kConv1D: return "conv1d";
-    case LayerKind::kConv2D: return "conv2d";
-    case LayerKind::kDepthwiseConv2D: return "depthwiseconv2d";
-    case LayerKind::kMaxPool1D: return "maxpool1d";
-    case LayerKind::kMaxPool2D: return "maxpool2d";
-    case LayerKind::kAvgPool1D: return "avgpool1d";
-    case LayerKind::kAvgPool2D: return "avgpool2d";
-    case LayerKind::kGlobalAvgPool1D: return "globalavgpool1d";
-    case LayerKind::kGlobalAvgPool2D: return "globalavgpool2d";
-    case LayerKind::kGlobalMaxPool1D: return "globalmaxpool1d";
-    case LayerKind::kGlobalMaxPool2D: return "globalmaxpool2d";
-    case LayerKind::kFlatten: return "flatten";
-    case LayerKind::kReshape: return "reshape";
-    case LayerKind::kZeroPadding1D: return "zeropadding1d";
-    case LayerKind::kZeroPadding2D: return "zeropadding2d";
-    case LayerKind::kDropout: return "dropout";
-    case LayerKind::kBatchNorm: return "batchnorm";
-    case LayerKind::kActivation: return "activation";
-    case LayerKind::kAdd: return "add";
-    case LayerKind::kConcatenate: return "concatenate";
-    case LayerKind::kLSTM: return "lstm";
-    case LayerKind::kGRU: return "gru";
-    case LayerKind::kSimpleRNN: return "simplernn";
-    case LayerKind::kPermute: return "permute";
-    case LayerKind::kSubtract: return "subtract";
-    case LayerKind::kMultiply: return "multiply";
-    case LayerKind::kAverage: return "average";
-    case LayerKind::kMaximum: return "maximum";
-    case LayerKind::kMinimum: return "minimum";
-    case LayerKind::kCropping1D: return "cropping1d";
-    case LayerKind::kCropping2D: return "cropping2d";
-    case LayerKind::kUpSampling1D: return "upsampling1d";
-    case LayerKind::kUpSampling2D: return "upsampling2d";
-    case LayerKind::kSeparableConv1D: return "separableconv1d";
-    case LayerKind::kSeparableConv2D: return "separableconv2d";
-  }
-  return "?";
-}
+const char* kind_name(LayerKind kind) { return traits(kind).name; }
 
 const char* activation_name(Activation activation) {
   switch (activation) {
@@ -107,15 +67,9 @@ Activation activation_from_name(const std::string& name) {
   throw UnsupportedError("unsupported activation '" + name + "' (supported: " + names + ")");
 }
 
-bool has_units(LayerKind kind) {
-  return kind == LayerKind::kDense || kind == LayerKind::kConv1D || kind == LayerKind::kConv2D ||
-         kind == LayerKind::kSeparableConv1D || kind == LayerKind::kSeparableConv2D || is_recurrent(kind);
-}
+bool has_units(LayerKind kind) { return traits(kind).flow == ChannelFlow::kOwnUnits; }
 
-bool is_merge(LayerKind kind) {
-  return kind == LayerKind::kAdd || kind == LayerKind::kSubtract || kind == LayerKind::kMultiply ||
-         kind == LayerKind::kAverage || kind == LayerKind::kMaximum || kind == LayerKind::kMinimum;
-}
+bool is_merge(LayerKind kind) { return traits(kind).flow == ChannelFlow::kMerge; }
 
 bool is_recurrent(LayerKind kind) {
   return kind == LayerKind::kLSTM || kind == LayerKind::kGRU || kind == LayerKind::kSimpleRNN;

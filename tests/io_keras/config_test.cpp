@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "common/error.h"
+#include "ir/kind_traits.h"
 #include "keras_test_util.h"
 
 namespace {
@@ -21,6 +22,21 @@ TEST(KerasConfig, ClassTableIsSortedAndUnique) {
   }
   EXPECT_EQ(keras::find_class("Conv3D"), nullptr);
   EXPECT_EQ(keras::find_class("dense"), nullptr);
+}
+
+// Every IR kind is written as a class the reader maps back to that kind, and only weighted kinds have weights.
+TEST(KerasConfig, EveryKindHasAClassThatReadsBackAndWeightNamesFollowTheTraits) {
+  for (const snare::ir::KindTraits& t : snare::ir::all_kind_traits()) {
+    snare::ir::Layer l;
+    l.name = t.name;
+    l.kind = t.kind;
+    for (keras::Style style : {keras::Style::kKeras2, keras::Style::kKeras3}) {
+      std::string cls = keras::keras_class_for(l, style);
+      ASSERT_NE(keras::find_class(cls), nullptr) << t.name << " -> " << cls;
+      EXPECT_EQ(keras::find_class(cls)->kind, t.kind) << t.name << " -> " << cls;
+    }
+    EXPECT_EQ(keras::keras_weight_names(l).empty(), !t.weighted) << t.name;
+  }
 }
 
 TEST(KerasConfig, SnakeCaseMatchesKerasNaming) {

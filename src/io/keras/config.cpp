@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "io/keras/layout.h"
 #include "io/keras/recurrent.h"
+#include "ir/kind_traits.h"
 
 namespace snare::io::keras {
 
@@ -134,16 +135,7 @@ std::string first_reason(std::initializer_list<std::string> reasons) {
   return "";
 }
 
-size_t spatial_dims(LayerKind k) {
-  switch (k) {
-    case LayerKind::kConv2D:
-    case LayerKind::kDepthwiseConv2D:
-    case LayerKind::kSeparableConv2D:
-    case LayerKind::kMaxPool2D:
-    case LayerKind::kAvgPool2D: return 2;
-    default: return 1;
-  }
-}
+size_t spatial_dims(LayerKind k) { return static_cast<size_t>(std::max(1, ir::traits(k).spatial_rank)); }
 
 /// Sets l.activation (and l.alpha for the fused forms whose slope Keras fixes).
 void set_fused_activation(ir::Layer& l, const Json& c) {
@@ -757,6 +749,7 @@ ir::Layer to_ir_layer(const LayerEntry& e, const std::vector<ir::Shape>& ins, co
 }
 
 std::vector<std::string> keras_weight_names(const ir::Layer& l) {
+  if (!ir::traits(l.kind).weighted) return {};
   switch (l.kind) {
     case LayerKind::kDense:
     case LayerKind::kConv1D:
@@ -781,33 +774,7 @@ std::vector<std::string> keras_weight_names(const ir::Layer& l) {
     case LayerKind::kLSTM:
     case LayerKind::kGRU:
     case LayerKind::kSimpleRNN: return recurrent_keras_names(l);
-    case LayerKind::kInput:
-    case LayerKind::kMaxPool1D:
-    case LayerKind::kMaxPool2D:
-    case LayerKind::kAvgPool1D:
-    case LayerKind::kAvgPool2D:
-    case LayerKind::kGlobalAvgPool1D:
-    case LayerKind::kGlobalAvgPool2D:
-    case LayerKind::kGlobalMaxPool1D:
-    case LayerKind::kGlobalMaxPool2D:
-    case LayerKind::kFlatten:
-    case LayerKind::kReshape:
-    case LayerKind::kZeroPadding1D:
-    case LayerKind::kZeroPadding2D:
-    case LayerKind::kDropout:
-    case LayerKind::kActivation:
-    case LayerKind::kAdd:
-    case LayerKind::kSubtract:
-    case LayerKind::kMultiply:
-    case LayerKind::kAverage:
-    case LayerKind::kMaximum:
-    case LayerKind::kMinimum:
-    case LayerKind::kCropping1D:
-    case LayerKind::kCropping2D:
-    case LayerKind::kUpSampling1D:
-    case LayerKind::kUpSampling2D:
-    case LayerKind::kConcatenate:
-    case LayerKind::kPermute: return {};
+    default: throw InternalError(fmt::format("layer '{}': no Keras weight names for kind {}", l.name, ir::kind_name(l.kind)));
   }
   return {};
 }
@@ -820,51 +787,18 @@ std::string keras_class_for(const ir::Layer& l, Style style) {
     }
   }
   if (ir::is_recurrent(l.kind) && l.bidirectional) return "Bidirectional";
-  switch (l.kind) {
-    case LayerKind::kInput: return "InputLayer";
-    case LayerKind::kDense: return "Dense";
-    case LayerKind::kConv1D: return "Conv1D";
-    case LayerKind::kConv2D: return "Conv2D";
-    case LayerKind::kDepthwiseConv2D: return "DepthwiseConv2D";
-    case LayerKind::kMaxPool1D: return "MaxPooling1D";
-    case LayerKind::kMaxPool2D: return "MaxPooling2D";
-    case LayerKind::kAvgPool1D: return "AveragePooling1D";
-    case LayerKind::kAvgPool2D: return "AveragePooling2D";
-    case LayerKind::kGlobalAvgPool1D: return "GlobalAveragePooling1D";
-    case LayerKind::kGlobalAvgPool2D: return "GlobalAveragePooling2D";
-    case LayerKind::kGlobalMaxPool1D: return "GlobalMaxPooling1D";
-    case LayerKind::kGlobalMaxPool2D: return "GlobalMaxPooling2D";
-    case LayerKind::kFlatten: return "Flatten";
-    case LayerKind::kReshape: return "Reshape";
-    case LayerKind::kZeroPadding1D: return "ZeroPadding1D";
-    case LayerKind::kZeroPadding2D: return "ZeroPadding2D";
-    case LayerKind::kDropout: return "Dropout";
-    case LayerKind::kBatchNorm: return "BatchNormalization";
-    case LayerKind::kActivation:
-      if (l.activation == ir::Activation::kLeakyRelu) return "LeakyReLU";
-      // tf.keras 2.x has no "relu6" activation identifier; its ReLU layer with max_value=6 is relu6.
-      if (l.activation == ir::Activation::kRelu6 && style == Style::kKeras2) return "ReLU";
-      if (l.activation == ir::Activation::kElu && l.alpha != 0.0 && l.alpha != 1.0) return "ELU";
-      return "Activation";
-    case LayerKind::kAdd: return "Add";
-    case LayerKind::kConcatenate: return "Concatenate";
-    case LayerKind::kLSTM:
-    case LayerKind::kGRU:
-    case LayerKind::kSimpleRNN: return recurrent_class(l.kind);
-    case LayerKind::kPermute: return "Permute";
-    case LayerKind::kSubtract: return "Subtract";
-    case LayerKind::kMultiply: return "Multiply";
-    case LayerKind::kAverage: return "Average";
-    case LayerKind::kMaximum: return "Maximum";
-    case LayerKind::kMinimum: return "Minimum";
-    case LayerKind::kCropping1D: return "Cropping1D";
-    case LayerKind::kCropping2D: return "Cropping2D";
-    case LayerKind::kUpSampling1D: return "UpSampling1D";
-    case LayerKind::kUpSampling2D: return "UpSampling2D";
-    case LayerKind::kSeparableConv1D: return "SeparableConv1D";
-    case LayerKind::kSeparableConv2D: return "SeparableConv2D";
+  if (l.kind == LayerKind::kActivation) {
+    if (l.activation == ir::Activation::kLeakyRelu) return "LeakyReLU";
+    // tf.keras 2.x has no "relu6" activation identifier; its ReLU layer with max_value=6 is relu6.
+    if (l.activation == ir::Activation::kRelu6 && style == Style::kKeras2) return "ReLU";
+    if (l.activation == ir::Activation::kElu && l.alpha != 0.0 && l.alpha != 1.0) return "ELU";
+    return "Activation";
   }
-  return "";
+  // Every other kind has one class in the table.
+  for (const KerasClass& c : supported_classes()) {
+    if (c.kind == l.kind) return c.name;
+  }
+  throw InternalError(fmt::format("layer '{}': no Keras class for kind {}", l.name, ir::kind_name(l.kind)));
 }
 
 Json modeled_config(const ir::Layer& l, const std::string& cls, const std::vector<ir::Shape>& ins, Style style) {

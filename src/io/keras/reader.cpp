@@ -16,6 +16,7 @@
 #include "io/keras/keras.h"
 #include "io/keras/layout.h"
 #include "io/keras/recurrent.h"
+#include "ir/kind_traits.h"
 
 namespace snare::io::keras {
 
@@ -75,6 +76,7 @@ std::map<std::string, at::Tensor> convert_weights(const ir::Layer& l, const std:
     check(i, {n}, fmt::format("config says {}={}", what, n));
   };
   std::map<std::string, at::Tensor> w;
+  if (!ir::traits(l.kind).weighted) return w;
   switch (l.kind) {
     case LayerKind::kDense: {
       const at::Tensor& k = stored[0].value;
@@ -164,33 +166,7 @@ std::map<std::string, at::Tensor> convert_weights(const ir::Layer& l, const std:
       w = recurrent_from_keras(l, values, in.at(0), where(file, l, cls));
       break;
     }
-    case LayerKind::kInput:
-    case LayerKind::kMaxPool1D:
-    case LayerKind::kMaxPool2D:
-    case LayerKind::kAvgPool1D:
-    case LayerKind::kAvgPool2D:
-    case LayerKind::kGlobalAvgPool1D:
-    case LayerKind::kGlobalAvgPool2D:
-    case LayerKind::kGlobalMaxPool1D:
-    case LayerKind::kGlobalMaxPool2D:
-    case LayerKind::kFlatten:
-    case LayerKind::kReshape:
-    case LayerKind::kZeroPadding1D:
-    case LayerKind::kZeroPadding2D:
-    case LayerKind::kDropout:
-    case LayerKind::kActivation:
-    case LayerKind::kAdd:
-    case LayerKind::kConcatenate:
-    case LayerKind::kSubtract:
-    case LayerKind::kMultiply:
-    case LayerKind::kAverage:
-    case LayerKind::kMaximum:
-    case LayerKind::kMinimum:
-    case LayerKind::kCropping1D:
-    case LayerKind::kCropping2D:
-    case LayerKind::kUpSampling1D:
-    case LayerKind::kUpSampling2D:
-    case LayerKind::kPermute: break;
+    default: throw InternalError(fmt::format("{}: no Keras weight conversion for this kind", where(file, l, cls)));
   }
   return w;
 }

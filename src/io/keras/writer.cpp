@@ -18,6 +18,7 @@
 #include "io/keras/keras.h"
 #include "io/keras/layout.h"
 #include "io/keras/recurrent.h"
+#include "ir/kind_traits.h"
 
 namespace snare::io::keras {
 
@@ -345,6 +346,7 @@ struct Writer {
       return m == l.masks.end() ? t : t.masked_fill(m->second.eq(0).logical_and(t.ne(0)), 0.0);
     };
     std::vector<std::string> names = keras_weight_names(l);
+    if (!ir::traits(l.kind).weighted) return {};
     std::vector<at::Tensor> values;
     switch (l.kind) {
       case LayerKind::kDense:
@@ -375,33 +377,7 @@ struct Writer {
       case LayerKind::kLSTM:
       case LayerKind::kGRU:
       case LayerKind::kSimpleRNN: values = recurrent_to_keras(l, [&](const std::string& n) { return w(n.c_str()); }); break;
-      case LayerKind::kInput:
-      case LayerKind::kMaxPool1D:
-      case LayerKind::kMaxPool2D:
-      case LayerKind::kAvgPool1D:
-      case LayerKind::kAvgPool2D:
-      case LayerKind::kGlobalAvgPool1D:
-      case LayerKind::kGlobalAvgPool2D:
-      case LayerKind::kGlobalMaxPool1D:
-      case LayerKind::kGlobalMaxPool2D:
-      case LayerKind::kFlatten:
-      case LayerKind::kReshape:
-      case LayerKind::kZeroPadding1D:
-      case LayerKind::kZeroPadding2D:
-      case LayerKind::kDropout:
-      case LayerKind::kActivation:
-      case LayerKind::kAdd:
-      case LayerKind::kConcatenate:
-      case LayerKind::kSubtract:
-      case LayerKind::kMultiply:
-      case LayerKind::kAverage:
-      case LayerKind::kMaximum:
-      case LayerKind::kMinimum:
-      case LayerKind::kCropping1D:
-      case LayerKind::kCropping2D:
-      case LayerKind::kUpSampling1D:
-      case LayerKind::kUpSampling2D:
-      case LayerKind::kPermute: break;
+      default: throw InternalError(fmt::format("layer '{}': no Keras weight layout for kind {}", l.name, ir::kind_name(l.kind)));
     }
     std::vector<std::pair<std::string, at::Tensor>> out;
     for (size_t i = 0; i < names.size(); ++i) out.emplace_back(names[i], values.at(i));
