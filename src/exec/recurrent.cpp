@@ -1,6 +1,7 @@
 // LibTorch lowering of recurrent layers. LibTorch's fused kernels run what they compute exactly as the IR defines it
-// (LSTM; GRU with reset_after, sigmoid gates and a tanh cell; SimpleRNN with tanh or relu); everything else (GRU with
-// reset_after=false, which LibTorch's GRU does not compute, hard_sigmoid gates, other cell activations) runs as an
+// (LSTM and GRU with sigmoid gates, GRU with reset_after and a tanh cell; SimpleRNN with tanh or relu); everything
+// else (GRU with reset_after=false, which LibTorch's GRU does not compute, hard_sigmoid gates, other cell
+// activations) runs as an
 // explicit loop over time steps. A bidirectional layer runs its backward direction on the time-reversed sequence and
 // flips that output back before merging, as Keras' Bidirectional does.
 #include <ATen/ATen.h>
@@ -40,7 +41,7 @@ std::vector<at::Tensor> flat_params(const Direction& d) {
 
 bool fused_kernel_computes(const ir::Layer& l) {
   switch (l.kind) {
-    case LayerKind::kLSTM: return true;
+    case LayerKind::kLSTM: return l.recurrent_activation == ir::Activation::kSigmoid;
     case LayerKind::kGRU:
       return l.reset_after && l.activation == ir::Activation::kTanh && l.recurrent_activation == ir::Activation::kSigmoid;
     case LayerKind::kSimpleRNN: return l.activation == ir::Activation::kTanh || l.activation == ir::Activation::kRelu;
@@ -64,11 +65,12 @@ at::Tensor fused(const at::Tensor& seq, const ir::Layer& l, const Direction& d, 
   }
 }
 
-/// One direction step by step (GRU and SimpleRNN; see the header comment of ir/layer.h for the formulas).
+/// One direction step by step (see the header comment of ir/layer.h for the formulas).
 at::Tensor stepped(const at::Tensor& seq, const ir::Layer& l, const Direction& d) {
   const int64_t u = l.units;
   at::Tensor input_part = at::linear(seq, d.weight_ih, d.bias_ih);  // [N, L, G*U]: no time dependence
   at::Tensor h = at::zeros({seq.size(0), u}, seq.options());
+  at::Tensor c = h;  // LSTM cell state
   std::vector<at::Tensor> outputs;
   outputs.reserve(static_cast<size_t>(seq.size(1)));
   for (int64_t t = 0; t < seq.size(1); ++t) {
@@ -88,7 +90,13 @@ at::Tensor stepped(const at::Tensor& seq, const ir::Layer& l, const Direction& d
       at::Tensor n = activate(gates_x[2] + recurrent_n, l.activation, l.alpha);
       h = (1 - z) * n + z * h;
     } else {
-      throw InternalError("exec: stepped LSTM (LibTorch's kernel computes every LSTM the IR holds)");
+      // LSTM gates i, f, g, o; the cell activation is tanh (Keras' LSTM activation is always tanh here).
+      auto gates = (xi + at::linear(h, d.weight_hh, d.bias_hh)).chunk(4, 1);
+      at::Tensor i = activate(gates[0], l.recurrent_activation, 0.0);
+      at::Tensor f = activate(gates[1], l.recurrent_activation, 0.0);
+      at::Tensor o = activate(gates[3], l.recurrent_activation, 0.0);
+      c = f * c + i * at::tanh(gates[2]);
+      h = o * at::tanh(c);
     }
     outputs.push_back(h);
   }

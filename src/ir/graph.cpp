@@ -385,7 +385,8 @@ std::string attributes(const Layer& l) {
     case LayerKind::kMinimum: break;
     case LayerKind::kConcatenate: add(fmt::format("axis={}", l.axis)); break;
     case LayerKind::kLSTM:
-      add(fmt::format("units={} return_sequences={} bias={}", l.units, l.return_sequences, l.use_bias));
+      add(fmt::format("units={} recurrent_activation={} return_sequences={} bias={}", l.units,
+                      activation_name(l.recurrent_activation), l.return_sequences, l.use_bias));
       break;
     case LayerKind::kGRU:
       add(fmt::format("units={} activation={} recurrent_activation={} reset_after={} return_sequences={} bias={}",

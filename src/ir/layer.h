@@ -133,7 +133,7 @@ struct Layer {
   bool keepdims = false;           ///< Global pools: keep the pooled axes as size 1 ([C,1,1] instead of [C])
   Activation activation = Activation::kLinear;  ///< fused activation (Dense, Conv, Activation layer); GRU/SimpleRNN
                                                 ///< cell activation (LSTM: always tanh, whatever this says)
-  Activation recurrent_activation = Activation::kSigmoid;  ///< GRU gate activation (sigmoid or hard_sigmoid)
+  Activation recurrent_activation = Activation::kSigmoid;  ///< LSTM/GRU gate activation (sigmoid or hard_sigmoid)
   bool reset_after = true;         ///< GRU: reset gate after the recurrent matmul (see header comment)
   bool bidirectional = false;      ///< recurrent layers: a backward direction too (`_reverse` weights)
   MergeMode merge_mode = MergeMode::kConcat;  ///< bidirectional: how the directions' outputs are joined

@@ -1,6 +1,6 @@
 // Small graphs of recurrent layers with seeded random weights (non-zero biases in both LibTorch vectors, so every
 // bias layout matters) for the I/O, runtime and reduction tests: GRU with reset_after both ways and hard_sigmoid
-// gates, SimpleRNN with tanh and relu, and Bidirectional LSTM / GRU / SimpleRNN in every merge mode, with
+// gates, LSTM with hard_sigmoid gates, SimpleRNN with tanh and relu, and Bidirectional LSTM / GRU / SimpleRNN in every merge mode, with
 // return_sequences both ways. Input (3, 7): 3 features, 7 steps (different, so a transposed feed cannot pass).
 #pragma once
 
@@ -129,6 +129,13 @@ inline std::vector<ir::Graph> recurrent_graphs() {
   out.push_back(RecurrentNet("bi_gru_reset_after_rnn")
                     .bi("bi_gru", LayerKind::kGRU, 4, true, MergeMode::kConcat, true)
                     .bi("bi_rnn", LayerKind::kSimpleRNN, 3, false, MergeMode::kSum)
+                    .dense("out", 2)
+                    .finish());
+  // Keras 2.3's LSTM default: hard_sigmoid gates (a step loop; LibTorch's LSTM kernel has sigmoid gates).
+  out.push_back(RecurrentNet("lstm_hard_sigmoid")
+                    .rnn("lstm_hard", LayerKind::kLSTM, 4, true, Activation::kTanh, true, Activation::kHardSigmoid)
+                    .rnn("bi_lstm_hard", LayerKind::kLSTM, 3, false, Activation::kTanh, true, Activation::kHardSigmoid,
+                         true, MergeMode::kAve)
                     .dense("out", 2)
                     .finish());
   out.push_back(RecurrentNet("bi_lstm_last_concat")

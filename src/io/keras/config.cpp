@@ -552,8 +552,11 @@ std::string unsupported_reason(const LayerEntry& e) {
     }
     case LayerKind::kLSTM:
       if (c.value("activation", std::string("tanh")) != "tanh") return "activation other than tanh is not supported";
-      if (c.value("recurrent_activation", std::string("sigmoid")) != "sigmoid") {
-        return fmt::format("recurrent_activation {} is not supported (only sigmoid)", c["recurrent_activation"].dump());
+      if (c.contains("recurrent_activation")) {
+        auto a = activation_of(c["recurrent_activation"]);
+        if (a != ir::Activation::kSigmoid && a != ir::Activation::kHardSigmoid) {
+          return fmt::format("recurrent_activation {} is not supported (sigmoid, hard_sigmoid)", c["recurrent_activation"].dump());
+        }
       }
       for (const char* flag : {"go_backwards", "stateful", "return_state", "time_major"}) {
         if (c.value(flag, false)) return fmt::format("{}=true is not supported", flag);
@@ -724,10 +727,12 @@ ir::Layer to_ir_layer(const LayerEntry& e, const std::vector<ir::Shape>& ins, co
         l.use_bias = c.value("use_bias", true);
         l.activation = ir::Activation::kTanh;  // Keras' default; an LSTM's is always tanh (unsupported_reason)
         if (l.kind != LayerKind::kLSTM && c.contains("activation")) set_fused_activation(l, c);
-        if (l.kind == LayerKind::kGRU) {
+        if (l.kind != LayerKind::kSimpleRNN) {
           l.recurrent_activation = c.contains("recurrent_activation")
                                        ? activation_of(c["recurrent_activation"]).value_or(ir::Activation::kSigmoid)
                                        : ir::Activation::kSigmoid;
+        }
+        if (l.kind == LayerKind::kGRU) {
           // Configs without the key predate it (standalone Keras 2.1-2.3), whose default was False; tf.keras writes it.
           l.reset_after = c.value("reset_after", false);
         }
@@ -910,12 +915,11 @@ Json modeled_config(const ir::Layer& l, const std::string& cls, const std::vecto
       r["return_sequences"] = l.return_sequences;
       r["units"] = l.units;
       r["activation"] = l.kind == LayerKind::kLSTM ? Json("tanh") : activation_json(l, style);
-      if (l.kind == LayerKind::kLSTM) r["recurrent_activation"] = "sigmoid";
-      if (l.kind == LayerKind::kGRU) {
+      if (l.kind != LayerKind::kSimpleRNN) {
         expect_expressible(l, l.recurrent_activation, style);
         r["recurrent_activation"] = keras_activation_name(l.recurrent_activation, style);
-        r["reset_after"] = l.reset_after;
       }
+      if (l.kind == LayerKind::kGRU) r["reset_after"] = l.reset_after;
       r["use_bias"] = l.use_bias;
       if (cls != "Bidirectional") {
         c = r;

@@ -199,7 +199,8 @@ std::vector<std::string> nested_weight_names(const std::vector<std::string>& nam
 /// Keras 3 defines hard_sigmoid as relu6(x + 3) / 6; the IR's is Keras 2's clip(0.2 x + 0.5, 0, 1).
 void reject_keras3_hard_sigmoid(const ir::Layer& l, const std::string& cls, Style style, const std::string& file) {
   bool hard = l.activation == ir::Activation::kHardSigmoid ||
-              (l.kind == LayerKind::kGRU && l.recurrent_activation == ir::Activation::kHardSigmoid);
+              (ir::is_recurrent(l.kind) && l.kind != LayerKind::kSimpleRNN &&
+               l.recurrent_activation == ir::Activation::kHardSigmoid);
   if (style == Style::kKeras3 && hard) {
     throw UnsupportedError(fmt::format("{}: hard_sigmoid in a Keras 3 file is relu6(x+3)/6, which snare does not model "
                                        "(snare's hard_sigmoid is Keras 2's clip(0.2x+0.5, 0, 1))",

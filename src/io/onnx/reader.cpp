@@ -2151,17 +2151,22 @@ void Reader::map_recurrent(const pb::NodeProto& n) {
     if (!a) unsupported(n, fmt::format("activation {} (snare: Tanh, Sigmoid, Relu, HardSigmoid, Softsign, Softplus)", acts[i]));
     return *a;
   };
-  if (kind == LayerKind::kLSTM) {
-    if (std::vector<std::string>(acts.begin(), acts.begin() + 3) != defaults) {
-      unsupported(n, fmt::format("activations [{}] (snare: Sigmoid, Tanh, Tanh)", fmt::join(acts, ", ")));
+  auto gate_activation = [&] {
+    ir::Activation a = activation(0);
+    if (a != ir::Activation::kSigmoid && a != ir::Activation::kHardSigmoid) {
+      unsupported(n, fmt::format("gate activation {} (snare: Sigmoid, HardSigmoid)", acts[0]));
     }
+    return a;
+  };
+  if (kind == LayerKind::kLSTM) {
+    if (std::vector<std::string>(acts.begin() + 1, acts.begin() + 3) != std::vector<std::string>{"Tanh", "Tanh"}) {
+      unsupported(n, fmt::format("activations [{}] (snare: Sigmoid or HardSigmoid, Tanh, Tanh)", fmt::join(acts, ", ")));
+    }
+    l.recurrent_activation = gate_activation();
     // snare runs LSTMs with tanh whatever the activation says; the hint keeps a linear tag round-tripping.
     if (parse_hints(n.doc_string()).values["activation"] == "linear") l.activation = ir::Activation::kLinear;
   } else if (kind == LayerKind::kGRU) {
-    l.recurrent_activation = activation(0);
-    if (l.recurrent_activation != ir::Activation::kSigmoid && l.recurrent_activation != ir::Activation::kHardSigmoid) {
-      unsupported(n, fmt::format("gate activation {} (snare: Sigmoid, HardSigmoid)", acts[0]));
-    }
+    l.recurrent_activation = gate_activation();
     l.activation = activation(1);
     l.reset_after = attr_int(n, "linear_before_reset", 0) != 0;
   } else {

@@ -372,8 +372,13 @@ void Writer::recurrent(const Layer& l) {
   set_attr(n, "hidden_size", l.units);
   const int64_t dirs = l.bidirectional ? 2 : 1;
   if (l.bidirectional) set_attr(n, "direction", std::string("bidirectional"));
-  std::vector<std::string> acts;  // per direction: GRU (f, g) = (gates, cell), RNN (g); LSTM keeps its defaults
+  // Per direction: LSTM (f, g, h) = (gates, cell, output), written only where the gates differ from the default
+  // sigmoid; GRU (f, g) = (gates, cell); RNN (g).
+  std::vector<std::string> acts;
   for (int64_t d = 0; d < dirs; ++d) {
+    if (kind == LayerKind::kLSTM && l.recurrent_activation != ir::Activation::kSigmoid) {
+      acts.insert(acts.end(), {recurrent_activation_to_onnx(l.recurrent_activation, l.name), "Tanh", "Tanh"});
+    }
     if (kind == LayerKind::kGRU) acts.push_back(recurrent_activation_to_onnx(l.recurrent_activation, l.name));
     if (kind != LayerKind::kLSTM) acts.push_back(recurrent_activation_to_onnx(l.activation, l.name));
   }
