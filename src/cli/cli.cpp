@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "common/error.h"
+#include "common/version.h"
 #include "exec/network.h"
 
 namespace snare::cli {
@@ -13,7 +14,7 @@ namespace snare::cli {
 int run(int argc, char** argv) {
   CLI::App app{"snare — Score-based Neural Architecture REduction: makes trained networks small"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "snare 0.1.0");
+  app.set_version_flag("--version", std::string("snare ") + kVersion);
   register_analyze(app);
   register_train(app);
   register_eval(app);

@@ -26,11 +26,14 @@
 #include "cli/console_progress.h"
 #include "common/atomic_file.h"
 #include "common/error.h"
+#include "common/fingerprint.h"
+#include "common/version.h"
 #include "exec/network.h"
 #include "exec/paired_test.h"
 #include "exec/train.h"
 #include "io/model_file.h"
 #include "report/report.h"
+#include "search/run_identity.h"
 #include "search/search.h"
 #include "search/state_json.h"
 #include "search/torch_oracle.h"
@@ -141,6 +144,64 @@ nlohmann::json options_json(const ReduceOptions& o) {
           {"device", o.oracle.device}};
 }
 
+/// The flag of a report option key where it is not "--" plus the key with dashes.
+std::string flag_of(const std::string& key) {
+  static const std::map<std::string, std::string> kFlags = {
+      {"margin_se", "--margin"},         {"confirm_margin_se", "--confirm-margin"}, {"batch_size", "--batch"},
+      {"units", "--no-units"},           {"masks", "--no-masks"},                   {"lowrank", "--no-lowrank"},
+      {"time_limit_min", "--time-limit"}};
+  auto it = kFlags.find(key);
+  if (it != kFlags.end()) return it->second;
+  std::string flag = "--" + key;
+  std::replace(flag.begin(), flag.end(), '_', '-');
+  return flag;
+}
+
+/// Options a resume may change (docs/cli.md): they do not shape the result.
+bool may_change_on_resume(const std::string& key) { return key == "time_limit_min" || key == "keep_steps"; }
+
+/// A data location compared as a place, not as text: "mnist", "mnist:./data/mnist" and "mnist:/abs/data/mnist" are
+/// the same files.
+std::string data_location(const data::Dataset& d) {
+  std::error_code ec;
+  const fs::path canonical = fs::weakly_canonical(d.source, ec);
+  return fmt::format("{} from {}", d.name, ec ? d.source : canonical.string());
+}
+
+/// What this run is bound to (search/run_identity.h): snare's version, the input model's content (the baseline
+/// file's for a built-in trained here), the data and every option that shapes the run, keyed by flag.
+nlohmann::json run_identity(const ReduceOptions& o, const data::Dataset& d, const std::string& baseline_file) {
+  nlohmann::json id = nlohmann::json::object();
+  id["snare version"] = kVersion;
+  if (o.source.path.empty()) {
+    id["--arch"] = o.source.arch;
+    id["baseline.h5 (trained by the first run)"] = file_fingerprint(baseline_file);
+  } else {
+    id["input model content"] = file_fingerprint(o.source.path);
+  }
+  id["--data"] = data_location(d);
+  id["data samples"] = fmt::format("{} training, {} test", d.train.size(), d.test.size());
+  const DataOptions& data = o.data;
+  id["--scale"] = data.scale;
+  id["--mean"] = data.mean;
+  id["--std"] = data.stddev;
+  id["--layout"] = data.layout;
+  id["--label-column"] = data.label_column;
+  id["--group-column"] = data.group_column;
+  id["--test-split"] = data.test_split;
+  id["--resize"] = data.resize;
+  id["--arrays"] = data.arrays;
+  id["--seed"] = o.source.seed;
+  const nlohmann::json options = options_json(o);
+  for (const auto& item : options.items()) {
+    if (may_change_on_resume(item.key())) continue;
+    const std::string flag = flag_of(item.key());
+    // units, masks, lowrank say what is on; their flags say what is off.
+    id[flag] = flag.rfind("--no-", 0) == 0 ? nlohmann::json(!item.value().get<bool>()) : item.value();
+  }
+  return id;
+}
+
 void check(const ReduceOptions& o) {
   if (o.search.max_loss_pp < 0) throw UsageError(fmt::format("--max-loss: must be >= 0, got {}", o.search.max_loss_pp));
   if (o.search.budget_params < 0 || o.search.budget_macs < 0) throw UsageError("--budget-params/--budget-macs: must be >= 0");
@@ -224,13 +285,46 @@ nlohmann::json tolerance_json(const ReduceOptions& o, const search::SearchResult
           {"meaning", meaning}};
 }
 
+/// A run that starts afresh in a report folder drops an earlier run's checkpoint files (names snare gives them), so
+/// that a later --resume cannot mix the two.
+void remove_checkpoints(const std::string& report_dir) {
+  for (const auto& e : fs::directory_iterator(report_dir)) {
+    const std::string name = e.path().filename().string();
+    const bool model = name.rfind("checkpoint_step", 0) == 0 || name.rfind("checkpoint_confirmed_step", 0) == 0;
+    if ((model && e.path().extension() == ".h5") || name == "checkpoint.json" || name == "checkpoint.h5") fs::remove(e.path());
+  }
+}
+
+/// Refuses (exit 2) a checkpoint that another run made (a different identity: each difference is listed), or whose
+/// model files were replaced since it was written.
+void check_resumable(const nlohmann::json& checkpoint, const std::string& report_dir, const nlohmann::json& identity) {
+  if (!checkpoint.contains("identity")) {
+    throw UsageError(fmt::format("--resume: the checkpoint in {} was written by an earlier snare that did not record "
+                                 "what the run was bound to; start a new run (without --resume or in another --report "
+                                 "folder)", report_dir));
+  }
+  std::vector<std::string> diff = search::identity_differences(checkpoint.at("identity"), identity);
+  const nlohmann::json files = checkpoint.value("files", nlohmann::json::object());
+  for (const auto& [name, recorded] : files.items()) {
+    const std::string path = (fs::path(report_dir) / name).string();
+    const std::string now = fs::exists(path) ? file_fingerprint(path) : "missing";
+    if (now != recorded) diff.push_back(fmt::format("{} in the report folder: {} when the checkpoint was written, {} now",
+                                                    name, recorded.get<std::string>(), now));
+  }
+  if (diff.empty()) return;
+  throw UsageError(fmt::format("--resume: the checkpoint in {} belongs to another run:\n  {}\nResume with the "
+                               "checkpoint's model, data and options, or start a new run (without --resume or in "
+                               "another --report folder). Only --time-limit, --keep-steps and the output file may "
+                               "change on resume.",
+                               report_dir, fmt::join(diff, "\n  ")));
+}
+
 void run_reduce(ReduceOptions& o) {
   check(o);
   o.oracle.augment = exec::parse_augment(o.augment);
   check_output_path(o.output);
   if (o.report_dir.empty()) o.report_dir = (fs::path(o.output).parent_path() / (fs::path(o.output).stem().string() + "_report")).string();
   fs::create_directories(o.report_dir);
-  const std::string ckpt_model = (fs::path(o.report_dir) / "checkpoint.h5").string();
   const std::string ckpt_state = (fs::path(o.report_dir) / "checkpoint.json").string();
   const std::string baseline_file = (fs::path(o.report_dir) / "baseline.h5").string();
   // The model the run returns (the last accepted one that holds on confirmation) needs a file of its own
@@ -238,6 +332,9 @@ void run_reduce(ReduceOptions& o) {
   // state with another step's model.
   auto confirmed_file = [&](int64_t step) {
     return (fs::path(o.report_dir) / fmt::format("checkpoint_confirmed_step{}.h5", step)).string();
+  };
+  auto checkpoint_file = [&](int64_t step) {
+    return (fs::path(o.report_dir) / fmt::format("checkpoint_step{}.h5", step)).string();
   };
   auto own_confirmed_step = [](const search::SearchState& st) {
     return st.confirmed_step > 0 && st.confirmed_step != search::last_accepted_step(st) ? st.confirmed_step : 0;
@@ -288,6 +385,7 @@ void run_reduce(ReduceOptions& o) {
     io::save_model(model, baseline_file);
   }
   const ir::Graph baseline = model;
+  const nlohmann::json identity = run_identity(o, d, baseline_file);
   o.oracle.teacher = o.distill ? &baseline : nullptr;
   search::TorchOracle oracle(fit, val, parts.confirmation, o.oracle, &progress);
 
@@ -300,14 +398,10 @@ void run_reduce(ReduceOptions& o) {
     } catch (const nlohmann::json::exception& e) {
       throw ModelError(fmt::format("{}: unreadable checkpoint: {}", ckpt_state, e.what()));
     }
-    std::string input = o.source.path.empty() ? "arch:" + o.source.arch : o.source.path;
-    if (j.value("input", "") != input) {
-      throw UsageError(fmt::format("--resume: the checkpoint in {} belongs to '{}', not '{}'", o.report_dir,
-                                   j.value("input", "?"), input));
-    }
     if (!j.contains("state")) throw ModelError(fmt::format("{}: checkpoint without a search state", ckpt_state));
+    check_resumable(j, o.report_dir, identity);
     resume_state = std::make_unique<search::SearchState>(search::state_from_json(j.at("state")));
-    resume_state->model = io::load_model(ckpt_model);
+    resume_state->model = io::load_model((fs::path(o.report_dir) / j.value("model", "")).string());
     if (resume_state->confirmed_step > 0) {
       const int64_t own = own_confirmed_step(*resume_state);
       resume_state->confirmed_model = own > 0 ? io::load_model(confirmed_file(own)) : resume_state->model;
@@ -317,24 +411,36 @@ void run_reduce(ReduceOptions& o) {
     progress.log(fmt::format("--resume: no checkpoint in {}; starting from the beginning", o.report_dir));
   }
 
+  if (!resume_state) remove_checkpoints(o.report_dir);
   search::SearchHooks hooks;
   hooks.progress = &progress;
   hooks.stop = &g_stop;
   int64_t saved_confirmed = resume_state ? own_confirmed_step(*resume_state) : 0;
+  int64_t saved_step = resume_state ? search::last_accepted_step(*resume_state) : -1;
   hooks.checkpoint = [&](const search::SearchState& st) {
-    // Models first, then the state that points at them: a kill between the writes resumes one step earlier.
-    const int64_t own = own_confirmed_step(st);
+    // Models first, each in a file named by its step (the model changes only when a step is accepted), then the
+    // state that names them with their fingerprints, then the files it no longer names: a kill between the writes
+    // leaves the previous state with the files it names.
+    const int64_t own = own_confirmed_step(st), step = search::last_accepted_step(st);
     if (own > 0 && own != saved_confirmed) io::save_model(st.confirmed_model, confirmed_file(own));
-    io::save_model(st.model, ckpt_model);
+    if (step != saved_step) io::save_model(st.model, checkpoint_file(step));
     if (o.keep_steps && !st.history.empty() && st.history.back().accepted) {
       fs::create_directories(fs::path(o.report_dir) / "steps");
       io::save_model(st.model, (fs::path(o.report_dir) / "steps" / fmt::format("step{}.h5", st.history.back().step)).string());
     }
+    const std::string model_name = fs::path(checkpoint_file(step)).filename().string();
+    nlohmann::json files = {{model_name, file_fingerprint(checkpoint_file(step))}};
+    if (own > 0) files[fs::path(confirmed_file(own)).filename().string()] = file_fingerprint(confirmed_file(own));
     nlohmann::json j = {{"input", o.source.path.empty() ? "arch:" + o.source.arch : o.source.path},
+                        {"identity", identity},
+                        {"model", model_name},
+                        {"files", files},
                         {"state", search::state_json(st)}};
     write_text_atomically(ckpt_state, j.dump(1));
     if (saved_confirmed > 0 && saved_confirmed != own) fs::remove(confirmed_file(saved_confirmed));
+    if (saved_step >= 0 && saved_step != step) fs::remove(checkpoint_file(saved_step));
     saved_confirmed = own;
+    saved_step = step;
   };
   g_stop.store(false);
   std::signal(SIGINT, on_signal);
@@ -357,10 +463,10 @@ void run_reduce(ReduceOptions& o) {
     io::save_model(r.model, onnx_out);
   }
   nlohmann::json report = {
-      {"snare_version", "0.1.0"},
+      {"snare_version", kVersion},
       {"created", now_utc()},
       {"machine", machine_description()},
-      {"versions", {{"snare", "0.1.0"}, {"libtorch", TORCH_VERSION}}},
+      {"versions", {{"snare", kVersion}, {"libtorch", TORCH_VERSION}}},
       {"model", {{"name", baseline.name}, {"input", o.source.path.empty() ? "arch:" + o.source.arch : o.source.path},
                  {"output", o.output}, {"onnx", onnx_out}}},
       {"data", d.name},
@@ -436,7 +542,9 @@ void register_reduce(CLI::App& app) {
   cmd->add_option("--time-limit", o->time_limit_min, "Start no new step after this many minutes");
   cmd->add_option("--device", o->oracle.device, "cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_option("--report", o->report_dir, "Folder for report.json, report.html and checkpoints (default OUT_report)");
-  cmd->add_flag("--resume", o->resume, "Continue the run whose checkpoint is in the report folder");
+  cmd->add_flag("--resume", o->resume,
+                "Continue the run whose checkpoint is in the report folder (refused, exit 2, when its model, data or "
+                "options differ; --time-limit, --keep-steps and -o may change)");
   cmd->add_flag("--keep-steps", o->keep_steps,
                 "Keep the model of every accepted step as steps/stepN.h5 in the report folder (other points of the "
                 "size/accuracy trade-off, without a new run)");

@@ -13,6 +13,7 @@
 
 #include "common/atomic_file.h"
 #include "common/error.h"
+#include "common/fingerprint.h"
 #include "data/filters.h"
 #include "data/shared_data.h"
 #include "data/tar_xz.h"
@@ -169,12 +170,6 @@ std::string file_stamp(const fs::path& p) {
   auto time = fs::last_write_time(p, ec);
   return fmt::format("{}|{}|{}", fs::weakly_canonical(p, ec).string(), ec ? 0 : size,
                      static_cast<int64_t>(time.time_since_epoch().count()));
-}
-
-uint64_t fnv1a(const std::string& s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-  return h;
 }
 
 template <typename T>

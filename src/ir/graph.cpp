@@ -8,6 +8,7 @@
 #include <set>
 
 #include "common/error.h"
+#include "common/fingerprint.h"
 
 namespace snare::ir {
 
@@ -307,16 +308,9 @@ Shape infer_one(const Layer& l, const std::vector<Shape>& ins) {
   throw InternalError("unknown layer kind");
 }
 
-uint64_t fnv1a(const at::Tensor& t) {
+uint64_t tensor_fnv1a(const at::Tensor& t) {
   at::Tensor c = t.to(at::kCPU).contiguous();
-  auto* bytes = static_cast<const unsigned char*>(c.data_ptr());
-  size_t n = c.numel() * c.element_size();
-  uint64_t h = 1469598103934665603ULL;
-  for (size_t i = 0; i < n; ++i) {
-    h ^= bytes[i];
-    h *= 1099511628211ULL;
-  }
-  return h;
+  return snare::fnv1a(c.data_ptr(), static_cast<size_t>(c.numel()) * c.element_size());
 }
 
 std::string join_ints(const std::vector<int64_t>& v, const char* sep) { return fmt::format("{}", fmt::join(v, sep)); }
@@ -516,7 +510,7 @@ std::string dump(const Graph& graph) {
     out += "\n";
     for (const auto& [wname, w] : l.weights) {
       out += fmt::format("    {} {} {} fnv={:016x}", wname, w.scalar_type() == at::kFloat ? "f32" : "other",
-                         tensor_shape(w), fnv1a(w));
+                         tensor_shape(w), tensor_fnv1a(w));
       auto m = l.masks.find(wname);
       if (m != l.masks.end()) out += fmt::format(" mask_kept={}", m->second.ne(0).sum().item<int64_t>());
       out += "\n";

@@ -98,4 +98,74 @@ TEST(Resume, KilledAndResumedRunEndsLikeAnUninterruptedOne) {
             snare::ir::dump(snare::io::load_model((dir / "full.h5").string())));
 }
 
+const std::string kTiny =
+    "reduce --train-samples 1000 --baseline-epochs 1 --retrain-batches 2 --finetune-epochs 1 --no-lowrank "
+    "--budget-params 40000";
+
+/// Copies a file over another (the test's way of editing a model or a checkpoint behind snare's back).
+void replace_file(const fs::path& from, const fs::path& to) {
+  fs::copy_file(from, to, fs::copy_options::overwrite_existing);
+}
+
+fs::path checkpoint_model(const fs::path& report) {
+  for (const auto& e : fs::directory_iterator(report)) {
+    if (e.path().filename().string().rfind("checkpoint_step", 0) == 0) return e.path();
+  }
+  return {};
+}
+
+TEST(Resume, RefusesAnotherRunsCheckpointNamingEachDifference) {
+  if (!snare::testing::have_mnist()) GTEST_SKIP() << "no MNIST";
+  auto dir = snare::testing::scratch("resume_identity");
+  const std::string data = "--data mnist:" + fs::absolute("data/mnist").string();
+  const std::string bin = fs::absolute(snare::testing::snare_bin()).string();
+  // A finished run of a built-in and one of a model file leave their checkpoints behind.
+  const std::string arch_run = kTiny + " --arch lenet5 " + data + " --seed 3 --max-loss 5 -o " + (dir / "a.h5").string();
+  auto first = run_snare(arch_run);
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  const fs::path model = dir / "m.h5";
+  replace_file(dir / "a_report" / "baseline.h5", model);
+  const std::string file_run = kTiny + " " + data + " --seed 3 --max-loss 5 -o f.h5";
+  auto second = snare::testing::run_shell("cd " + dir.string() + " && " + bin + " " + file_run + " " + model.string());
+  ASSERT_EQ(second.exit_code, 0) << second.output;
+
+  // The same files in another place are other data (the location is part of the identity).
+  fs::copy("data/mnist", dir / "mnist_copy");
+  struct Case {
+    std::string args, expect;
+  };
+  const std::string arch_base = kTiny + " --arch lenet5 --resume -o " + (dir / "x.h5").string() + " --report " +
+                                (dir / "a_report").string();
+  for (const Case& c : {Case{arch_base + " " + data + " --seed 4 --max-loss 5", "--seed: 3 in the checkpoint, 4 now"},
+                        Case{arch_base + " " + data + " --seed 3 --max-loss 4", "--max-loss: 5.0 in the checkpoint, 4.0 now"},
+                        Case{arch_base + " " + data + " --seed 3 --max-loss 5 --scale raw",
+                             "--scale: \"\" in the checkpoint, raw now"},
+                        Case{arch_base + " --data mnist:" + (dir / "mnist_copy").string() + " --seed 3 --max-loss 5",
+                             "--data: mnist from " + fs::canonical("data/mnist").string() + " in the checkpoint, mnist from " +
+                                 (dir / "mnist_copy").string() + " now"}}) {
+    auto r = run_snare(c.args);
+    EXPECT_EQ(r.exit_code, 2) << c.args << "\n" << r.output;
+    EXPECT_NE(r.output.find(c.expect), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("belongs to another run"), std::string::npos) << r.output;
+  }
+  // The same model file named by another path (relative, from its folder) is the same input; --time-limit may change.
+  auto same = snare::testing::run_shell("cd " + dir.string() + " && " + bin + " " + file_run + " ./m.h5 --resume --time-limit 5");
+  EXPECT_EQ(same.exit_code, 0) << same.output;
+  // Another model saved at the same path is not.
+  replace_file(dir / "a.h5", model);
+  auto other = snare::testing::run_shell("cd " + dir.string() + " && " + bin + " " + file_run + " m.h5 --resume");
+  EXPECT_EQ(other.exit_code, 2) << other.output;
+  EXPECT_NE(other.output.find("input model content: fnv1a64:"), std::string::npos) << other.output;
+  // A checkpoint model replaced behind snare's back is refused too, by name.
+  replace_file(dir / "a_report" / "baseline.h5", model);
+  const fs::path ckpt = checkpoint_model(dir / "f_report");
+  ASSERT_FALSE(ckpt.empty());
+  replace_file(dir / "a.h5", ckpt);
+  auto swapped = snare::testing::run_shell("cd " + dir.string() + " && " + bin + " " + file_run + " m.h5 --resume");
+  EXPECT_EQ(swapped.exit_code, 2) << swapped.output;
+  EXPECT_NE(swapped.output.find(ckpt.filename().string() + " in the report folder"), std::string::npos) << swapped.output;
+  // Nothing was written by the refused resumes.
+  EXPECT_FALSE(fs::exists(dir / "x.h5"));
+}
+
 }  // namespace

@@ -21,6 +21,7 @@
 
 #include "common/atomic_file.h"
 #include "common/error.h"
+#include "common/version.h"
 #include "io/onnx/onnx.h"
 #include "io/onnx/proto.h"
 #include "io/onnx/recurrent.h"
@@ -600,7 +601,7 @@ pb::ModelProto Writer::build() {
   g_.infer_shapes();
   model_.set_ir_version(kIrVersion);
   model_.set_producer_name("snare");
-  model_.set_producer_version("0.1");
+  model_.set_producer_version(kVersion);
   auto* opset = model_.add_opset_import();
   opset->set_domain("");
   opset->set_version(kOpset);
