@@ -10,7 +10,7 @@
 
 namespace snare {
 
-constexpr uint64_t kFnv1aOffset = 1469598103934665603ULL;
+constexpr uint64_t kFnv1aOffset = 14695981039346656037ULL;  // 0xcbf29ce484222325
 
 /// FNV-1a of `n` bytes, continuing from `h` (the offset basis starts a new hash).
 uint64_t fnv1a(const void* bytes, size_t n, uint64_t h = kFnv1aOffset);
