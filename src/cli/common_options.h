@@ -6,51 +6,24 @@
 
 #include <string>
 
-#include "data/dataset.h"
-#include "ir/graph.h"
+#include "pipeline/sources.h"
 
 namespace snare::cli {
 
-struct ModelSource {
-  std::string path;
-  std::string arch;
-  uint64_t seed = 1;
-};
-
-struct DataOptions {
-  std::string spec;
-  std::string scale;  ///< empty: the model's recorded scale, else the data set's default
-  std::vector<double> mean, stddev;  ///< --mean/--std: standardisation statistics (imply --scale standard)
-  // A user's files (docs/data.md).
-  std::string layout;        ///< channels-last | channels-first; empty: from the shapes
-  std::string label_column;  ///< csv
-  std::string group_column;  ///< csv
-  double test_split = 0.0;   ///< csv / images without separate test data
-  std::string resize;        ///< images: HxW
-  std::vector<std::string> arrays;  ///< npz/npy/h5: ROLE=NAME renames (x_train=images)
-};
+using pipeline::DataOptions;
+using pipeline::ModelSource;
 
 /// MODEL positional and --arch; exactly one must be given (checked in load()).
 void add_model_source(CLI::App& cmd, ModelSource& source, bool allow_arch);
 /// --data and --scale.
 void add_data_options(CLI::App& cmd, DataOptions& options, bool required);
 
-ir::Graph load_source(const ModelSource& source);
-
-/// Loads the data set; the scale comes from --scale, else from the model ("snare.scale" with its
-/// statistics), else from the data set's default. Records the scale used into `model_meta` when given.
-data::Dataset load_data(const DataOptions& options, const ir::Graph& model, ir::Graph* record_into = nullptr);
-
-/// Checks an output model path before any work: a known extension (UsageError) and an existing
-/// folder (OutputError), so a long run does not fail only when it saves.
-void check_output_path(const std::string& path);
-
-/// Learning rate for training from scratch: Adam at 3e-3 decayed by a cosine to 0. LeNet-5 reaches
-/// 0.989-0.990 on MNIST in 3 epochs here, against 0.982-0.985 at a constant 1e-3 (measured, seeds 1 and 2).
-inline constexpr double kFromScratchLr = 3e-3;
-/// Keras' model.fit defaults (Adam's learning rate, batch_size): the `keras` baseline recipe of reduce.
-inline constexpr double kKerasLr = 1e-3;
-inline constexpr int64_t kKerasBatch = 32;
+using pipeline::check_output_path;
+using pipeline::kFromScratchLr;
+using pipeline::kKerasBatch;
+using pipeline::kKerasLr;
+using pipeline::load_data;
+using pipeline::load_source;
 
 /// --augment SPEC: random perturbation of training batches (exec::parse_augment reads SPEC).
 void add_augment_option(CLI::App& cmd, std::string& spec);

@@ -1,0 +1,245 @@
+#include "pipeline/reduce.h"
+
+#include <ATen/ATen.h>
+#include <torch/version.h>
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
+#include "common/atomic_file.h"
+#include "common/error.h"
+#include "common/fingerprint.h"
+#include "common/version.h"
+#include "exec/network.h"
+#include "exec/paired_test.h"
+#include "exec/train.h"
+#include "io/model_file.h"
+#include "pipeline/checkpoint.h"
+#include "pipeline/run_report.h"
+#include "report/report.h"
+#include "search/state_json.h"
+#include "search/tolerance.h"
+
+namespace fs = std::filesystem;
+
+namespace snare::pipeline {
+
+namespace {
+
+/// Progress for callers that pass none.
+class SilentProgress : public ProgressSink {};
+
+void check(const ReduceOptions& o) {
+  if (o.search.max_loss_pp < 0) throw UsageError(fmt::format("--max-loss: must be >= 0, got {}", o.search.max_loss_pp));
+  if (o.search.budget_params < 0 || o.search.budget_macs < 0) throw UsageError("--budget-params/--budget-macs: must be >= 0");
+  if (!(o.search.mac_weight >= 0 && std::isfinite(o.search.mac_weight))) {
+    throw UsageError(fmt::format("--mac-weight: must be a finite number >= 0, got {}", o.search.mac_weight));
+  }
+  if (o.time_limit_min < 0) throw UsageError(fmt::format("--time-limit: must be >= 0, got {}", o.time_limit_min));
+  if (!(o.val_split > 0 && o.val_split < 1)) throw UsageError(fmt::format("--val-split: must be in (0,1), got {}", o.val_split));
+  if (!(o.confirm_split >= 0 && o.val_split + o.confirm_split < 1)) {
+    throw UsageError(fmt::format("--confirm-split: must be >= 0 and leave training data beside --val-split {}, got {}",
+                                 o.val_split, o.confirm_split));
+  }
+  if (!(o.search.margin_se >= 0)) throw UsageError(fmt::format("--margin: must be >= 0, got {}", o.search.margin_se));
+  if (!(o.search.confirm_margin_se >= 0)) {
+    throw UsageError(fmt::format("--confirm-margin: must be >= 0, got {}", o.search.confirm_margin_se));
+  }
+  if (o.oracle.retrain_batches < 0) throw UsageError("--retrain-batches: must be >= 0");
+  if (o.baseline_epochs < 1) throw UsageError("--baseline-epochs: must be >= 1");
+  if (o.oracle.finetune_epochs < 1) throw UsageError("--finetune-epochs: must be >= 1");
+  if (!(o.oracle.lr > 0)) throw UsageError(fmt::format("--lr: must be positive, got {}", o.oracle.lr));
+  if (o.oracle.batch_size < 1) throw UsageError("--batch: must be >= 1");
+  if (o.train_samples < 0) throw UsageError("--train-samples: must be >= 0");
+  if (o.no_units && o.no_masks && o.no_lowrank) throw UsageError("--no-units, --no-masks and --no-lowrank leave nothing to do");
+}
+
+}  // namespace
+
+ReduceResult reduce(ReduceOptions o, const ReduceCallbacks& callbacks) {
+  o.search.seed = o.source.seed;
+  check(o);
+  o.oracle.augment = exec::parse_augment(o.augment);
+  check_output_path(o.output);
+  if (o.report_dir.empty()) o.report_dir = (fs::path(o.output).parent_path() / (fs::path(o.output).stem().string() + "_report")).string();
+  fs::create_directories(o.report_dir);
+  const std::string ckpt_state = (fs::path(o.report_dir) / "checkpoint.json").string();
+  const std::string baseline_file = (fs::path(o.report_dir) / "baseline.h5").string();
+  // The model the run returns (the last accepted one that holds on confirmation) needs a file of its own
+  // only once the search has gone past it; one file per step, so that a kill between writes never pairs a
+  // state with another step's model.
+  auto confirmed_file = [&](int64_t step) {
+    return (fs::path(o.report_dir) / fmt::format("checkpoint_confirmed_step{}.h5", step)).string();
+  };
+  auto checkpoint_file = [&](int64_t step) {
+    return (fs::path(o.report_dir) / fmt::format("checkpoint_step{}.h5", step)).string();
+  };
+  auto own_confirmed_step = [](const search::SearchState& st) {
+    return st.confirmed_step > 0 && st.confirmed_step != search::last_accepted_step(st) ? st.confirmed_step : 0;
+  };
+  o.search.time_limit_s = o.time_limit_min * 60.0;
+  o.search.rule = search::rule_from_name(o.rule);
+  o.search.units = !o.no_units;
+  o.search.masks = !o.no_masks;
+  o.search.lowrank = !o.no_lowrank;
+  o.oracle.criterion = reduce::criterion_from_name(o.criterion);
+  SilentProgress silent;
+  ProgressSink& progress = callbacks.progress ? *callbacks.progress : silent;
+  const auto start = std::chrono::steady_clock::now();
+
+  // The model to reduce: a file, or a built-in trained here first (kept for --resume).
+  ir::Graph model;
+  bool trained_here = false;
+  if (!o.source.arch.empty() && o.resume && fs::exists(baseline_file)) {
+    model = io::load_model(baseline_file);
+  } else {
+    model = load_source(o.source);
+    trained_here = !o.source.arch.empty();
+  }
+  data::Dataset d = load_data(o.data, model, &model);
+  if (o.train_samples > 0 && o.train_samples < d.train.size()) {
+    d.train = data::subset(d.train, at::arange(o.train_samples, at::TensorOptions(at::kLong)));
+  }
+  data::Holdouts parts = data::holdouts_of(d, o.val_split, o.confirm_split, o.source.seed);
+  const data::Split& fit = parts.fit;
+  const data::Split& val = parts.validation;
+  if (trained_here) {
+    // "converged": trained like `snare train` (Adam 3e-3, cosine decay to 0). "keras": what Keras' model.fit
+    // does by default (Adam 1e-3, constant, batch 32), the kind of model the reference SNARE and the published
+    // peers reduced. The last epoch is kept either way: picking the best validation epoch would pick on noise
+    // (HAR: epoch 1 of 20 once) and bias the threshold.
+    const bool keras = o.baseline_recipe == "keras";
+    exec::TrainOptions t;
+    t.epochs = o.baseline_epochs;
+    t.seed = o.source.seed;
+    t.device = o.oracle.device;
+    t.batch_size = keras ? kKerasBatch : o.oracle.batch_size;
+    t.lr = keras ? kKerasLr : kFromScratchLr;
+    t.cosine = !keras;
+    progress.log(fmt::format("training the baseline {} on {} ({} recipe: {} epochs, Adam {} {}, batch {}, last epoch "
+                             "kept)", model.name, d.name, o.baseline_recipe, o.baseline_epochs, t.lr,
+                             t.cosine ? "with cosine decay" : "constant", t.batch_size));
+    t.restore_best = false;
+    model = exec::train(model, fit, &val, t, progress).graph;
+    io::save_model(model, baseline_file);
+  }
+  const ir::Graph baseline = model;
+  const nlohmann::json identity = run_identity(o, d, baseline_file);
+  o.oracle.teacher = o.distill ? &baseline : nullptr;
+  search::TorchOracle oracle(fit, val, parts.confirmation, o.oracle, &progress);
+
+  std::unique_ptr<search::SearchState> resume_state;
+  if (o.resume && fs::exists(ckpt_state)) {
+    std::ifstream in(ckpt_state);
+    nlohmann::json j;
+    try {
+      in >> j;
+    } catch (const nlohmann::json::exception& e) {
+      throw ModelError(fmt::format("{}: unreadable checkpoint: {}", ckpt_state, e.what()));
+    }
+    if (!j.contains("state")) throw ModelError(fmt::format("{}: checkpoint without a search state", ckpt_state));
+    check_resumable(j, o.report_dir, identity);
+    resume_state = std::make_unique<search::SearchState>(search::state_from_json(j.at("state")));
+    resume_state->model = io::load_model((fs::path(o.report_dir) / j.value("model", "")).string());
+    if (resume_state->confirmed_step > 0) {
+      const int64_t own = own_confirmed_step(*resume_state);
+      resume_state->confirmed_model = own > 0 ? io::load_model(confirmed_file(own)) : resume_state->model;
+    }
+    progress.log(fmt::format("resuming from {} at step {}", ckpt_state, resume_state->next_step));
+  } else if (o.resume) {
+    progress.log(fmt::format("--resume: no checkpoint in {}; starting from the beginning", o.report_dir));
+  }
+
+  if (!resume_state) remove_checkpoints(o.report_dir);
+  search::SearchHooks hooks;
+  hooks.progress = &progress;
+  hooks.stop = callbacks.stop;
+  int64_t saved_confirmed = resume_state ? own_confirmed_step(*resume_state) : 0;
+  int64_t saved_step = resume_state ? search::last_accepted_step(*resume_state) : -1;
+  hooks.checkpoint = [&](const search::SearchState& st) {
+    // Models first, each in a file named by its step (the model changes only when a step is accepted), then the
+    // state that names them with their fingerprints, then the files it no longer names: a kill between the writes
+    // leaves the previous state with the files it names.
+    const int64_t own = own_confirmed_step(st), step = search::last_accepted_step(st);
+    if (own > 0 && own != saved_confirmed) io::save_model(st.confirmed_model, confirmed_file(own));
+    if (step != saved_step) io::save_model(st.model, checkpoint_file(step));
+    if (o.keep_steps && !st.history.empty() && st.history.back().accepted) {
+      fs::create_directories(fs::path(o.report_dir) / "steps");
+      io::save_model(st.model, (fs::path(o.report_dir) / "steps" / fmt::format("step{}.h5", st.history.back().step)).string());
+    }
+    const std::string model_name = fs::path(checkpoint_file(step)).filename().string();
+    nlohmann::json files = {{model_name, file_fingerprint(checkpoint_file(step))}};
+    if (own > 0) files[fs::path(confirmed_file(own)).filename().string()] = file_fingerprint(confirmed_file(own));
+    nlohmann::json j = {{"input", o.source.path.empty() ? "arch:" + o.source.arch : o.source.path},
+                        {"identity", identity},
+                        {"model", model_name},
+                        {"files", files},
+                        {"state", search::state_json(st)}};
+    write_text_atomically(ckpt_state, j.dump(1));
+    if (saved_confirmed > 0 && saved_confirmed != own) fs::remove(confirmed_file(saved_confirmed));
+    if (saved_step >= 0 && saved_step != step) fs::remove(checkpoint_file(saved_step));
+    saved_confirmed = own;
+    saved_step = step;
+  };
+  if (callbacks.search_begins) callbacks.search_begins();
+  search::SearchResult r = search::run(baseline, oracle, o.search, hooks, resume_state.get());
+  if (callbacks.search_ends) callbacks.search_ends();
+
+  exec::ExecOptions eo;
+  eo.device = o.oracle.device;
+  exec::EvalResult base_test = exec::evaluate(baseline, d.test, eo);
+  const double final_val = search::accuracy_of(oracle.validate(r.model));
+  const double final_confirm = parts.confirmation.size() ? search::accuracy_of(oracle.confirm(r.model)) : -1;
+  exec::EvalResult final_test = exec::evaluate(r.model, d.test, eo);
+  const exec::PairedComparison paired = exec::compare_paired(base_test.correct, final_test.correct);
+  io::save_model(r.model, o.output);
+  std::string onnx_out;
+  if (io::format_of(o.output) != io::ModelFormat::kOnnx) {
+    onnx_out = (fs::path(o.output).parent_path() / (fs::path(o.output).stem().string() + ".onnx")).string();
+    io::save_model(r.model, onnx_out);
+  }
+  nlohmann::json report = {
+      {"snare_version", kVersion},
+      {"created", now_utc()},
+      {"machine", machine_description()},
+      {"versions", {{"snare", kVersion}, {"libtorch", TORCH_VERSION}}},
+      {"model", {{"name", baseline.name}, {"input", o.source.path.empty() ? "arch:" + o.source.arch : o.source.path},
+                 {"output", o.output}, {"onnx", onnx_out}}},
+      {"data", d.name},
+      {"class_names", d.class_names},
+      {"seed", o.source.seed},
+      {"options", options_json(o)},
+      {"tolerance", tolerance_json(o, r, parts)},
+      {"baseline", summary(baseline, r.state.baseline_val_accuracy, r.state.baseline_confirm_accuracy, base_test)},
+      {"final", summary(r.model, final_val, final_confirm, final_test)},
+      {"test_comparison",
+       {{"baseline_only_correct", paired.only_a},
+        {"final_only_correct", paired.only_b},
+        {"mcnemar_p", paired.p_value}}},
+      {"steps", search::history_json(r.state.history)},
+      {"stop_reason", r.state.stop_reason},
+      {"wall_seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()}};
+  if (o.search.rule == search::Rule::kAccuracySe) {
+    // The one validation accuracy every step had to keep (the paired rule's margin differs per step).
+    search::PairedLoss base;
+    base.samples = val.size();
+    base.reference_accuracy = r.state.baseline_val_accuracy;
+    report["accept_threshold"] = r.state.baseline_val_accuracy - o.search.max_loss_pp / 100.0 +
+                                 search::margin_of(search::tolerance_of(o.search), base);
+  }
+  report::write_report(report, o.report_dir);
+  ReduceResult result;
+  result.model = r.model;
+  result.report = std::move(report);
+  result.output = o.output;
+  result.onnx_output = onnx_out;
+  result.report_dir = o.report_dir;
+  result.interrupted = r.interrupted;
+  return result;
+}
+
+}  // namespace snare::pipeline

@@ -1,0 +1,36 @@
+// snare::pipeline ReduceOptions: everything a SNARE run takes, with its defaults (the CLI's defaults; docs/cli.md).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "pipeline/sources.h"
+#include "search/search.h"
+#include "search/torch_oracle.h"
+
+namespace snare::pipeline {
+
+/// A run of `reduce`: the model and data, where the results go, and the search's and retraining's settings.
+struct ReduceOptions {
+  ModelSource source;
+  DataOptions data;
+  std::string output;      ///< reduced model file (.h5, .keras, .onnx); an .onnx is written beside other formats
+  std::string report_dir;  ///< report.json, report.html and checkpoints; empty: OUTPUT's stem + "_report"
+  search::SearchOptions search;
+  search::TorchOracleOptions oracle;
+  double time_limit_min = 0;
+  double val_split = 0.1;
+  double confirm_split = 0.1;
+  std::string rule = "paired";
+  int64_t baseline_epochs = 8;
+  std::string baseline_recipe = "converged";
+  int64_t train_samples = 0;
+  std::string criterion = "l2";
+  std::string augment = "none";
+  bool distill = false;
+  bool resume = false;
+  bool keep_steps = false;
+  bool no_units = false, no_masks = false, no_lowrank = false;
+};
+
+}  // namespace snare::pipeline
