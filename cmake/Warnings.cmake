@@ -9,6 +9,9 @@ endif()
 function(snare_module name)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
   add_library(snare_${name} STATIC ${ARG_SOURCES})
-  target_include_directories(snare_${name} PUBLIC ${PROJECT_SOURCE_DIR}/src)
+  # Installed, the module headers sit under include/snare (cmake/Install.cmake).
+  target_include_directories(snare_${name} PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/src>
+                                                  $<INSTALL_INTERFACE:include/snare>)
+  set_property(GLOBAL APPEND PROPERTY SNARE_MODULES snare_${name})
   target_link_libraries(snare_${name} PUBLIC ${ARG_DEPS} PRIVATE snare_warnings)
 endfunction()
