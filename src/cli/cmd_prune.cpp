@@ -13,6 +13,7 @@
 #include "cli/common_options.h"
 #include "common/error.h"
 #include "io/model_file.h"
+#include "measure/unit_importance.h"
 #include "reduce/importance.h"
 #include "reduce/magnitude.h"
 #include "reduce/plan.h"
@@ -119,7 +120,7 @@ void register_prune(CLI::App& app) {
         data::Dataset d = load_data(o->data, g);
         sample = data::subset(d.train, at::arange(std::min(o->samples, d.train.size()), at::kLong));
       }
-      plan = reduce::keep_most_important(g, l.name, keep, c, &sample);
+      plan = measure::keep_most_important(g, l.name, keep, c, &sample);
     }
     finish(g, plan, o->dry_run, o->output);
   });

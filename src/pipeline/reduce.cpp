@@ -130,7 +130,7 @@ ReduceResult reduce(ReduceOptions o, const ReduceCallbacks& callbacks) {
   const ir::Graph baseline = model;
   const nlohmann::json identity = run_identity(o, d, baseline_file);
   o.oracle.teacher = o.distill ? &baseline : nullptr;
-  search::TorchOracle oracle(fit, val, parts.confirmation, o.oracle, &progress);
+  measure::TorchOracle oracle(fit, val, parts.confirmation, o.oracle, &progress);
 
   std::unique_ptr<search::SearchState> resume_state;
   if (o.resume && fs::exists(ckpt_state)) {

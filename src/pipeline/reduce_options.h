@@ -6,7 +6,7 @@
 
 #include "pipeline/sources.h"
 #include "search/search.h"
-#include "search/torch_oracle.h"
+#include "measure/torch_oracle.h"
 
 namespace snare::pipeline {
 
@@ -17,7 +17,7 @@ struct ReduceOptions {
   std::string output;      ///< reduced model file (.h5, .keras, .onnx); an .onnx is written beside other formats
   std::string report_dir;  ///< report.json, report.html and checkpoints; empty: OUTPUT's stem + "_report"
   search::SearchOptions search;
-  search::TorchOracleOptions oracle;
+  measure::TorchOracleOptions oracle;
   double time_limit_min = 0;
   double val_split = 0.1;
   double confirm_split = 0.1;

@@ -7,7 +7,6 @@
 #include <numeric>
 
 #include "common/error.h"
-#include "exec/network.h"
 
 namespace snare::reduce {
 
@@ -49,49 +48,6 @@ std::vector<double> weight_scores(const ir::Graph& g, const analysis::UnitGroup&
   return std::vector<double>(total.data_ptr<double>(), total.data_ptr<double>() + grp.size);
 }
 
-/// A producer's output [N, C, positions...] as [N, U, positions'...] with all channels of unit u in row u: a
-/// bidirectional layer merged by concat has the backward direction's unit u at channel U + u.
-at::Tensor per_unit_view(const at::Tensor& a, const ir::Layer& l) {
-  if (!ir::is_recurrent(l.kind) || ir::recurrent_output_units(l) == l.units) return a;
-  return a.reshape({a.size(0), 2, l.units, -1}).transpose(1, 2).reshape({a.size(0), l.units, -1});
-}
-
-/// Per-unit statistic of the producers' outputs [N, U, positions...] over samples and positions,
-/// summed over the group's producers.
-std::vector<double> activation_scores(const ir::Graph& g, const analysis::UnitGroup& grp, Criterion c,
-                                      const data::Split& sample) {
-  exec::Network net(g);
-  net.record_activations(true);
-  at::Tensor total = at::zeros({grp.size}, at::kDouble);
-  if (c == Criterion::kTaylor) {
-    at::Tensor logits = net.forward(sample.x, false, true);
-    at::cross_entropy_loss(logits, sample.y.to(logits.device())).backward();
-  } else {
-    at::NoGradGuard no_grad;
-    net.forward(sample.x, false, false);
-  }
-  for (const std::string& p : grp.producers) {
-    const at::Tensor& full = net.activations().at(p);
-    at::Tensor a = per_unit_view(full, g.layer(p));
-    at::Tensor grad = c == Criterion::kTaylor && full.grad().defined() ? per_unit_view(full.grad(), g.layer(p)) : at::Tensor();
-    at::Tensor per_unit;
-    switch (c) {
-      case Criterion::kActivation: per_unit = a.detach().abs().transpose(0, 1).reshape({grp.size, -1}).mean(1); break;
-      case Criterion::kApoz: per_unit = 1.0 - a.detach().eq(0).to(at::kFloat).transpose(0, 1).reshape({grp.size, -1}).mean(1); break;
-      case Criterion::kTaylor: {
-        if (!grad.defined()) throw InternalError(fmt::format("no gradient reached '{}'", p));
-        at::Tensor prod = (a.detach() * grad).reshape({a.size(0), grp.size, -1}).sum(2);  // [N, U]
-        per_unit = prod.abs().mean(0);
-        break;
-      }
-      case Criterion::kL1:
-      case Criterion::kL2: throw InternalError("weight criterion routed to activation scores");
-    }
-    total += per_unit.to(at::kCPU, at::kDouble);
-  }
-  return std::vector<double>(total.data_ptr<double>(), total.data_ptr<double>() + grp.size);
-}
-
 }  // namespace
 
 Criterion criterion_from_name(const std::string& name, const std::string& flag) {
@@ -116,17 +72,15 @@ const char* criterion_name(Criterion c) {
 
 bool needs_data(Criterion c) { return c != Criterion::kL1 && c != Criterion::kL2; }
 
-std::vector<double> unit_importance(const ir::Graph& graph, const analysis::UnitGroup& group, Criterion criterion,
-                                    const data::Split* sample) {
-  if (!needs_data(criterion)) return weight_scores(graph, group, criterion == Criterion::kL2);
-  if (!sample || sample->size() == 0) {
-    throw UsageError(fmt::format("criterion '{}' needs data: give --data", criterion_name(criterion)));
+std::vector<double> weight_importance(const ir::Graph& graph, const analysis::UnitGroup& group, Criterion criterion) {
+  if (needs_data(criterion)) {
+    throw InternalError(fmt::format("criterion '{}' needs data (measure::unit_importance)", criterion_name(criterion)));
   }
-  return activation_scores(graph, group, criterion, *sample);
+  return weight_scores(graph, group, criterion == Criterion::kL2);
 }
 
-ReductionPlan keep_most_important(const ir::Graph& graph, const std::string& layer, int64_t keep, Criterion criterion,
-                                  const data::Split* sample) {
+ReductionPlan keep_most_important(const ir::Graph& graph, const std::string& layer, int64_t keep,
+                                  const UnitScorer& scorer) {
   if (graph.index_of(layer) < 0) throw UsageError(fmt::format("--layer: no layer named '{}'", layer));
   auto groups = analysis::unit_groups(graph);
   const analysis::UnitGroup* grp = nullptr;
@@ -138,7 +92,10 @@ ReductionPlan keep_most_important(const ir::Graph& graph, const std::string& lay
   if (!grp->prunable) throw UsageError(fmt::format("cannot remove units of '{}': {}", layer, grp->reason));
   if (keep < 1) throw UsageError(fmt::format("'{}': cannot keep {} units; a layer is never emptied", layer, keep));
   if (keep > grp->size) throw UsageError(fmt::format("'{}': cannot keep {} units, it has {}", layer, keep, grp->size));
-  std::vector<double> score = unit_importance(graph, *grp, criterion, sample);
+  const std::vector<double> score = scorer(*grp);
+  if (score.size() != static_cast<size_t>(grp->size)) {
+    throw InternalError(fmt::format("'{}': {} scores for {} units", layer, score.size(), grp->size));
+  }
   std::vector<int64_t> order(static_cast<size_t>(grp->size));
   std::iota(order.begin(), order.end(), 0);
   // Stable: equal scores keep the lower index, so plans are reproducible.

@@ -1,4 +1,5 @@
-// Importance criteria for the units of a coupled group; higher = more important. One table:
+// Importance criteria for the units of a coupled group; higher = more important. The weight criteria are computed
+// here (graph only); the data criteria run the network (measure/unit_importance.h). One table:
 //
 // | criterion  | needs data | score of unit u                                                        |
 // |------------|------------|------------------------------------------------------------------------|
@@ -9,11 +10,11 @@
 // | taylor     | yes        | mean over samples of |sum over positions of a * dLoss/da| (Molchanov 2017)|
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "analysis/groups.h"
-#include "data/dataset.h"
 #include "reduce/plan.h"
 
 namespace snare::reduce {
@@ -25,13 +26,15 @@ Criterion criterion_from_name(const std::string& name, const std::string& flag =
 const char* criterion_name(Criterion c);
 bool needs_data(Criterion c);
 
-/// One score per unit of `group`. Data criteria use `sample` (a few hundred samples are enough) and
-/// throw UsageError when it is null.
-std::vector<double> unit_importance(const ir::Graph& graph, const analysis::UnitGroup& group, Criterion criterion,
-                                    const data::Split* sample = nullptr);
+/// One score per unit of `group` by a weight criterion (l1, l2); InternalError for the data criteria.
+std::vector<double> weight_importance(const ir::Graph& graph, const analysis::UnitGroup& group, Criterion criterion);
 
-/// A plan keeping the `keep` most important units of the group containing `layer`.
-ReductionPlan keep_most_important(const ir::Graph& graph, const std::string& layer, int64_t keep, Criterion criterion,
-                                  const data::Split* sample = nullptr);
+/// Scores the units of a group (one per unit; higher = more important).
+using UnitScorer = std::function<std::vector<double>(const analysis::UnitGroup&)>;
+
+/// A plan keeping the `keep` most important units of the group containing `layer`, by `scorer`; equal scores keep
+/// the lower index.
+ReductionPlan keep_most_important(const ir::Graph& graph, const std::string& layer, int64_t keep,
+                                  const UnitScorer& scorer);
 
 }  // namespace snare::reduce

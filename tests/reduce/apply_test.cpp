@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "exec/network.h"
 #include "model_fixtures.h"
+#include "measure/unit_importance.h"
 #include "reduce/importance.h"
 #include "support/recurrent_graphs.h"
 #include "reduce/factorize.h"
@@ -118,7 +119,7 @@ TEST(Apply, RemovingSilentRecurrentUnitsLeavesOutputsUnchanged) {
         snare::data::Split split;
         split.x = x;
         split.y = at::zeros({x.size(0)}, at::kLong);
-        EXPECT_EQ(snare::reduce::unit_importance(g, grp, c, &split).size(), static_cast<size_t>(grp.size));
+        EXPECT_EQ(snare::measure::unit_importance(g, grp, c, &split).size(), static_cast<size_t>(grp.size));
       }
       ++checked;
     }

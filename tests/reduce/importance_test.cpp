@@ -1,4 +1,4 @@
-#include "reduce/importance.h"
+#include "measure/unit_importance.h"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
@@ -25,7 +25,7 @@ TEST(Importance, ZeroedUnitScoresLowestUnderEveryCriterion) {
   auto groups = snare::analysis::unit_groups(g);
   const auto& grp = snare::analysis::group_of(groups, "conv2d");
   for (Criterion c : {Criterion::kL1, Criterion::kL2, Criterion::kActivation, Criterion::kApoz, Criterion::kTaylor}) {
-    auto score = snare::reduce::unit_importance(g, grp, c, &sample);
+    auto score = snare::measure::unit_importance(g, grp, c, &sample);
     ASSERT_EQ(score.size(), 6u);
     for (size_t u = 0; u < 6; ++u) {
       if (u == 3) continue;
@@ -40,17 +40,17 @@ TEST(Importance, KeepMostImportantKeepsTheLargestFilters) {
   conv.weights["weight"] = conv.weights["weight"].clone();
   conv.weights["weight"][1] *= 100;
   conv.weights["weight"][4] *= 100;
-  auto plan = snare::reduce::keep_most_important(g, "conv2d", 2, Criterion::kL1);
+  auto plan = snare::measure::keep_most_important(g, "conv2d", 2, Criterion::kL1);
   ASSERT_EQ(plan.units.size(), 1u);
   EXPECT_EQ(plan.units[0].keep, (std::vector<int64_t>{1, 4}));
 }
 
 TEST(Importance, DataCriteriaNeedData) {
   auto g = snare::arch::build("lenet5", 1);
-  EXPECT_THROW(snare::reduce::keep_most_important(g, "conv2d", 2, Criterion::kTaylor), snare::UsageError);
+  EXPECT_THROW(snare::measure::keep_most_important(g, "conv2d", 2, Criterion::kTaylor), snare::UsageError);
   EXPECT_THROW(snare::reduce::criterion_from_name("random"), snare::UsageError);
-  EXPECT_THROW(snare::reduce::keep_most_important(g, "conv2d", 0, Criterion::kL1), snare::UsageError);
-  EXPECT_THROW(snare::reduce::keep_most_important(g, "conv2d", 7, Criterion::kL1), snare::UsageError);
+  EXPECT_THROW(snare::measure::keep_most_important(g, "conv2d", 0, Criterion::kL1), snare::UsageError);
+  EXPECT_THROW(snare::measure::keep_most_important(g, "conv2d", 7, Criterion::kL1), snare::UsageError);
 }
 
 }  // namespace

@@ -56,7 +56,7 @@ class FakeOracle : public snare::search::Oracle {
   }
   snare::ir::Graph finetune(const snare::ir::Graph& m, uint64_t) override { return m; }
   std::vector<double> importance(const snare::ir::Graph& m, const snare::analysis::UnitGroup& g) override {
-    return snare::reduce::unit_importance(m, g, snare::reduce::Criterion::kL2);
+    return snare::reduce::weight_importance(m, g, snare::reduce::Criterion::kL2);
   }
   int validations = 0, retrains = 0;
 };

@@ -1,10 +1,11 @@
-#include "search/torch_oracle.h"
+#include "measure/torch_oracle.h"
 
 #include <ATen/ATen.h>
 
 #include "exec/network.h"
+#include "measure/unit_importance.h"
 
-namespace snare::search {
+namespace snare::measure {
 
 namespace {
 
@@ -80,7 +81,7 @@ ir::Graph TorchOracle::finetune(const ir::Graph& model, uint64_t seed) {
 }
 
 std::vector<double> TorchOracle::importance(const ir::Graph& model, const analysis::UnitGroup& group) {
-  return reduce::unit_importance(model, group, options_.criterion, &importance_sample_);
+  return unit_importance(model, group, options_.criterion, &importance_sample_);
 }
 
-}  // namespace snare::search
+}  // namespace snare::measure

@@ -1,5 +1,5 @@
-// TorchOracle: the Oracle of the real SNARE run — LibTorch training and evaluation on in-memory
-// splits (exec), unit importance from reduce's criteria.
+// snare::measure TorchOracle: the search's Oracle for the real SNARE run — LibTorch training and evaluation on
+// in-memory splits (exec), unit importance by the criteria of measure/unit_importance.h.
 #pragma once
 
 #include <memory>
@@ -10,7 +10,10 @@
 #include "reduce/importance.h"
 #include "search/oracle.h"
 
-namespace snare::search {
+namespace snare::measure {
+
+using search::Hits;
+using search::Oracle;
 
 struct TorchOracleOptions {
   /// Batches of brief retraining after each step (cosine decay to 0; the last state is kept).
@@ -52,4 +55,4 @@ class TorchOracle : public Oracle {
   ProgressSink* progress_;
 };
 
-}  // namespace snare::search
+}  // namespace snare::measure
