@@ -60,7 +60,7 @@ inline nlohmann::json sample_report() {
                         "points <of> the input model."}}},
           {"test_comparison", {{"baseline_only_correct", 60}, {"final_only_correct", 30}, {"mcnemar_p", 0.0021}}},
           {"steps", json::array({step1, step2})},
-          {"stop_reason", "no reducible layer left"},
+          {"stop_reason", "no reducible part left"},
           {"wall_seconds", 812.5}};
 }
 

@@ -182,6 +182,32 @@ TEST(Search, ReducesWithinToleranceAndStops) {
   }
 }
 
+// The margin term of the threshold: with --margin m every accepted step keeps its loss plus m standard errors within
+// the tolerance, and a wider margin never lets the search go further.
+TEST(Search, MarginKeepsEveryAcceptedStepThatManyStandardErrorsInside) {
+  std::map<double, int64_t> nonzero;
+  bool margin_mattered = false;
+  for (double margin : {0.0, 1.0, 2.0}) {
+    SCOPED_TRACE(margin);
+    FakeOracle oracle;
+    SearchOptions o;
+    o.max_loss_pp = 0.39;
+    o.margin_se = margin;
+    auto r = snare::search::run(mlp(), oracle, o);
+    for (const auto& step : r.state.history) {
+      if (step.op == Op::kFinetune) continue;
+      const double loss = step.val_loss.loss(), se = step.val_loss.standard_error();
+      EXPECT_EQ(step.accepted, loss + margin * se <= 0.0039 + 1e-12) << step.reason;
+      // A step within the tolerance alone that the margin turned away.
+      if (!step.accepted && loss <= 0.0039) margin_mattered = true;
+    }
+    nonzero[margin] = snare::analysis::analyze(r.model).nonzero_params;
+  }
+  EXPECT_TRUE(margin_mattered);
+  EXPECT_LE(nonzero[0.0], nonzero[1.0]);
+  EXPECT_LE(nonzero[1.0], nonzero[2.0]);
+}
+
 TEST(Search, RejectedStepsShrinkThenRetire) {
   FakeOracle oracle;
   SearchOptions o;
