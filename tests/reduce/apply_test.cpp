@@ -80,8 +80,11 @@ TEST(Apply, RemovingSilentUnitsLeavesOutputsUnchanged) {
       plan.units.push_back({grp.id, keep});
       Graph smaller = snare::reduce::apply(silent, plan);
       EXPECT_NO_THROW(snare::ir::verify(smaller));
-      double diff = (snare::exec::predict(silent, x) - snare::exec::predict(smaller, x)).abs().max().item<double>();
-      EXPECT_LE(diff, 1e-6) << name << " group " << grp.id;
+      at::Tensor before = snare::exec::predict(silent, x);
+      double diff = (before - snare::exec::predict(smaller, x)).abs().max().item<double>();
+      // Float noise only: the convolutions sum fewer (zero) terms in another order. Seen up to 2.3e-6 on the zoo's
+      // 8-layer ResNet; a unit removed wrongly moves outputs by orders of magnitude more.
+      EXPECT_LE(diff / std::max(1.0, before.abs().max().item<double>()), 1e-5) << name << " group " << grp.id;
       EXPECT_LT(snare::analysis::analyze(smaller).params, snare::analysis::analyze(g).params) << name << " " << grp.id;
       ++checked;
     }

@@ -1,5 +1,6 @@
-// The models reduction tests run on: every built-in architecture and every Keras fixture in
-// ../shared/models/keras (skipped when the shared folder is absent).
+// The models reduction tests run on: every built-in architecture, graphs of the coupling layers (element-wise merges,
+// Concatenate with BatchNorm, separable convs), and every Keras file in ../shared/models/keras and its embedded zoo
+// (real MobileNets and ResNets with BatchNorm and Add; skipped when the shared folder is absent).
 #pragma once
 
 #include <filesystem>
@@ -21,16 +22,16 @@ inline std::vector<std::pair<std::string, ir::Graph>> reduction_models() {
   out.emplace_back("merge_graph_1d", test::merge_graph_1d());
   out.emplace_back("separable_graph_2d", test::separable_graph_2d());
   out.emplace_back("separable_graph_1d", test::separable_graph_1d());
-  const std::filesystem::path dir = "../shared/models/keras";
-  if (std::filesystem::is_directory(dir)) {
-    std::vector<std::string> files;
-    // Top-level files only: keras/zoo/ holds the embedded models, which need layers of their own (open issue).
+  out.emplace_back("concat_graph_2d", test::concat_graph_2d());
+  std::vector<std::string> files;
+  for (const char* dir : {"../shared/models/keras", "../shared/models/keras/zoo"}) {
+    if (!std::filesystem::is_directory(dir)) continue;
     for (const auto& e : std::filesystem::directory_iterator(dir)) {
       if (e.is_regular_file()) files.push_back(e.path().string());
     }
-    std::sort(files.begin(), files.end());
-    for (const std::string& f : files) out.emplace_back(f, io::load_model(f));
   }
+  std::sort(files.begin(), files.end());
+  for (const std::string& f : files) out.emplace_back(f, io::load_model(f));
   return out;
 }
 

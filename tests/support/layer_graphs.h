@@ -56,6 +56,21 @@ inline ir::Graph merge_graph_1d(uint64_t seed = 4) {
   return b.finish();
 }
 
+/// An inception-style block: two convs of the input concatenated on the channel axis, BatchNorm over the
+/// concatenation, a conv, a residual Add of the concatenation's BatchNorm with a 1x1 conv of it, then pooling and a
+/// Dense. Units of either branch sit at an offset in the concatenation and its BatchNorm.
+inline ir::Graph concat_graph_2d(uint64_t seed = 8) {
+  using ir::Activation;
+  arch::GraphBuilder b("concat_2d", {3, 10, 10}, seed);
+  b.conv2d(6, 3, ir::Padding::kSame, Activation::kRelu);
+  const std::string left = b.last();
+  b.from("input").conv2d(4, 1, ir::Padding::kSame, Activation::kRelu);
+  b.merge(ir::LayerKind::kConcatenate, {left, b.last()}).batchnorm();
+  const std::string normed = b.last();
+  b.conv2d(10, 1, ir::Padding::kSame, Activation::kLinear).add_residual(normed);
+  return b.conv2d(5, 3, ir::Padding::kValid, Activation::kRelu).global_avgpool2d().dense(3, Activation::kSoftmax).finish();
+}
+
 /// SeparableConv2D (multiplier 2, same; then stride 2, valid, no bias) and SeparableConv1D (dilation 2).
 inline ir::Graph separable_graph_2d(uint64_t seed = 5) {
   using ir::Activation;
