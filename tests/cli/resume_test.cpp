@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -107,6 +108,21 @@ void replace_file(const fs::path& from, const fs::path& to) {
   fs::copy_file(from, to, fs::copy_options::overwrite_existing);
 }
 
+/// 61706 -> "61,706", as report.html prints counts.
+std::string with_commas(int64_t n) {
+  std::string digits = std::to_string(n), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
 fs::path checkpoint_model(const fs::path& report) {
   for (const auto& e : fs::directory_iterator(report)) {
     if (e.path().filename().string().rfind("checkpoint_step", 0) == 0) return e.path();
@@ -123,6 +139,17 @@ TEST(Resume, RefusesAnotherRunsCheckpointNamingEachDifference) {
   const std::string arch_run = kTiny + " --arch lenet5 " + data + " --seed 3 --max-loss 5 -o " + (dir / "a.h5").string();
   auto first = run_snare(arch_run);
   ASSERT_EQ(first.exit_code, 0) << first.output;
+  {
+    // The page is rendered from what this run wrote (not a hand-written sample): its counts, stop reason and the
+    // tolerance sentence appear as the page prints them.
+    const nlohmann::json j = nlohmann::json::parse(read_text(dir / "a_report" / "report.json"));
+    const std::string html = read_text(dir / "a_report" / "report.html");
+    EXPECT_NE(html.find(with_commas(j["baseline"]["params"].get<int64_t>())), std::string::npos);
+    EXPECT_NE(html.find(with_commas(j["final"]["nonzero_params"].get<int64_t>())), std::string::npos);
+    EXPECT_NE(html.find("stopped because"), std::string::npos);
+    EXPECT_NE(html.find("id=\"tolerance\">" + j["tolerance"]["meaning"].get<std::string>().substr(0, 40)),
+              std::string::npos);
+  }
   const fs::path model = dir / "m.h5";
   replace_file(dir / "a_report" / "baseline.h5", model);
   const std::string file_run = kTiny + " " + data + " --seed 3 --max-loss 5 -o f.h5";
