@@ -1,6 +1,7 @@
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -100,39 +101,47 @@ void drop_inputs(ir::Layer& l, analysis::UnitUse::Kind kind, const std::set<int6
   }
 }
 
-void check_keep(const UnitRemoval& r, const analysis::UnitGroup& g) {
-  if (!g.prunable) throw UsageError(fmt::format("cannot remove units of '{}': {}", r.group, g.reason));
-  if (r.keep.empty()) {
-    throw UsageError(fmt::format("cannot remove all {} units of '{}': a layer is never emptied", g.size, r.group));
-  }
+std::string keep_problem(const UnitRemoval& r, const analysis::UnitGroup& g) {
+  if (!g.prunable) return fmt::format("cannot remove units of '{}': {}", r.group, g.reason);
+  if (r.keep.empty()) return fmt::format("cannot remove all {} units of '{}': a layer is never emptied", g.size, r.group);
   for (size_t i = 0; i < r.keep.size(); ++i) {
     if (r.keep[i] < 0 || r.keep[i] >= g.size) {
-      throw UsageError(fmt::format("'{}': unit index {} out of range [0,{})", r.group, r.keep[i], g.size));
+      return fmt::format("'{}': unit index {} out of range [0,{})", r.group, r.keep[i], g.size);
     }
-    if (i > 0 && r.keep[i] <= r.keep[i - 1]) {
-      throw UsageError(fmt::format("'{}': kept unit indices must be sorted and unique", r.group));
-    }
+    if (i > 0 && r.keep[i] <= r.keep[i - 1]) return fmt::format("'{}': kept unit indices must be sorted and unique", r.group);
   }
+  return "";
 }
 
-void apply_units(ir::Graph& g, const std::vector<UnitRemoval>& removals) {
-  if (removals.empty()) return;
+/// The group a removal names, or null (with `problem` set).
+const analysis::UnitGroup* group_named(const std::vector<analysis::UnitGroup>& groups, const ir::Graph& g,
+                                       const std::string& layer, std::string& problem) {
+  if (g.index_of(layer) < 0) {
+    problem = fmt::format("no layer named '{}'", layer);
+    return nullptr;
+  }
+  for (const analysis::UnitGroup& grp : groups) {
+    if (std::find(grp.producers.begin(), grp.producers.end(), layer) != grp.producers.end()) return &grp;
+  }
+  problem = fmt::format("'{}' ({}) has no units to remove", layer, ir::kind_name(g.layer(layer).kind));
+  return nullptr;
+}
+
+/// Removes the units of `removals`; returns why it cannot ("" when done). Nothing is changed on a problem.
+std::string apply_units(ir::Graph& g, const std::vector<UnitRemoval>& removals) {
+  if (removals.empty()) return "";
   std::vector<analysis::UnitGroup> groups = analysis::unit_groups(g);
   // Every index below refers to the graph before this step, so all removals are gathered first.
   std::map<std::pair<std::string, analysis::UnitUse::Kind>, std::set<int64_t>> removed_inputs;
   std::map<std::string, std::vector<int64_t>> kept_outputs;
   for (const UnitRemoval& r : removals) {
-    if (g.index_of(r.group) < 0) throw UsageError(fmt::format("no layer named '{}'", r.group));
-    const analysis::UnitGroup* grp = nullptr;
-    try {
-      grp = &analysis::group_of(groups, r.group);
-    } catch (const ModelError& e) {
-      throw UsageError(e.what());
-    }
-    check_keep(r, *grp);
+    std::string problem;
+    const analysis::UnitGroup* grp = group_named(groups, g, r.group, problem);
+    if (!grp) return problem;
+    if (problem = keep_problem(r, *grp); !problem.empty()) return problem;
     std::set<int64_t> keep(r.keep.begin(), r.keep.end());
     for (const std::string& p : grp->producers) {
-      if (kept_outputs.count(p)) throw UsageError(fmt::format("the plan names the group of '{}' twice", p));
+      if (kept_outputs.count(p)) return fmt::format("the plan names the group of '{}' twice", p);
       kept_outputs[p] = r.keep;
     }
     for (const analysis::UnitUse& use : grp->uses) {
@@ -144,21 +153,29 @@ void apply_units(ir::Graph& g, const std::vector<UnitRemoval>& removals) {
   }
   for (auto& [layer, keep] : kept_outputs) keep_output_units(g.layer(layer), keep);
   for (auto& [key, removed] : removed_inputs) drop_inputs(g.layer(key.first), key.second, removed);
+  return "";
 }
 
-void apply_masks(ir::Graph& g, const std::vector<MaskAssignment>& masks) {
+std::string mask_problem(const ir::Graph& g, const MaskAssignment& m) {
+  if (g.index_of(m.layer) < 0) return fmt::format("no layer named '{}'", m.layer);
+  const ir::Layer& l = g.layer(m.layer);
+  auto w = l.weights.find(m.weight);
+  if (w == l.weights.end()) return fmt::format("layer '{}' has no weight '{}'", m.layer, m.weight);
+  if (!m.mask.sizes().equals(w->second.sizes())) return fmt::format("mask for '{}'.{} has the wrong shape", m.layer, m.weight);
+  return "";
+}
+
+/// Sets the masks of `masks`; returns why it cannot ("" when done).
+std::string apply_masks(ir::Graph& g, const std::vector<MaskAssignment>& masks) {
   for (const MaskAssignment& m : masks) {
-    if (g.index_of(m.layer) < 0) throw UsageError(fmt::format("no layer named '{}'", m.layer));
+    if (std::string problem = mask_problem(g, m); !problem.empty()) return problem;
     ir::Layer& l = g.layer(m.layer);
     auto w = l.weights.find(m.weight);
-    if (w == l.weights.end()) throw UsageError(fmt::format("layer '{}' has no weight '{}'", m.layer, m.weight));
-    if (!m.mask.sizes().equals(w->second.sizes())) {
-      throw UsageError(fmt::format("mask for '{}'.{} has the wrong shape", m.layer, m.weight));
-    }
     at::Tensor mask = m.mask.to(at::kFloat).ne(0).to(at::kFloat);
     l.masks[m.weight] = mask;
     w->second = w->second * mask;
   }
+  return "";
 }
 
 }  // namespace
@@ -178,15 +195,26 @@ std::string ReductionPlan::describe(const ir::Graph& graph) const {
   return out;
 }
 
-ir::Graph apply(const ir::Graph& graph, const ReductionPlan& plan) {
-  ir::Graph g = graph;
+Applied try_apply(const ir::Graph& graph, const ReductionPlan& plan) {
+  Applied out;
+  out.graph = graph;
+  ir::Graph& g = out.graph;
   g.infer_shapes();
-  apply_units(g, plan.units);
-  apply_masks(g, plan.masks);
-  for (const Factorization& f : plan.factorizations) g = factorize(g, f.layer, f.rank);
+  if (out.problem = apply_units(g, plan.units); !out.problem.empty()) return out;
+  if (out.problem = apply_masks(g, plan.masks); !out.problem.empty()) return out;
+  for (const Factorization& f : plan.factorizations) {
+    if (out.problem = factorize_problem(g, f.layer, f.rank); !out.problem.empty()) return out;
+    g = factorize(g, f.layer, f.rank);
+  }
   g.infer_shapes();
   ir::verify(g);
-  return g;
+  return out;
+}
+
+ir::Graph apply(const ir::Graph& graph, const ReductionPlan& plan) {
+  Applied a = try_apply(graph, plan);
+  if (!a.ok()) throw UsageError(a.problem);
+  return a.graph;
 }
 
 }  // namespace snare::reduce

@@ -18,18 +18,25 @@ int64_t max_useful_rank(const ir::Layer& l) {
   return std::max<int64_t>(0, std::min({r, out, fan_in}));
 }
 
-ir::Graph factorize(const ir::Graph& graph, const std::string& name, int64_t rank) {
+std::string factorize_problem(const ir::Graph& graph, const std::string& name, int64_t rank) {
   int index = graph.index_of(name);
-  if (index < 0) throw UsageError(fmt::format("no layer named '{}'", name));
+  if (index < 0) return fmt::format("no layer named '{}'", name);
   const ir::Layer& l = graph.layers[static_cast<size_t>(index)];
   if (l.kind != LayerKind::kDense && l.kind != LayerKind::kConv1D && l.kind != LayerKind::kConv2D) {
-    throw UsageError(fmt::format("layer '{}' ({}) cannot be factorised: only Dense and Conv layers", name, ir::kind_name(l.kind)));
+    return fmt::format("layer '{}' ({}) cannot be factorised: only Dense and Conv layers", name, ir::kind_name(l.kind));
   }
-  if (!l.masks.empty()) throw UsageError(fmt::format("layer '{}' has connection masks; factorise before masking", name));
+  if (!l.masks.empty()) return fmt::format("layer '{}' has connection masks; factorise before masking", name);
   int64_t max_rank = max_useful_rank(l);
   if (rank < 1 || rank > max_rank) {
-    throw UsageError(fmt::format("--rank {} for '{}': must be in [1, {}] to reduce its parameters", rank, name, max_rank));
+    return fmt::format("--rank {} for '{}': must be in [1, {}] to reduce its parameters", rank, name, max_rank);
   }
+  return "";
+}
+
+ir::Graph factorize(const ir::Graph& graph, const std::string& name, int64_t rank) {
+  if (std::string problem = factorize_problem(graph, name, rank); !problem.empty()) throw UsageError(problem);
+  const int index = graph.index_of(name);
+  const ir::Layer& l = graph.layers[static_cast<size_t>(index)];
   const at::Tensor& w = l.weights.at("weight");
   const int64_t out = w.size(0);
   at::Tensor matrix = w.reshape({out, -1}).to(at::kDouble);

@@ -15,6 +15,9 @@ int64_t max_useful_rank(const ir::Layer& layer);
 
 /// Throws UsageError for layers that are not Dense/Conv, carry connection masks, or a rank outside
 /// [1, max_useful_rank].
+/// Why `factorize(graph, name, rank)` cannot be done ("" when it can).
+std::string factorize_problem(const ir::Graph& graph, const std::string& name, int64_t rank);
+
 ir::Graph factorize(const ir::Graph& graph, const std::string& layer, int64_t rank);
 
 }  // namespace snare::reduce

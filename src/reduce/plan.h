@@ -48,10 +48,20 @@ struct ReductionPlan {
   std::string describe(const ir::Graph& graph) const;
 };
 
-/// Applies `plan` to a copy of `graph` (units first, then masks, then factorisations) and verifies
-/// the result. Throws UsageError for plans that cannot be applied: unknown layer or group, a group
-/// that is not prunable (the reason is named: the network output, a Reshape, ...), keeping no unit,
-/// indices out of range, a mask of the wrong shape, a rank that does not reduce parameters.
+/// A plan applied, or why it could not be: an unknown layer or group, a group that is not prunable (the reason is
+/// named: the network output, a Reshape, ...), keeping no unit, indices out of range, a mask of the wrong shape, a
+/// rank that does not reduce parameters. An infeasible plan is an outcome (the search retires such candidates), not
+/// an error.
+struct Applied {
+  ir::Graph graph;      ///< the reduced copy (unspecified when there is a problem)
+  std::string problem;  ///< "" when the plan was applied
+  bool ok() const { return problem.empty(); }
+};
+
+/// Applies `plan` to a copy of `graph` (units first, then masks, then factorisations) and verifies the result.
+Applied try_apply(const ir::Graph& graph, const ReductionPlan& plan);
+
+/// try_apply for plans a user gave: UsageError with the problem when it cannot be applied.
 ir::Graph apply(const ir::Graph& graph, const ReductionPlan& plan);
 
 }  // namespace snare::reduce

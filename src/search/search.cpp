@@ -283,14 +283,14 @@ SearchResult run(const ir::Graph& model, Oracle& oracle, const SearchOptions& o,
       s.target = c.target;
       s.op = c.op;
       s.failures = failures_of(st, c.key);
-      try {
-        c.result = reduce::apply(st.model, c.plan);
-      } catch (const UsageError&) {
+      reduce::Applied applied = reduce::try_apply(st.model, c.plan);
+      if (!applied.ok()) {  // e.g. a group that its neighbours' reductions made unprunable
         st.retired.insert(c.key);
         s.score = -1;
         scores.push_back(s);
         continue;
       }
+      c.result = std::move(applied.graph);
       c.stats = analysis::analyze(c.result);
       s.param_share = static_cast<double>(now.nonzero_params - c.stats.nonzero_params) /
                       static_cast<double>(std::max<int64_t>(1, now.nonzero_params));

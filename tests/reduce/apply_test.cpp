@@ -189,6 +189,22 @@ TEST(Apply, RejectsInvalidPlans) {
   EXPECT_THROW(snare::reduce::apply(g, plan_with("dense_2", {0, 1})), snare::UsageError);  // the output layer
   EXPECT_THROW(snare::reduce::apply(g, plan_with("conv2d", {0, 6})), snare::UsageError);
   EXPECT_THROW(snare::reduce::apply(g, plan_with("flatten", {0})), snare::UsageError);
+  // The same problems as values (what the search retires candidates on), each naming the layer and the reason.
+  const std::pair<snare::reduce::ReductionPlan, std::string> cases[] = {
+      {plan_with("nope", {0}), "no layer named 'nope'"},
+      {plan_with("conv2d", {}), "cannot remove all 6 units of 'conv2d'"},
+      {plan_with("dense_2", {0, 1}), "cannot remove units of 'dense_2'"},
+      {plan_with("conv2d", {0, 6}), "unit index 6 out of range [0,6)"},
+      {plan_with("flatten", {0}), "'flatten' (flatten) has no units to remove"}};
+  for (const auto& [plan, problem] : cases) {
+    snare::reduce::Applied a = snare::reduce::try_apply(g, plan);
+    EXPECT_FALSE(a.ok());
+    EXPECT_NE(a.problem.find(problem), std::string::npos) << a.problem;
+  }
+  snare::reduce::ReductionPlan rank;
+  rank.factorizations.push_back({"dense", 100000});
+  EXPECT_NE(snare::reduce::try_apply(g, rank).problem.find("to reduce its parameters"), std::string::npos);
+  EXPECT_TRUE(snare::reduce::try_apply(g, plan_with("conv2d", {0, 2, 4})).ok());
 }
 
 TEST(Magnitude, MasksReachTheRequestedSparsityAndZeroWeights) {
