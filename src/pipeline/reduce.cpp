@@ -185,9 +185,18 @@ ReduceResult reduce(ReduceOptions o, const ReduceCallbacks& callbacks) {
     saved_confirmed = own;
     saved_step = step;
   };
-  if (callbacks.search_begins) callbacks.search_begins();
-  search::SearchResult r = search::run(baseline, oracle, o.search, hooks, resume_state.get());
-  if (callbacks.search_ends) callbacks.search_ends();
+  search::SearchResult r;
+  {
+    // search_ends runs however the search ends, an exception included (a caller's signal handler goes away).
+    if (callbacks.search_begins) callbacks.search_begins();
+    struct Ends {
+      const std::function<void()>& f;
+      ~Ends() {
+        if (f) f();
+      }
+    } ends{callbacks.search_ends};
+    r = search::run(baseline, oracle, o.search, hooks, resume_state.get());
+  }
 
   exec::ExecOptions eo;
   eo.device = o.oracle.device;
