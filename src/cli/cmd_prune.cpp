@@ -91,7 +91,7 @@ void register_prune(CLI::App& app) {
   cmd->add_option("--keep", o->keep, "Units to keep");
   cmd->add_option("--sparsity", o->sparsity, "Connection pruning: fraction of weights to zero, in [0,1)");
   cmd->add_flag("--global", o->global, "With --sparsity: one magnitude threshold over all selected layers");
-  cmd->add_option("--criterion", o->criterion, "Unit importance: l1, l2, activation, apoz, taylor (last three need --data)")
+  cmd->add_option("--criterion", o->criterion, "Unit importance: " + reduce::criterion_names() + " (" + reduce::criterion_names(true) + " need --data)")
       ->capture_default_str();
   cmd->add_option("--samples", o->samples, "Training samples the data criteria look at")->capture_default_str();
   add_data_options(*cmd, o->data, false);

@@ -15,6 +15,8 @@
 #include "cli/console_progress.h"
 #include "common/error.h"
 #include "pipeline/reduce.h"
+#include "reduce/importance.h"
+#include "search/tolerance.h"
 
 namespace snare::cli {
 
@@ -97,7 +99,7 @@ void register_reduce(CLI::App& app) {
   cmd->add_option("--rule", o->rule,
                   "Standard error the margin counts in: paired (of the loss against the input model on the same "
                   "samples) or accuracy-se (of the input model's validation accuracy alone, the rule of earlier versions)")
-      ->check(CLI::IsMember({"paired", "accuracy-se"}))
+      ->check(CLI::IsMember(search::rule_names()))
       ->capture_default_str();
   cmd->add_option("--confirm-split", o->confirm_split,
                   "Fraction of the training data held out for the final check of the tolerance, which no decision "
@@ -132,7 +134,7 @@ void register_reduce(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--lr", o->oracle.lr, "Learning rate of retraining")->capture_default_str();
   cmd->add_option("--batch", o->oracle.batch_size, "Batch size")->capture_default_str();
-  cmd->add_option("--criterion", o->criterion, "Unit importance: l1, l2, activation, apoz, taylor")->capture_default_str();
+  cmd->add_option("--criterion", o->criterion, "Unit importance: " + reduce::criterion_names())->capture_default_str();
   cmd->add_flag("--distill", o->distill, "Distil from the input model while retraining");
   add_augment_option(*cmd, o->augment);
   cmd->add_flag("--no-units", o->no_units, "Do not remove units");

@@ -50,13 +50,25 @@ std::vector<double> weight_scores(const ir::Graph& g, const analysis::UnitGroup&
 
 }  // namespace
 
+const std::vector<Criterion>& all_criteria() {
+  static const std::vector<Criterion> kAll = {Criterion::kL1, Criterion::kL2, Criterion::kActivation, Criterion::kApoz,
+                                              Criterion::kTaylor};
+  return kAll;
+}
+
+std::string criterion_names(bool data_only) {
+  std::string names;
+  for (Criterion c : all_criteria()) {
+    if (!data_only || needs_data(c)) names += std::string(names.empty() ? "" : ", ") + criterion_name(c);
+  }
+  return names;
+}
+
 Criterion criterion_from_name(const std::string& name, const std::string& flag) {
-  if (name == "l1") return Criterion::kL1;
-  if (name == "l2") return Criterion::kL2;
-  if (name == "activation") return Criterion::kActivation;
-  if (name == "apoz") return Criterion::kApoz;
-  if (name == "taylor") return Criterion::kTaylor;
-  throw UsageError(fmt::format("{}: expected l1, l2, activation, apoz or taylor, got '{}'", flag, name));
+  for (Criterion c : all_criteria()) {
+    if (name == criterion_name(c)) return c;
+  }
+  throw UsageError(fmt::format("{}: expected one of {}, got '{}'", flag, criterion_names(), name));
 }
 
 const char* criterion_name(Criterion c) {

@@ -21,6 +21,10 @@ namespace snare::reduce {
 
 enum class Criterion { kL1, kL2, kActivation, kApoz, kTaylor };
 
+/// Every criterion, in the order of the table above (parsing, --help and docs list them from here).
+const std::vector<Criterion>& all_criteria();
+/// "l1, l2, activation, apoz, taylor"; with `data_only` the criteria that need data.
+std::string criterion_names(bool data_only = false);
 /// Parses a criterion name; throws UsageError naming `flag`.
 Criterion criterion_from_name(const std::string& name, const std::string& flag = "--criterion");
 const char* criterion_name(Criterion c);

@@ -17,10 +17,17 @@ double accuracy_of(const Hits& hits) {
 
 const char* rule_name(Rule rule) { return rule == Rule::kPaired ? "paired" : "accuracy-se"; }
 
+std::vector<std::string> rule_names() {
+  std::vector<std::string> names;
+  for (Rule r : {Rule::kPaired, Rule::kAccuracySe}) names.push_back(rule_name(r));
+  return names;
+}
+
 Rule rule_from_name(const std::string& name) {
-  if (name == "paired") return Rule::kPaired;
-  if (name == "accuracy-se") return Rule::kAccuracySe;
-  throw UsageError(fmt::format("unknown tolerance rule '{}' (expected paired or accuracy-se)", name));
+  for (Rule r : {Rule::kPaired, Rule::kAccuracySe}) {
+    if (name == rule_name(r)) return r;
+  }
+  throw UsageError(fmt::format("unknown tolerance rule '{}' (expected {})", name, fmt::join(rule_names(), " or ")));
 }
 
 double PairedLoss::loss() const {

@@ -31,6 +31,8 @@ enum class Rule {
 const char* rule_name(Rule rule);
 /// Parses "paired" | "accuracy-se"; throws UsageError.
 Rule rule_from_name(const std::string& name);
+/// Every rule's name, for parsing and --help.
+std::vector<std::string> rule_names();
 
 /// The accuracy a model loses against a reference (the input model) on the same samples.
 struct PairedLoss {
