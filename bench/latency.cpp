@@ -52,8 +52,7 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--threads")) threads = std::stoi(argv[i + 1]);
   }
   using namespace snare;
-  exec::configure_threads();
-  if (threads > 0) at::set_num_threads(threads);
+  exec::set_threads(threads);  // 0: every core, as the CLI does
   ir::Graph g = io::load_model(argv[1]);
   auto stats = analysis::analyze(g);
   at::NoGradGuard no_grad;

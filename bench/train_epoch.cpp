@@ -23,8 +23,7 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--threads")) threads = std::stoi(argv[i + 1]);
   }
   using namespace snare;
-  exec::configure_threads();
-  if (threads > 0) at::set_num_threads(threads);
+  exec::set_threads(threads);  // 0: every core, as the CLI does
   data::Dataset d = data::load_dataset("mnist", {data::Scale::kUnit});
   ir::Graph g = arch::build("lenet5", 1);
   exec::TrainOptions o;

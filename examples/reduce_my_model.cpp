@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   if (argc > 4) options.time_limit_min = std::atof(argv[4]);  // start no new step after this many minutes
   Printer printer;
   try {
+    snare::exec::set_threads(0);  // every core for LibTorch's intra-op work
     snare::pipeline::ReduceResult r = snare::pipeline::reduce(options, {&printer});
     const auto& before = r.report["baseline"];
     const auto& after = r.report["final"];

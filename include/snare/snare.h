@@ -6,7 +6,11 @@
 // complete program.
 //
 // Errors: every call throws snare::Error kinds (common/error.h) that carry the exit code the CLI would use
-// (usage 2, model 3, unsupported 4, data 5, output 6) and a message that names the file, layer or option.
+// (option 2, model 3, unsupported 4, data 5, output 6) and a message that names the file, layer or option. A bad
+// option is an OptionError whose field() names it as declared here ("SearchOptions::max_loss_pp").
+//
+// Threads: the library never changes LibTorch's intra-op thread count; call exec::set_threads(n) once at start
+// (0 = every core) to choose it, as the snare command does from $SNARE_THREADS.
 #pragma once
 
 #include "common/error.h"
@@ -44,6 +48,10 @@
 // ---- Reports ----------------------------------------------------------------------------------------------------
 // void report::write_report(json, folder): report.json and the self-contained report.html of a result's report.
 #include "report/report.h"
+
+// ---- Threads ----------------------------------------------------------------------------------------------------
+// void exec::set_threads(n): LibTorch's intra-op threads, n or every core when 0.
+#include "exec/network.h"
 
 // ---- Version ----------------------------------------------------------------------------------------------------
 // snare::kVersion: the library's version (the CMake project version).

@@ -83,7 +83,7 @@ ir::Graph build(const std::string& name, uint64_t seed) {
   }
   std::string names;
   for (const ArchInfo& a : architectures()) names += std::string(names.empty() ? "" : ", ") + a.name;
-  throw UsageError(fmt::format("--arch: unknown architecture '{}' (known: {})", name, names));
+  throw OptionError("ModelSource::arch", fmt::format("unknown architecture '{}' (known: {})", name, names));
 }
 
 }  // namespace snare::arch

@@ -19,7 +19,7 @@ struct ArchInfo {
 /// Every built-in architecture, sorted by name.
 const std::vector<ArchInfo>& architectures();
 
-/// Builds `name` with Glorot-uniform weights from `seed`. Throws UsageError for unknown names.
+/// Builds `name` with Glorot-uniform weights from `seed`. Throws OptionError for unknown names.
 ir::Graph build(const std::string& name, uint64_t seed);
 
 }  // namespace snare::arch

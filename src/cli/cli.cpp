@@ -2,14 +2,34 @@
 
 #include <fmt/format.h>
 
+#include <cstdlib>
 #include <exception>
+#include <string>
 
 #include "cli/commands.h"
+#include "cli/flag_names.h"
 #include "common/error.h"
 #include "common/version.h"
 #include "exec/network.h"
 
 namespace snare::cli {
+
+namespace {
+
+/// $SNARE_THREADS (a whole number >= 1), else 0 for every core. It lets two runs share a machine without
+/// oversubscribing OpenMP, which thrashes.
+int threads_from_environment() {
+  const char* env = std::getenv("SNARE_THREADS");
+  if (env == nullptr || *env == '\0') return 0;
+  const std::string text = env;
+  const bool digits = text.size() <= 4 && text.find_first_not_of("0123456789") == std::string::npos;
+  if (!digits || std::stoi(text) < 1) {
+    throw UsageError(fmt::format("SNARE_THREADS: expected a whole number from 1 to 9999, got '{}'", text));
+  }
+  return std::stoi(text);
+}
+
+}  // namespace
 
 int run(int argc, char** argv) {
   CLI::App app{"snare — Score-based Neural Architecture REduction: makes trained networks small"};
@@ -24,7 +44,7 @@ int run(int argc, char** argv) {
   register_export(app);
   try {
     // At the program's edge, before any work: data loading decodes and converts on all cores too.
-    exec::configure_threads();
+    exec::set_threads(threads_from_environment());
     app.parse(argc, argv);
     return 0;
   } catch (const CLI::Success& e) {
@@ -33,7 +53,7 @@ int run(int argc, char** argv) {
     app.exit(e);
     return static_cast<int>(ExitCode::kUsage);
   } catch (const Error& e) {
-    fmt::print(stderr, "snare: error: {}\n", e.what());
+    fmt::print(stderr, "snare: error: {}\n", in_flag_terms(e.what()));
     return static_cast<int>(e.exit_code());
   } catch (const std::exception& e) {
     // A LibTorch check or std failure that escaped the library's own checks: a bug to report.

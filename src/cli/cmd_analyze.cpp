@@ -1,12 +1,14 @@
 // snare analyze (MODEL | --arch NAME) [--json]
 #include <fmt/format.h>
 
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 
 #include "analysis/stats.h"
 #include "cli/commands.h"
 #include "cli/common_options.h"
+#include "io/facts.h"
 
 namespace snare::cli {
 
@@ -31,9 +33,11 @@ void register_analyze(CLI::App& app) {
       fmt::print("model: {}\n{}", g.name, analysis::stats_table(s));
       // What the ONNX reader folded around the layers (docs/onnx.md): the data the model expects.
       if (g.meta.count("onnx.preprocess") || g.meta.count("onnx.dropped_tail")) {
+        std::map<std::string, std::string> shown = io::fact_entries(g);
+        shown.insert(g.meta.begin(), g.meta.end());
         for (const char* key : {"onnx.input_type", "onnx.preprocess", "onnx.preprocess_into", "snare.scale", "snare.mean",
                                 "snare.stddev", "onnx.dropped_tail"}) {
-          if (g.meta.count(key)) fmt::print("{}: {}\n", key, g.meta.at(key));
+          if (shown.count(key)) fmt::print("{}: {}\n", key, shown.at(key));
         }
       }
     }

@@ -23,7 +23,7 @@ namespace snare::cli {
 namespace {
 
 /// "50%" -> 0.5 of the units; "3" -> 3 units.
-int64_t units_to_remove(const std::string& text, int64_t total) {
+int64_t parse_removal(const std::string& text, int64_t total) {
   try {
     size_t used = 0;
     if (!text.empty() && text.back() == '%') {
@@ -112,7 +112,7 @@ void register_prune(CLI::App& app) {
       if (!ir::has_units(l.kind)) {
         throw UsageError(fmt::format("--layer '{}' ({}) has no units to remove", l.name, ir::kind_name(l.kind)));
       }
-      int64_t keep = o->keep >= 0 ? o->keep : l.units - units_to_remove(o->remove, l.units);
+      int64_t keep = o->keep >= 0 ? o->keep : l.units - parse_removal(o->remove, l.units);
       reduce::Criterion c = reduce::criterion_from_name(o->criterion);
       data::Split sample;
       if (reduce::needs_data(c)) {

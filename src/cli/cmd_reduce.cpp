@@ -130,7 +130,7 @@ void register_reduce(CLI::App& app) {
   cmd->add_option("--baseline-recipe", o->baseline_recipe,
                   "How a built-in baseline is trained: converged (Adam 3e-3, cosine decay to 0, --batch) or keras "
                   "(Keras model.fit defaults: Adam 1e-3 constant, batch 32)")
-      ->check(CLI::IsMember({"converged", "keras"}))
+      ->check(CLI::IsMember(pipeline::baseline_recipe_names()))
       ->capture_default_str();
   cmd->add_option("--lr", o->oracle.lr, "Learning rate of retraining")->capture_default_str();
   cmd->add_option("--batch", o->oracle.batch_size, "Batch size")->capture_default_str();

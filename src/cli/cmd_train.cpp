@@ -33,7 +33,9 @@ void register_train(CLI::App& app) {
   o->train.lr = kFromScratchLr;
   cmd->add_option("--lr", o->train.lr, "Learning rate (peak of the cosine schedule)")->capture_default_str();
   cmd->add_option("--batch", o->train.batch_size, "Batch size")->capture_default_str();
-  cmd->add_option("--optimizer", o->optimizer, "adam or sgd (momentum 0.9)")->capture_default_str();
+  cmd->add_option("--optimizer", o->optimizer, "Optimizer (sgd with momentum 0.9)")
+      ->check(CLI::IsMember(exec::optimizer_names()))
+      ->capture_default_str();
   cmd->add_option("--val-split", o->val_split,
                   "Fraction of the training data held out for validation (by subject where the data has subjects); "
                   "enables early stopping and, by default, keeps the best-validation weights (--keep)")
@@ -51,10 +53,7 @@ void register_train(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("-o,--output", o->output, "Output model file (.h5, .keras, .onnx)")->required();
   cmd->callback([o]() {
-    if (o->optimizer != "adam" && o->optimizer != "sgd") {
-      throw UsageError(fmt::format("--optimizer: expected adam or sgd, got '{}'", o->optimizer));
-    }
-    o->train.optimizer = o->optimizer == "adam" ? exec::Optimizer::kAdam : exec::Optimizer::kSgd;
+    o->train.optimizer = exec::optimizer_from_name(o->optimizer);
     o->train.seed = o->source.seed;
     o->train.augment = exec::parse_augment(o->augment);
     o->train.restore_best = o->keep == "best";

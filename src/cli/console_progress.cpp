@@ -5,6 +5,8 @@
 
 #include <cstdio>
 
+#include "cli/flag_names.h"
+
 namespace snare::cli {
 
 ConsoleProgress::ConsoleProgress() : tty_(::isatty(STDOUT_FILENO) != 0) {}
@@ -41,7 +43,7 @@ void ConsoleProgress::end(const std::string& summary) {
 void ConsoleProgress::log(const std::string& line) {
   if (drawn_) fmt::print(stderr, "\r\033[K");
   drawn_ = false;
-  fmt::print(stderr, "{}\n", line);
+  fmt::print(stderr, "{}\n", in_flag_terms(line));
 }
 
 }  // namespace snare::cli

@@ -33,8 +33,20 @@ class Error : public std::runtime_error {
   ExitCode code_;
 };
 
+/// A bad command line (the CLI's own checks). The library never throws it: see OptionError.
 struct UsageError : Error {
   explicit UsageError(const std::string& m) : Error(ExitCode::kUsage, m) {}
+};
+/// An option out of its legal range, named as the library spells it: "SearchOptions::max_loss_pp: must be >= 0,
+/// got -1". Exit code 2, like a bad flag; the CLI rewrites field names into its flags (cli/flag_names.cpp).
+class OptionError : public Error {
+ public:
+  OptionError(const std::string& field, const std::string& problem)
+      : Error(ExitCode::kUsage, field + ": " + problem), field_(field) {}
+  const std::string& field() const { return field_; }
+
+ private:
+  std::string field_;
 };
 struct ModelError : Error {
   explicit ModelError(const std::string& m) : Error(ExitCode::kModel, m) {}

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
@@ -139,17 +140,17 @@ const char* scale_name(Scale scale) {
   return "?";
 }
 
-Layout layout_from_name(const std::string& name, const std::string& flag) {
+Layout layout_from_name(const std::string& name, const std::string& field) {
   if (name == "channels-last") return Layout::kChannelsLast;
   if (name == "channels-first") return Layout::kChannelsFirst;
-  throw UsageError(fmt::format("{}: expected channels-last or channels-first, got '{}'", flag, name));
+  throw OptionError(field, fmt::format("expected channels-last or channels-first, got '{}'", name));
 }
 
-Scale scale_from_name(const std::string& name, const std::string& flag) {
-  if (name == "raw") return Scale::kRaw;
-  if (name == "unit") return Scale::kUnit;
-  if (name == "standard") return Scale::kStandard;
-  throw UsageError(fmt::format("{}: expected raw, unit or standard, got '{}'", flag, name));
+Scale scale_from_name(const std::string& name, const std::string& field) {
+  for (Scale s : {Scale::kRaw, Scale::kUnit, Scale::kStandard}) {
+    if (name == scale_name(s)) return s;
+  }
+  throw OptionError(field, fmt::format("expected raw, unit or standard, got '{}'", name));
 }
 
 std::string data_root() {
@@ -167,7 +168,7 @@ std::string data_root() {
 }
 
 Dataset load_dataset(const std::string& spec, const LoadOptions& options) {
-  if (spec.empty()) throw UsageError("--data: empty data set name");
+  if (spec.empty()) throw OptionError("DataOptions::spec", "empty data set name");
   std::string kind = spec, arg;
   if (auto colon = spec.find(':'); colon != std::string::npos) {
     kind = spec.substr(0, colon);
@@ -190,7 +191,8 @@ Dataset load_dataset(const std::string& spec, const LoadOptions& options) {
     } else {
       std::string names;
       for (const DatasetKind& k : dataset_kinds()) names += std::string(names.empty() ? "" : ", ") + k.name;
-      throw UsageError(fmt::format("--data: unknown data set '{}' (known: {}, or a folder holding IDX files)", spec, names));
+      throw OptionError("DataOptions::spec",
+                        fmt::format("unknown data set '{}' (known: {}, or a folder holding IDX files)", spec, names));
     }
   }
   if (d.train.size() == 0 || d.test.size() == 0) throw DataError(fmt::format("{}: empty train or test split", d.source));
@@ -228,7 +230,12 @@ void apply_scale(Dataset& d, const LoadOptions& options) {
                                     d.source, d.mean.size(), d.stddev.size(), channels));
       }
       for (double s : d.stddev) {
-        if (!(s > 0)) throw UsageError(fmt::format("--std: every value must be positive, got {}", s));
+        if (!(s > 0 && std::isfinite(s))) {
+          throw OptionError("LoadOptions::stddev", fmt::format("every value must be a finite positive number, got {}", s));
+        }
+      }
+      for (double m : d.mean) {
+        if (!std::isfinite(m)) throw OptionError("LoadOptions::mean", fmt::format("every value must be finite, got {}", m));
       }
       at::Tensor m = channel_view(d.mean, d.train.x), s = channel_view(d.stddev, d.train.x);
       for (at::Tensor* x : xs) x->sub_(m).div_(s);
@@ -246,12 +253,13 @@ Split subset(const Split& split, const at::Tensor& index) {
 }
 
 Holdouts split_holdouts(const Split& train, double validation_fraction, double confirmation_fraction, uint64_t seed) {
-  if (validation_fraction <= 0.0 || validation_fraction >= 1.0) {
-    throw UsageError(fmt::format("validation fraction must be in (0,1), got {}", validation_fraction));
+  if (!(validation_fraction > 0.0 && validation_fraction < 1.0)) {
+    throw OptionError("split_holdouts(validation_fraction)", fmt::format("must be in (0,1), got {}", validation_fraction));
   }
-  if (confirmation_fraction < 0.0 || validation_fraction + confirmation_fraction >= 1.0) {
-    throw UsageError(fmt::format("confirmation fraction must be >= 0 and leave data to train on beside validation "
-                                 "{}, got {}", validation_fraction, confirmation_fraction));
+  if (!(confirmation_fraction >= 0.0 && validation_fraction + confirmation_fraction < 1.0)) {
+    throw OptionError("split_holdouts(confirmation_fraction)",
+                      fmt::format("must be >= 0 and leave data to train on beside validation {}, got {}",
+                                  validation_fraction, confirmation_fraction));
   }
   // One seeded permutation (of groups, or of rows): validation takes its head, confirmation the part right
   // after it, so a run without confirmation splits exactly as before confirmation existed.

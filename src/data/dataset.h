@@ -27,8 +27,8 @@ enum class Scale {
   kStandard,  ///< per channel (x - mean) / std with training-set statistics
 };
 const char* scale_name(Scale scale);
-/// Parses "raw" | "unit" | "standard"; throws UsageError naming `flag`.
-Scale scale_from_name(const std::string& name, const std::string& flag = "--scale");
+/// Parses "raw" | "unit" | "standard"; throws OptionError naming `field`.
+Scale scale_from_name(const std::string& name, const std::string& field = "LoadOptions::scale");
 
 struct Split {
   at::Tensor x;       ///< float32 [N, ...]
@@ -57,8 +57,8 @@ struct Dataset {
 /// How a user's arrays relate to the model's input: kAuto accepts whichever of the model's channels-first
 /// (IR) or channels-last (Keras) shape the data has, and fails when both fit.
 enum class Layout { kAuto, kChannelsLast, kChannelsFirst };
-/// Parses "channels-last" | "channels-first"; throws UsageError naming `flag`.
-Layout layout_from_name(const std::string& name, const std::string& flag = "--layout");
+/// Parses "channels-last" | "channels-first"; throws OptionError naming `field`.
+Layout layout_from_name(const std::string& name, const std::string& field = "LoadOptions::layout");
 
 struct LoadOptions {
   /// Unset: the data set's default_scale.

@@ -300,7 +300,7 @@ HarSource resolve_source(const std::string& arg) {
       std::string where;
       for (const std::string& c : shared_data_candidates(kTarball)) where += "\n  " + c;
       throw DataError(fmt::format("har: HAPT tarball not found; looked for:{}\nset SNARE_SHARED to the shared folder or "
-                                  "pass --data har:DIR",
+                                  "pass DataOptions::spec har:DIR",
                                   where));
     }
     return {HarSourceKind::kTarball, found};

@@ -84,14 +84,14 @@ class ImageSource final : public ArraySource {
  public:
   ImageSource(const ImageFolder& folder, const ImageOptions& options) : files_(folder.files) {
     if (options.channels != 0 && options.channels != 1 && options.channels != 3) {
-      throw UsageError(fmt::format("image channels must be 1 (grayscale), 3 (RGB) or 0 (as the first image), got {}",
-                                   options.channels));
+      throw OptionError("ImageOptions::channels",
+                        fmt::format("must be 1 (grayscale), 3 (RGB) or 0 (as the first image), got {}", options.channels));
     }
     resize_ = options.height > 0 || options.width > 0;
     if (options.height < 0 || options.width < 0 || (resize_ && (options.height == 0 || options.width == 0)) ||
         options.height > INT_MAX || options.width > INT_MAX) {
-      throw UsageError(fmt::format("image size must be two positive numbers (or none to keep the size), got {}x{}",
-                                   options.height, options.width));
+      throw OptionError("ImageOptions::height", fmt::format("height and width must be two positive numbers (or none to "
+                                                            "keep the size), got {}x{}", options.height, options.width));
     }
     if (files_.empty()) throw DataError(fmt::format("{}: no images to read", folder.root));
 
@@ -147,7 +147,7 @@ class ImageSource final : public ArraySource {
     }
     if (!resize_) {
       throw DataError(fmt::format("{}: image is {}x{} (height x width), expected {}x{} as the first image {}; "
-                                  "give --resize HxW to bring images of different sizes to one size",
+                                  "give DataOptions::resize HxW to bring images of different sizes to one size",
                                   file, d.height, d.width, height_, width_, files_[0]));
     }
     if (!stbir_resize_uint8(d.pixels.get(), d.width, d.height, 0, out, width_, height_, 0, channels_)) {

@@ -48,7 +48,7 @@ struct ImageOptions {
 /// read_rows decodes the files [begin, begin+count) into dst (row-major HWC per image); decoding is spread over
 /// threads with at::parallel_for (exceptions from worker threads surface as a DataError on the caller).
 /// An unreadable/corrupt file is a DataError naming the file and stbi_failure_reason().
-/// UsageError for channels other than 0, 1, 3, or a height/width pair that is not both 0 or both positive.
+/// OptionError for channels other than 0, 1, 3, or a height/width pair that is not both 0 or both positive.
 std::unique_ptr<ArraySource> open_images(const ImageFolder& folder, const ImageOptions& options);
 
 }  // namespace snare::data

@@ -136,7 +136,8 @@ void set_classes(Dataset& d, const LoadOptions& o) {
 /// land on both sides.
 void split_off_test(Dataset& d, Split all, const LoadOptions& o, const std::string& hint) {
   if (!(o.test_split > 0 && o.test_split < 1)) {
-    throw UsageError(fmt::format("{}: no separate test data; {} or give --test-split F (0 < F < 1)", d.source, hint));
+    throw OptionError("LoadOptions::test_split", fmt::format("{}: no separate test data; {} or give "
+                                                             "LoadOptions::test_split F (0 < F < 1)", d.source, hint));
   }
   Holdouts h = split_holdouts(all, o.test_split, 0.0, o.seed);
   d.train = std::move(h.fit);
@@ -146,7 +147,7 @@ void split_off_test(Dataset& d, Split all, const LoadOptions& o, const std::stri
   for (int64_t c = 0; c < classes; ++c) {
     const auto i = static_cast<size_t>(c);
     if (total[i] > 0 && (test[i] == 0 || test[i] == total[i])) {
-      throw DataError(fmt::format("{}: --test-split {} leaves class {} ({} samples) empty on the {} side; use a larger "
+      throw DataError(fmt::format("{}: DataOptions::test_split {} leaves class {} ({} samples) empty on the {} side; use a larger "
                                   "data set or another fraction",
                                   d.source, o.test_split, c < static_cast<int64_t>(d.class_names.size())
                                                               ? d.class_names[i] : std::to_string(c),
@@ -219,7 +220,7 @@ InputLayout plan_input_layout(const ArrayInfo& a, const std::vector<int64_t>& mo
   const bool fits_last = model.size() >= 2 && sample == keras;
   if (layout == Layout::kAuto && fits_first && fits_last) {
     throw DataError(fmt::format("{}: sample shape {} reads as channels-first {} and as channels-last {}; give "
-                                "--layout channels-last or --layout channels-first",
+                                "DataOptions::layout channels-last or DataOptions::layout channels-first",
                                 a.where, shape_text(sample), shape_text(model), shape_text(keras)));
   }
   if (fits_last && layout != Layout::kChannelsFirst) {
@@ -244,8 +245,8 @@ InputLayout plan_input_layout(const ArrayInfo& a, const std::vector<int64_t>& mo
     return plan;
   }
   const char* asked = layout == Layout::kAuto           ? ""
-                      : layout == Layout::kChannelsLast ? " with --layout channels-last"
-                                                        : " with --layout channels-first";
+                      : layout == Layout::kChannelsLast ? " with DataOptions::layout channels-last"
+                                                        : " with DataOptions::layout channels-first";
   throw DataError(fmt::format("{}: sample shape {}{} does not fit the model's input: expected {} (channels-last, "
                               "Keras) or {} (channels-first), or flat rows of {} values",
                               a.where, shape_text(sample), asked, shape_text(keras), shape_text(model),
@@ -359,7 +360,7 @@ std::unique_ptr<ArraySource> tensor_source(at::Tensor values, std::string where)
 }
 
 Dataset load_user_npz(const std::string& path, const LoadOptions& o) {
-  if (path.empty()) throw UsageError("--data npz:FILE.npz: no file given");
+  if (path.empty()) throw OptionError("DataOptions::spec", "npz:FILE.npz: no file given");
   if (!fs::is_regular_file(path)) throw DataError(fmt::format("{}: NPZ file not found", path));
   if (!is_zip_file(path)) throw DataError(fmt::format("{}: not an NPZ archive (no zip signature)", path));
   return assemble_named_arrays(
@@ -368,7 +369,7 @@ Dataset load_user_npz(const std::string& path, const LoadOptions& o) {
 }
 
 Dataset load_user_npy(const std::string& dir, const LoadOptions& o) {
-  if (dir.empty()) throw UsageError("--data npy:DIR: no folder given");
+  if (dir.empty()) throw OptionError("DataOptions::spec", "npy:DIR: no folder given");
   if (!fs::is_directory(dir)) throw DataError(fmt::format("{}: folder of .npy files not found", dir));
   auto open = [&](const std::string& name) -> std::unique_ptr<ArraySource> {
     fs::path p = fs::path(dir) / (name + ".npy");
@@ -386,7 +387,7 @@ Dataset load_user_npy(const std::string& dir, const LoadOptions& o) {
 }
 
 Dataset load_user_h5(const std::string& path, const LoadOptions& o) {
-  if (path.empty()) throw UsageError("--data h5:FILE.h5: no file given");
+  if (path.empty()) throw OptionError("DataOptions::spec", "h5:FILE.h5: no file given");
   if (!fs::is_regular_file(path)) throw DataError(fmt::format("{}: HDF5 file not found", path));
   return assemble_named_arrays(
       "h5", path, [&](const std::string& name) { return open_h5_dataset(path, name); },
@@ -394,7 +395,7 @@ Dataset load_user_h5(const std::string& path, const LoadOptions& o) {
 }
 
 Dataset load_user_csv(const std::string& spec, const LoadOptions& o) {
-  if (spec.empty()) throw UsageError("--data csv:TRAIN.csv[,TEST.csv]: no file given");
+  if (spec.empty()) throw OptionError("DataOptions::spec", "csv:TRAIN.csv[,TEST.csv]: no file given");
   std::vector<std::string> paths;
   for (size_t start = 0;;) {
     size_t comma = spec.find(',', start);
@@ -402,7 +403,7 @@ Dataset load_user_csv(const std::string& spec, const LoadOptions& o) {
     if (comma == std::string::npos) break;
     start = comma + 1;
   }
-  if (paths.size() > 2) throw UsageError(fmt::format("--data csv:{}: expected TRAIN.csv or TRAIN.csv,TEST.csv", spec));
+  if (paths.size() > 2) throw OptionError("DataOptions::spec", fmt::format("csv:{}: expected TRAIN.csv or TRAIN.csv,TEST.csv", spec));
   CsvData csv = read_csv_files(paths, CsvOptions{o.label_column, o.group_column});
   Dataset d;
   d.name = "csv:" + spec;
@@ -437,7 +438,7 @@ Dataset load_user_csv(const std::string& spec, const LoadOptions& o) {
 }
 
 Dataset load_user_images(const std::string& dir, const LoadOptions& o) {
-  if (dir.empty()) throw UsageError("--data images:DIR: no folder given");
+  if (dir.empty()) throw OptionError("DataOptions::spec", "images:DIR: no folder given");
   if (!fs::is_directory(dir)) throw DataError(fmt::format("{}: image folder not found", dir));
   ImageOptions io;
   const std::vector<int64_t>& m = o.input_shape;

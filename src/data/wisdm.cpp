@@ -187,7 +187,7 @@ Dataset load_wisdm(const std::string& arg) {
     std::string where;
     for (const std::string& c : shared_data_candidates(kArff)) where += "\n  " + c;
     throw DataError(fmt::format("wisdm: ARFF not found; looked for:{}\nset SNARE_SHARED to the shared folder or pass "
-                                "--data wisdm:PATH",
+                                "DataOptions::spec wisdm:PATH",
                                 where));
   }
   return read_wisdm_arff(found);

@@ -14,18 +14,21 @@ namespace snare::exec {
 
 namespace {
 
-double parse_number(const std::string& key, const std::string& value, const std::string& flag) {
+/// How the CLI knows which flag a message is about (cli/flag_names.cpp).
+constexpr const char* kField = "parse_augment(spec)";
+
+double parse_number(const std::string& key, const std::string& value) {
   char* end = nullptr;
   double v = std::strtod(value.c_str(), &end);
   if (value.empty() || *end != '\0' || !(v >= 0) || !std::isfinite(v)) {
-    throw UsageError(fmt::format("{}: {} must be a number >= 0, got '{}'", flag, key, value));
+    throw OptionError(kField, fmt::format("{} must be a number >= 0, got '{}'", key, value));
   }
   return v;
 }
 
 }  // namespace
 
-Augment parse_augment(const std::string& spec, const std::string& flag) {
+Augment parse_augment(const std::string& spec) {
   if (spec == "none" || spec.empty()) return {};
   if (spec == "default") return {0.2, 0, 0};
   Augment a;
@@ -36,18 +39,17 @@ Augment parse_augment(const std::string& spec, const std::string& flag) {
     auto eq = item.find('=');
     std::string key = item.substr(0, eq), value = eq == std::string::npos ? "" : item.substr(eq + 1);
     if (key == "scale") {
-      a.scale = parse_number(key, value, flag);
+      a.scale = parse_number(key, value);
     } else if (key == "noise") {
-      a.noise = parse_number(key, value, flag);
+      a.noise = parse_number(key, value);
     } else if (key == "shift") {
-      double v = parse_number(key, value, flag);
-      if (v != static_cast<double>(static_cast<int64_t>(v))) {
-        throw UsageError(fmt::format("{}: shift must be a whole number of steps, got '{}'", flag, value));
+      double v = parse_number(key, value);
+      if (v > 1e6 || v != std::floor(v)) {
+        throw OptionError(kField, fmt::format("shift must be a whole number of steps up to 1000000, got '{}'", value));
       }
       a.shift = static_cast<int64_t>(v);
     } else {
-      throw UsageError(
-          fmt::format("{}: expected none, default or scale=F,noise=F,shift=N, got '{}' in '{}'", flag, item, spec));
+      throw OptionError(kField, fmt::format("expected none, default or scale=F,noise=F,shift=N, got '{}' in '{}'", item, spec));
     }
   }
   return a;

@@ -22,8 +22,8 @@ struct Augment {
 
 /// Parses "none" or a comma list of scale=F, noise=F, shift=N; "default" is scale=0.2 (the best of those
 /// measured on HAR, docs/search.md).
-/// Throws UsageError naming `flag` for unknown keys or bad values.
-Augment parse_augment(const std::string& spec, const std::string& flag = "--augment");
+/// Throws OptionError (field "parse_augment(spec)") for unknown keys or bad values.
+Augment parse_augment(const std::string& spec);
 
 /// "scale=0.1,noise=0.05,shift=8" or "none" (the form parse_augment reads).
 std::string augment_spec(const Augment& a);

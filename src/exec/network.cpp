@@ -5,7 +5,6 @@
 #include <ATen/core/grad_mode.h>
 #include <fmt/format.h>
 
-#include <cstdlib>
 #include <limits>
 #include <numeric>
 #include <thread>
@@ -142,28 +141,25 @@ bool trainable(const ir::Layer& l, const std::string& name) {
 
 c10::Device parse_device(const std::string& name) {
   if (name == "cpu") return c10::Device(c10::kCPU);
-  if (name == "cuda" || name.rfind("cuda:", 0) == 0) {
+  const bool cuda_index = name.size() > 5 && name.rfind("cuda:", 0) == 0 &&
+                          name.find_first_not_of("0123456789", 5) == std::string::npos && name.size() <= 8;
+  if (name == "cuda" || cuda_index) {
     if (!at::hasCUDA()) {
-      throw UsageError(fmt::format("--device {}: this snare was built against a LibTorch without CUDA, or no GPU is visible",
-                                   name));
+      throw OptionError("TrainOptions::device", fmt::format("{}: this snare was built against a LibTorch without CUDA, "
+                                                            "or no GPU is visible", name));
     }
     return c10::Device(name);
   }
-  throw UsageError(fmt::format("--device: expected cpu, cuda or cuda:N, got '{}'", name));
+  throw OptionError("TrainOptions::device", fmt::format("expected cpu, cuda or cuda:N, got '{}'", name));
 }
 
-void configure_threads() {
-  static bool done = false;
-  if (done) return;
-  done = true;
-  // SNARE_THREADS lets two runs share a machine without oversubscribing OpenMP (which thrashes).
-  unsigned n = std::thread::hardware_concurrency();
-  if (const char* env = std::getenv("SNARE_THREADS"); env && std::atoi(env) > 0) n = static_cast<unsigned>(std::atoi(env));
-  if (n > 0) at::set_num_threads(static_cast<int>(n));
+void set_threads(int n) {
+  if (n < 0) throw OptionError("set_threads(n)", fmt::format("must be >= 0 (0: every core), got {}", n));
+  if (n == 0) n = static_cast<int>(std::thread::hardware_concurrency());
+  if (n > 0) at::set_num_threads(n);
 }
 
 Network::Network(const ir::Graph& graph, c10::Device device) : graph_(graph), device_(device) {
-  configure_threads();
   graph_.infer_shapes();
   for (const ir::Layer& l : graph_.layers) {
     for (const auto& [name, t] : l.weights) {

@@ -21,12 +21,13 @@
 
 namespace snare::exec {
 
-/// Parses "cpu", "cuda" or "cuda:N". Throws UsageError when CUDA is asked for but this LibTorch
-/// build or machine has none.
+/// Parses "cpu", "cuda" or "cuda:N". Throws OptionError for other names, and when CUDA is asked for but this
+/// LibTorch build or machine has none.
 c10::Device parse_device(const std::string& name);
 
-/// Uses every core for intra-op parallelism (LibTorch may start with 1 thread), or $SNARE_THREADS.
-void configure_threads();
+/// LibTorch's intra-op threads: `n`, or every core when 0. The library never sets them on its own: a program
+/// calls this once at its edge (the CLI does, from $SNARE_THREADS), before any work.
+void set_threads(int n);
 
 class Network {
  public:

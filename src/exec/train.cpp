@@ -19,10 +19,18 @@ namespace snare::exec {
 namespace {
 
 void check_options(const TrainOptions& o) {
-  if (o.epochs < 1) throw UsageError(fmt::format("--epochs: must be at least 1, got {}", o.epochs));
-  if (!(o.lr > 0)) throw UsageError(fmt::format("--lr: must be positive, got {}", o.lr));
-  if (o.batch_size < 1) throw UsageError(fmt::format("--batch: must be at least 1, got {}", o.batch_size));
-  if (o.patience < 0) throw UsageError(fmt::format("--patience: must be >= 0, got {}", o.patience));
+  auto require = [](bool ok, const char* field, const std::string& problem) {
+    if (!ok) throw OptionError(field, problem);
+  };
+  require(o.epochs >= 1, "TrainOptions::epochs", fmt::format("must be at least 1, got {}", o.epochs));
+  require(std::isfinite(o.lr) && o.lr > 0, "TrainOptions::lr", fmt::format("must be a finite positive number, got {}", o.lr));
+  require(std::isfinite(o.momentum) && o.momentum >= 0, "TrainOptions::momentum",
+          fmt::format("must be a finite number >= 0, got {}", o.momentum));
+  require(std::isfinite(o.weight_decay) && o.weight_decay >= 0, "TrainOptions::weight_decay",
+          fmt::format("must be a finite number >= 0, got {}", o.weight_decay));
+  require(o.batch_size >= 1, "TrainOptions::batch_size", fmt::format("must be at least 1, got {}", o.batch_size));
+  require(o.patience >= 0, "TrainOptions::patience", fmt::format("must be >= 0, got {}", o.patience));
+  require(o.max_batches >= 0, "TrainOptions::max_batches", fmt::format("must be >= 0, got {}", o.max_batches));
 }
 
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<at::Tensor>& params, const TrainOptions& o) {
@@ -40,6 +48,17 @@ std::vector<at::Tensor> snapshot(const std::vector<at::Tensor>& params) {
 }
 
 }  // namespace
+
+const char* optimizer_name(Optimizer o) { return o == Optimizer::kAdam ? "adam" : "sgd"; }
+
+std::vector<std::string> optimizer_names() { return {optimizer_name(Optimizer::kAdam), optimizer_name(Optimizer::kSgd)}; }
+
+Optimizer optimizer_from_name(const std::string& name) {
+  for (Optimizer o : {Optimizer::kAdam, Optimizer::kSgd}) {
+    if (name == optimizer_name(o)) return o;
+  }
+  throw OptionError("TrainOptions::optimizer", fmt::format("expected {}, got '{}'", fmt::join(optimizer_names(), " or "), name));
+}
 
 TrainResult train(const ir::Graph& graph, const data::Split& fit, const data::Split* val, const TrainOptions& o,
                   ProgressSink& progress) {

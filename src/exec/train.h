@@ -18,6 +18,11 @@
 namespace snare::exec {
 
 enum class Optimizer { kAdam, kSgd };
+/// "adam", "sgd": one table for parsing, messages and --help.
+const char* optimizer_name(Optimizer o);
+std::vector<std::string> optimizer_names();
+/// Throws OptionError (TrainOptions::optimizer) for other names.
+Optimizer optimizer_from_name(const std::string& name);
 
 struct TrainOptions {
   Optimizer optimizer = Optimizer::kAdam;
@@ -59,7 +64,7 @@ struct TrainResult {
   int64_t best_epoch = 0;
 };
 
-/// Trains a copy of `graph` on `fit`, validating on `val` when given. Throws UsageError for bad
+/// Trains a copy of `graph` on `fit`, validating on `val` when given. Throws OptionError for bad
 /// options (epochs < 1, lr <= 0, batch < 1), DataError for labels beyond the model's outputs.
 TrainResult train(const ir::Graph& graph, const data::Split& fit, const data::Split* val, const TrainOptions& options,
                   ProgressSink& progress = null_progress());

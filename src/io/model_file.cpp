@@ -17,7 +17,8 @@ ModelFormat format_of(const std::string& path) {
   if (ext == ".h5" || ext == ".hdf5") return ModelFormat::kKerasH5;
   if (ext == ".keras") return ModelFormat::kKerasZip;
   if (ext == ".onnx") return ModelFormat::kOnnx;
-  throw UsageError(fmt::format("{}: unknown model format '{}' (expected .h5, .hdf5, .keras or .onnx)", path, ext));
+  throw OptionError("model file name",
+                    fmt::format("{}: unknown model format '{}' (expected .h5, .hdf5, .keras or .onnx)", path, ext));
 }
 
 ir::Graph load_model(const std::string& path) {

@@ -12,7 +12,7 @@ namespace snare::io {
 
 enum class ModelFormat { kKerasH5, kKerasZip, kOnnx };
 
-/// Format from the file name's extension; throws UsageError for anything else.
+/// Format from the file name's extension; throws OptionError ("model file name") for anything else.
 ModelFormat format_of(const std::string& path);
 
 /// Reads and verifies a model. Throws ModelError when the file is missing.

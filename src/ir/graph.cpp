@@ -496,6 +496,11 @@ void verify(const Graph& graph) {
   for (const std::string& o : graph.output_names()) {
     if (!names.count(o)) throw ModelError(fmt::format("model '{}': output '{}' is not a layer", graph.name, o));
   }
+  for (const Layer& l : graph.layers) {
+    if (!l.factorized_from.empty() && !names.count(l.factorized_from)) {
+      throw ModelError(fmt::format("{}: factorized from '{}', which is not a layer", where(l), l.factorized_from));
+    }
+  }
   Graph copy = graph;
   copy.infer_shapes();
 }
@@ -506,6 +511,7 @@ std::string dump(const Graph& graph) {
     out += fmt::format("{} = {}({})", l.name, kind_name(l.kind), fmt::join(l.inputs, ", "));
     std::string a = attributes(l);
     if (!a.empty()) out += " " + a;
+    if (!l.factorized_from.empty()) out += " factorized_from=" + l.factorized_from;
     if (!l.output_shape.empty()) out += " -> " + shape_string(l.output_shape);
     out += "\n";
     for (const auto& [wname, w] : l.weights) {

@@ -9,14 +9,26 @@
 
 namespace snare::ir {
 
+/// How the model's inputs are scaled before its first layer, as it was trained, so that eval, prune and reduce
+/// feed new data the same way. Files carry it as metadata (io/facts.h maps it both ways).
+struct InputScaling {
+  enum class Scale { kUnstated, kRaw, kUnit, kStandard };
+  Scale scale = Scale::kUnstated;    ///< kUnit: x / 255; kStandard: (x - mean) / stddev per channel
+  std::vector<double> mean, stddev;  ///< kStandard only; one value stands for every channel
+};
+
 struct Graph {
   std::string name;
   /// Topological order: every layer's inputs appear before it. layers[0] is the Input.
   std::vector<Layer> layers;
   /// Output layer names; the last layer when empty.
   std::vector<std::string> outputs;
-  /// Model-level facts that travel with the model: origin format and its root attributes
-  /// ("keras.training_config", ...), input scaling ("snare.scale"), and so on.
+  /// Model-level facts snare uses; they travel with the model in every format it writes.
+  InputScaling input_scaling;
+  std::string trained_on;                ///< the data set it was last trained or reduced on ("mnist"); "" unknown
+  std::vector<std::string> class_names;  ///< one per output class, when a data set named them
+  /// What a reader learned about the file that only the writer of the same format needs, as text: origin format
+  /// and root attributes ("keras.training_config", "onnx.preprocess", ...), and a file's own metadata entries.
   std::map<std::string, std::string> meta;
 
   /// Index of the layer named `name`; -1 if absent.

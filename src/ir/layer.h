@@ -163,6 +163,9 @@ struct Layer {
   /// Format-specific configuration the layer was read from (the Keras layer config as JSON text),
   /// kept so writers can preserve fields the IR does not model. Empty for layers snare built.
   std::string origin_config;
+  /// Set on the first of the two layers a factorisation makes: the name of the layer it replaced (the second
+  /// layer keeps that name). "" for every other layer.
+  std::string factorized_from;
 
   /// Filled by Graph::infer_shapes().
   Shape output_shape;

@@ -61,7 +61,8 @@ std::vector<double> unit_importance(const ir::Graph& graph, const analysis::Unit
                                     const data::Split* sample) {
   if (!reduce::needs_data(criterion)) return reduce::weight_importance(graph, group, criterion);
   if (!sample || sample->size() == 0) {
-    throw UsageError(fmt::format("criterion '{}' needs data: give --data", reduce::criterion_name(criterion)));
+    throw OptionError("DataOptions::spec",
+                      fmt::format("criterion '{}' needs data; none was given", reduce::criterion_name(criterion)));
   }
   return activation_scores(graph, group, criterion, *sample);
 }

@@ -13,7 +13,7 @@
 namespace snare::measure {
 
 /// One score per unit of `group`. Data criteria use `sample` (a few hundred samples are enough) and throw
-/// UsageError when it is null or empty.
+/// OptionError (DataOptions::spec) when it is null or empty.
 std::vector<double> unit_importance(const ir::Graph& graph, const analysis::UnitGroup& group, reduce::Criterion criterion,
                                     const data::Split* sample = nullptr);
 

@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
 #include <filesystem>
 #include <map>
 
@@ -18,17 +17,28 @@ namespace snare::pipeline {
 
 namespace {
 
-/// The flag of a report option key where it is not "--" plus the key with dashes.
-std::string flag_of(const std::string& key) {
-  static const std::map<std::string, std::string> kFlags = {
-      {"margin_se", "--margin"},         {"confirm_margin_se", "--confirm-margin"}, {"batch_size", "--batch"},
-      {"units", "--no-units"},           {"masks", "--no-masks"},                   {"lowrank", "--no-lowrank"},
-      {"time_limit_min", "--time-limit"}};
-  auto it = kFlags.find(key);
-  if (it != kFlags.end()) return it->second;
-  std::string flag = "--" + key;
-  std::replace(flag.begin(), flag.end(), '_', '-');
-  return flag;
+/// The option field a report option key comes from (the identity names fields; the CLI shows their flags).
+std::string field_of(const std::string& key) {
+  static const std::map<std::string, std::string> kFields = {
+      {"max_loss", "SearchOptions::max_loss_pp"},
+      {"margin_se", "SearchOptions::margin_se"},
+      {"confirm_margin_se", "SearchOptions::confirm_margin_se"},
+      {"budget_params", "SearchOptions::budget_params"},
+      {"budget_macs", "SearchOptions::budget_macs"},
+      {"mac_weight", "SearchOptions::mac_weight"},
+      {"channel_multiple", "SearchOptions::channel_multiple"},
+      {"recovery_rounds", "SearchOptions::recovery_rounds"},
+      {"recovery_window", "SearchOptions::recovery_window_pp"},
+      {"retrain_batches", "TorchOracleOptions::retrain_batches"},
+      {"batch_size", "TorchOracleOptions::batch_size"},
+      {"lr", "TorchOracleOptions::lr"},
+      {"finetune_epochs", "TorchOracleOptions::finetune_epochs"},
+      {"device", "TorchOracleOptions::device"},
+      {"units", "ReduceOptions::no_units"},
+      {"masks", "ReduceOptions::no_masks"},
+      {"lowrank", "ReduceOptions::no_lowrank"}};
+  auto it = kFields.find(key);
+  return it != kFields.end() ? it->second : "ReduceOptions::" + key;
 }
 
 /// Options a resume may change (docs/cli.md): they do not shape the result.
@@ -48,30 +58,30 @@ nlohmann::json run_identity(const ReduceOptions& o, const data::Dataset& d, cons
   nlohmann::json id = nlohmann::json::object();
   id["snare version"] = kVersion;
   if (o.source.path.empty()) {
-    id["--arch"] = o.source.arch;
+    id["ModelSource::arch"] = o.source.arch;
     id["baseline.h5 (trained by the first run)"] = file_fingerprint(baseline_file);
   } else {
     id["input model content"] = file_fingerprint(o.source.path);
   }
-  id["--data"] = data_location(d);
+  id["DataOptions::spec"] = data_location(d);
   id["data samples"] = fmt::format("{} training, {} test", d.train.size(), d.test.size());
   const DataOptions& data = o.data;
-  id["--scale"] = data.scale;
-  id["--mean"] = data.mean;
-  id["--std"] = data.stddev;
-  id["--layout"] = data.layout;
-  id["--label-column"] = data.label_column;
-  id["--group-column"] = data.group_column;
-  id["--test-split"] = data.test_split;
-  id["--resize"] = data.resize;
-  id["--arrays"] = data.arrays;
-  id["--seed"] = o.source.seed;
+  id["DataOptions::scale"] = data.scale;
+  id["DataOptions::mean"] = data.mean;
+  id["DataOptions::stddev"] = data.stddev;
+  id["DataOptions::layout"] = data.layout;
+  id["DataOptions::label_column"] = data.label_column;
+  id["DataOptions::group_column"] = data.group_column;
+  id["DataOptions::test_split"] = data.test_split;
+  id["DataOptions::resize"] = data.resize;
+  id["DataOptions::arrays"] = data.arrays;
+  id["ModelSource::seed"] = o.source.seed;
   const nlohmann::json options = options_json(o);
   for (const auto& item : options.items()) {
     if (may_change_on_resume(item.key())) continue;
-    const std::string flag = flag_of(item.key());
-    // units, masks, lowrank say what is on; their flags say what is off.
-    id[flag] = flag.rfind("--no-", 0) == 0 ? nlohmann::json(!item.value().get<bool>()) : item.value();
+    const std::string field = field_of(item.key());
+    // units, masks, lowrank say what is on; their fields say what is off.
+    id[field] = field.find("::no_") != std::string::npos ? nlohmann::json(!item.value().get<bool>()) : item.value();
   }
   return id;
 }
@@ -86,9 +96,10 @@ void remove_checkpoints(const std::string& report_dir) {
 
 void check_resumable(const nlohmann::json& checkpoint, const std::string& report_dir, const nlohmann::json& identity) {
   if (!checkpoint.contains("identity")) {
-    throw UsageError(fmt::format("--resume: the checkpoint in {} was written by an earlier snare that did not record "
-                                 "what the run was bound to; start a new run (without --resume or in another --report "
-                                 "folder)", report_dir));
+    throw OptionError("ReduceOptions::resume",
+                      fmt::format("the checkpoint in {} was written by an earlier snare that did not record what the run "
+                                  "was bound to; start a new run (without ReduceOptions::resume or in another "
+                                  "ReduceOptions::report_dir)", report_dir));
   }
   std::vector<std::string> diff = search::identity_differences(checkpoint.at("identity"), identity);
   const nlohmann::json files = checkpoint.value("files", nlohmann::json::object());
@@ -99,11 +110,12 @@ void check_resumable(const nlohmann::json& checkpoint, const std::string& report
                                                     name, recorded.get<std::string>(), now));
   }
   if (diff.empty()) return;
-  throw UsageError(fmt::format("--resume: the checkpoint in {} belongs to another run:\n  {}\nResume with the "
-                               "checkpoint's model, data and options, or start a new run (without --resume or in "
-                               "another --report folder). Only --time-limit, --keep-steps and the output file may "
-                               "change on resume.",
-                               report_dir, fmt::join(diff, "\n  ")));
+  throw OptionError("ReduceOptions::resume",
+                    fmt::format("the checkpoint in {} belongs to another run:\n  {}\nResume with the checkpoint's model, "
+                                "data and options, or start a new run (without ReduceOptions::resume or in another "
+                                "ReduceOptions::report_dir). Only ReduceOptions::time_limit_min, "
+                                "ReduceOptions::keep_steps and ReduceOptions::output may change on resume.",
+                                report_dir, fmt::join(diff, "\n  ")));
 }
 
 }  // namespace snare::pipeline

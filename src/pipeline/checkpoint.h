@@ -19,7 +19,7 @@ nlohmann::json run_identity(const ReduceOptions& o, const data::Dataset& d, cons
 /// that a later resume cannot mix the two.
 void remove_checkpoints(const std::string& report_dir);
 
-/// Refuses (UsageError, exit 2) a checkpoint that another run made (a different identity: each difference is
+/// Refuses (OptionError on ReduceOptions::resume, exit 2) a checkpoint that another run made (a different identity: each difference is
 /// listed), or whose model files were replaced since it was written.
 void check_resumable(const nlohmann::json& checkpoint, const std::string& report_dir, const nlohmann::json& identity);
 

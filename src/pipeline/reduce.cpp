@@ -4,6 +4,7 @@
 #include <torch/version.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -33,29 +34,36 @@ namespace {
 /// Progress for callers that pass none.
 class SilentProgress : public ProgressSink {};
 
+/// Throws OptionError naming `field` unless `ok`.
+void require(bool ok, const char* field, const std::string& problem) {
+  if (!ok) throw OptionError(field, problem);
+}
+
+/// A finite number >= 0 (NaN and infinity fail every comparison that matters here, so they are refused too).
+bool finite_at_least(double v, double low) { return std::isfinite(v) && v >= low; }
+
 void check(const ReduceOptions& o) {
-  if (o.search.max_loss_pp < 0) throw UsageError(fmt::format("--max-loss: must be >= 0, got {}", o.search.max_loss_pp));
-  if (o.search.budget_params < 0 || o.search.budget_macs < 0) throw UsageError("--budget-params/--budget-macs: must be >= 0");
-  if (!(o.search.mac_weight >= 0 && std::isfinite(o.search.mac_weight))) {
-    throw UsageError(fmt::format("--mac-weight: must be a finite number >= 0, got {}", o.search.mac_weight));
-  }
-  if (o.time_limit_min < 0) throw UsageError(fmt::format("--time-limit: must be >= 0, got {}", o.time_limit_min));
-  if (!(o.val_split > 0 && o.val_split < 1)) throw UsageError(fmt::format("--val-split: must be in (0,1), got {}", o.val_split));
-  if (!(o.confirm_split >= 0 && o.val_split + o.confirm_split < 1)) {
-    throw UsageError(fmt::format("--confirm-split: must be >= 0 and leave training data beside --val-split {}, got {}",
-                                 o.val_split, o.confirm_split));
-  }
-  if (!(o.search.margin_se >= 0)) throw UsageError(fmt::format("--margin: must be >= 0, got {}", o.search.margin_se));
-  if (!(o.search.confirm_margin_se >= 0)) {
-    throw UsageError(fmt::format("--confirm-margin: must be >= 0, got {}", o.search.confirm_margin_se));
-  }
-  if (o.oracle.retrain_batches < 0) throw UsageError("--retrain-batches: must be >= 0");
-  if (o.baseline_epochs < 1) throw UsageError("--baseline-epochs: must be >= 1");
-  if (o.oracle.finetune_epochs < 1) throw UsageError("--finetune-epochs: must be >= 1");
-  if (!(o.oracle.lr > 0)) throw UsageError(fmt::format("--lr: must be positive, got {}", o.oracle.lr));
-  if (o.oracle.batch_size < 1) throw UsageError("--batch: must be >= 1");
-  if (o.train_samples < 0) throw UsageError("--train-samples: must be >= 0");
-  if (o.no_units && o.no_masks && o.no_lowrank) throw UsageError("--no-units, --no-masks and --no-lowrank leave nothing to do");
+  search::check_options(o.search);
+  require(finite_at_least(o.time_limit_min, 0), "ReduceOptions::time_limit_min",
+          fmt::format("must be a finite number >= 0, got {}", o.time_limit_min));
+  require(o.val_split > 0 && o.val_split < 1, "ReduceOptions::val_split", fmt::format("must be in (0,1), got {}", o.val_split));
+  require(o.confirm_split >= 0 && o.val_split + o.confirm_split < 1, "ReduceOptions::confirm_split",
+          fmt::format("must be >= 0 and leave training data beside ReduceOptions::val_split {}, got {}", o.val_split,
+                      o.confirm_split));
+  require(o.oracle.retrain_batches >= 0, "TorchOracleOptions::retrain_batches",
+          fmt::format("must be >= 0, got {}", o.oracle.retrain_batches));
+  require(o.baseline_epochs >= 1, "ReduceOptions::baseline_epochs", fmt::format("must be >= 1, got {}", o.baseline_epochs));
+  require(o.oracle.finetune_epochs >= 1, "TorchOracleOptions::finetune_epochs",
+          fmt::format("must be >= 1, got {}", o.oracle.finetune_epochs));
+  require(std::isfinite(o.oracle.lr) && o.oracle.lr > 0, "TorchOracleOptions::lr",
+          fmt::format("must be a finite positive number, got {}", o.oracle.lr));
+  require(o.oracle.batch_size >= 1, "TorchOracleOptions::batch_size", fmt::format("must be >= 1, got {}", o.oracle.batch_size));
+  require(o.train_samples >= 0, "ReduceOptions::train_samples", fmt::format("must be >= 0, got {}", o.train_samples));
+  const std::vector<std::string> recipes = baseline_recipe_names();
+  require(std::find(recipes.begin(), recipes.end(), o.baseline_recipe) != recipes.end(), "ReduceOptions::baseline_recipe",
+          fmt::format("expected one of {}, got '{}'", fmt::join(recipes, ", "), o.baseline_recipe));
+  require(!(o.no_units && o.no_masks && o.no_lowrank), "ReduceOptions::no_units",
+          "ReduceOptions::no_units, ReduceOptions::no_masks and ReduceOptions::no_lowrank together leave nothing to do");
 }
 
 }  // namespace
@@ -151,7 +159,7 @@ ReduceResult reduce(ReduceOptions o, const ReduceCallbacks& callbacks) {
     }
     progress.log(fmt::format("resuming from {} at step {}", ckpt_state, resume_state->next_step));
   } else if (o.resume) {
-    progress.log(fmt::format("--resume: no checkpoint in {}; starting from the beginning", o.report_dir));
+    progress.log(fmt::format("ReduceOptions::resume: no checkpoint in {}; starting from the beginning", o.report_dir));
   }
 
   if (!resume_state) remove_checkpoints(o.report_dir);

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "pipeline/sources.h"
 #include "search/search.h"
@@ -23,7 +24,7 @@ struct ReduceOptions {
   double confirm_split = 0.1;
   std::string rule = "paired";
   int64_t baseline_epochs = 8;
-  std::string baseline_recipe = "converged";
+  std::string baseline_recipe = "converged";  ///< one of baseline_recipe_names()
   int64_t train_samples = 0;
   std::string criterion = "l2";
   std::string augment = "none";
@@ -32,5 +33,9 @@ struct ReduceOptions {
   bool keep_steps = false;
   bool no_units = false, no_masks = false, no_lowrank = false;
 };
+
+/// How a built-in architecture (--arch) is trained before it is reduced: "converged" (snare's from-scratch
+/// schedule, kFromScratchLr) or "keras" (model.fit's defaults, kKerasLr / kKerasBatch). For parsing and --help.
+inline std::vector<std::string> baseline_recipe_names() { return {"converged", "keras"}; }
 
 }  // namespace snare::pipeline

@@ -8,7 +8,6 @@
 #include <filesystem>
 #include <tuple>
 
-#include <nlohmann/json.hpp>
 
 #include "arch/zoo.h"
 #include "common/error.h"
@@ -24,9 +23,28 @@ std::pair<int64_t, int64_t> parse_resize(const std::string& text) {
   int64_t h = 0, w = 0;
   char x = 0, rest = 0;
   if (std::sscanf(text.c_str(), "%ld%c%ld%c", &h, &x, &w, &rest) != 3 || (x != 'x' && x != 'X') || h <= 0 || w <= 0) {
-    throw UsageError(fmt::format("--resize: expected HxW with positive numbers (e.g. 28x28), got '{}'", text));
+    throw OptionError("DataOptions::resize", fmt::format("expected HxW with positive numbers (e.g. 28x28), got '{}'", text));
   }
   return {h, w};
+}
+
+data::Scale data_scale(ir::InputScaling::Scale s) {
+  switch (s) {
+    case ir::InputScaling::Scale::kUnit: return data::Scale::kUnit;
+    case ir::InputScaling::Scale::kStandard: return data::Scale::kStandard;
+    case ir::InputScaling::Scale::kRaw:
+    case ir::InputScaling::Scale::kUnstated: return data::Scale::kRaw;
+  }
+  return data::Scale::kRaw;
+}
+
+ir::InputScaling::Scale model_scale(data::Scale s) {
+  switch (s) {
+    case data::Scale::kRaw: return ir::InputScaling::Scale::kRaw;
+    case data::Scale::kUnit: return ir::InputScaling::Scale::kUnit;
+    case data::Scale::kStandard: return ir::InputScaling::Scale::kStandard;
+  }
+  return ir::InputScaling::Scale::kRaw;
 }
 
 /// What the model expects of the data: its input shape and, for a classifier, its number of classes.
@@ -39,38 +57,42 @@ void describe_model(const ir::Graph& model, data::LoadOptions& lo) {
 }  // namespace
 
 ir::Graph load_source(const ModelSource& source) {
-  if (!source.path.empty() && !source.arch.empty()) throw UsageError("give either MODEL or --arch, not both");
+  if (!source.path.empty() && !source.arch.empty()) {
+    throw OptionError("ModelSource::arch", "give either ModelSource::path or ModelSource::arch, not both");
+  }
   if (!source.arch.empty()) return arch::build(source.arch, source.seed);
-  if (source.path.empty()) throw UsageError("no model: give a model file or --arch NAME");
+  if (source.path.empty()) throw OptionError("ModelSource::path", "no model: give a model file or ModelSource::arch");
   return io::load_model(source.path);
 }
 
 data::Dataset load_data(const DataOptions& options, const ir::Graph& model, ir::Graph* record_into) {
   data::LoadOptions lo;
-  auto meta = model.meta.find("snare.scale");
+  const ir::InputScaling& recorded = model.input_scaling;
   if (!options.scale.empty()) {
-    lo.scale = data::scale_from_name(options.scale);
+    lo.scale = data::scale_from_name(options.scale, "DataOptions::scale");
   } else if (!options.mean.empty() || !options.stddev.empty()) {
     lo.scale = data::Scale::kStandard;
-  } else if (meta != model.meta.end()) {
-    lo.scale = data::scale_from_name(meta->second, "scale recorded in the model");
+  } else if (recorded.scale != ir::InputScaling::Scale::kUnstated) {
+    lo.scale = data_scale(recorded.scale);
   }
-  if (options.mean.empty() != options.stddev.empty()) throw UsageError("--mean and --std go together");
+  if (options.mean.empty() != options.stddev.empty()) {
+    throw OptionError("DataOptions::mean", "DataOptions::mean and DataOptions::stddev go together");
+  }
   if (!options.mean.empty()) {
-    if (lo.scale != data::Scale::kStandard) throw UsageError("--mean/--std need --scale standard");
+    if (lo.scale != data::Scale::kStandard) throw OptionError("DataOptions::mean", "needs DataOptions::scale standard");
     lo.mean = options.mean;
     lo.stddev = options.stddev;
-  } else if (lo.scale == data::Scale::kStandard && model.meta.count("snare.mean") && model.meta.count("snare.stddev")) {
+  } else if (lo.scale == data::Scale::kStandard && !recorded.mean.empty() && !recorded.stddev.empty()) {
     // Standardisation statistics recorded with the model are the ones it was trained with.
-    lo.mean = nlohmann::json::parse(model.meta.at("snare.mean")).get<std::vector<double>>();
-    lo.stddev = nlohmann::json::parse(model.meta.at("snare.stddev")).get<std::vector<double>>();
+    lo.mean = recorded.mean;
+    lo.stddev = recorded.stddev;
   }
   describe_model(model, lo);
-  if (!options.layout.empty()) lo.layout = data::layout_from_name(options.layout);
+  if (!options.layout.empty()) lo.layout = data::layout_from_name(options.layout, "DataOptions::layout");
   lo.label_column = options.label_column;
   lo.group_column = options.group_column;
   if (options.test_split != 0 && !(options.test_split > 0 && options.test_split < 1)) {
-    throw UsageError(fmt::format("--test-split: must be in (0,1), got {}", options.test_split));
+    throw OptionError("DataOptions::test_split", fmt::format("must be in (0,1), got {}", options.test_split));
   }
   lo.test_split = options.test_split;
   if (!options.resize.empty()) std::tie(lo.resize_height, lo.resize_width) = parse_resize(options.resize);
@@ -80,20 +102,22 @@ data::Dataset load_data(const DataOptions& options, const ir::Graph& model, ir::
                                                     "groups_train"};
     if (eq == std::string::npos || std::find(kRoles.begin(), kRoles.end(), a.substr(0, eq)) == kRoles.end() ||
         eq + 1 == a.size()) {
-      throw UsageError(fmt::format("--arrays: expected ROLE=NAME with ROLE one of {}, got '{}'",
-                                   fmt::join(kRoles, ", "), a));
+      throw OptionError("DataOptions::arrays",
+                        fmt::format("expected ROLE=NAME with ROLE one of {}, got '{}'", fmt::join(kRoles, ", "), a));
     }
     lo.array_names[a.substr(0, eq)] = a.substr(eq + 1);
   }
   data::Dataset d = data::load_dataset(options.spec, lo);
   if (record_into) {
-    record_into->meta["snare.scale"] = data::scale_name(d.scale);
-    record_into->meta["snare.data"] = d.name;
+    ir::InputScaling used;
+    used.scale = model_scale(d.scale);
     if (d.scale == data::Scale::kStandard) {
-      record_into->meta["snare.mean"] = nlohmann::json(d.mean).dump();
-      record_into->meta["snare.stddev"] = nlohmann::json(d.stddev).dump();
+      used.mean = d.mean;
+      used.stddev = d.stddev;
     }
-    record_into->meta["snare.class_names"] = nlohmann::json(d.class_names).dump();
+    record_into->input_scaling = used;
+    record_into->trained_on = d.name;
+    record_into->class_names = d.class_names;
   }
   return d;
 }

@@ -35,11 +35,12 @@ struct DataOptions {
 
 ir::Graph load_source(const ModelSource& source);
 
-/// Loads the data set; the scale comes from --scale, else from the model ("snare.scale" with its
-/// statistics), else from the data set's default. Records the scale used into `model_meta` when given.
+/// Loads the data set; the scale comes from options.scale (or mean/stddev), else from the model's input_scaling,
+/// else from the data set's default. Records the scaling used, the data set and its class names into
+/// `record_into` when given.
 data::Dataset load_data(const DataOptions& options, const ir::Graph& model, ir::Graph* record_into = nullptr);
 
-/// Checks an output model path before any work: a known extension (UsageError) and an existing
+/// Checks an output model path before any work: a known extension (OptionError) and an existing
 /// folder (OutputError), so a long run does not fail only when it saves.
 void check_output_path(const std::string& path);
 

@@ -213,7 +213,7 @@ Applied try_apply(const ir::Graph& graph, const ReductionPlan& plan) {
 
 ir::Graph apply(const ir::Graph& graph, const ReductionPlan& plan) {
   Applied a = try_apply(graph, plan);
-  if (!a.ok()) throw UsageError(a.problem);
+  if (!a.ok()) throw OptionError("apply(plan)", a.problem);
   return a.graph;
 }
 

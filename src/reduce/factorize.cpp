@@ -28,13 +28,15 @@ std::string factorize_problem(const ir::Graph& graph, const std::string& name, i
   if (!l.masks.empty()) return fmt::format("layer '{}' has connection masks; factorise before masking", name);
   int64_t max_rank = max_useful_rank(l);
   if (rank < 1 || rank > max_rank) {
-    return fmt::format("--rank {} for '{}': must be in [1, {}] to reduce its parameters", rank, name, max_rank);
+    return fmt::format("rank {} for '{}': must be in [1, {}] to reduce its parameters", rank, name, max_rank);
   }
   return "";
 }
 
 ir::Graph factorize(const ir::Graph& graph, const std::string& name, int64_t rank) {
-  if (std::string problem = factorize_problem(graph, name, rank); !problem.empty()) throw UsageError(problem);
+  if (std::string problem = factorize_problem(graph, name, rank); !problem.empty()) {
+    throw OptionError("factorize(layer, rank)", problem);
+  }
   const int index = graph.index_of(name);
   const ir::Layer& l = graph.layers[static_cast<size_t>(index)];
   const at::Tensor& w = l.weights.at("weight");
@@ -48,6 +50,7 @@ ir::Graph factorize(const ir::Graph& graph, const std::string& name, int64_t ran
 
   ir::Layer a = l;
   a.name = name + "_lowrank";
+  a.factorized_from = name;
   a.units = rank;
   a.activation = ir::Activation::kLinear;
   a.use_bias = false;

@@ -64,11 +64,11 @@ std::string criterion_names(bool data_only) {
   return names;
 }
 
-Criterion criterion_from_name(const std::string& name, const std::string& flag) {
+Criterion criterion_from_name(const std::string& name) {
   for (Criterion c : all_criteria()) {
     if (name == criterion_name(c)) return c;
   }
-  throw UsageError(fmt::format("{}: expected one of {}, got '{}'", flag, criterion_names(), name));
+  throw OptionError("ReduceOptions::criterion", fmt::format("expected one of {}, got '{}'", criterion_names(), name));
 }
 
 const char* criterion_name(Criterion c) {
@@ -93,17 +93,24 @@ std::vector<double> weight_importance(const ir::Graph& graph, const analysis::Un
 
 ReductionPlan keep_most_important(const ir::Graph& graph, const std::string& layer, int64_t keep,
                                   const UnitScorer& scorer) {
-  if (graph.index_of(layer) < 0) throw UsageError(fmt::format("--layer: no layer named '{}'", layer));
+  if (graph.index_of(layer) < 0) throw OptionError("keep_most_important(layer)", fmt::format("no layer named '{}'", layer));
   auto groups = analysis::unit_groups(graph);
   const analysis::UnitGroup* grp = nullptr;
   try {
     grp = &analysis::group_of(groups, layer);
   } catch (const ModelError& e) {
-    throw UsageError(e.what());
+    throw OptionError("keep_most_important(layer)", e.what());
   }
-  if (!grp->prunable) throw UsageError(fmt::format("cannot remove units of '{}': {}", layer, grp->reason));
-  if (keep < 1) throw UsageError(fmt::format("'{}': cannot keep {} units; a layer is never emptied", layer, keep));
-  if (keep > grp->size) throw UsageError(fmt::format("'{}': cannot keep {} units, it has {}", layer, keep, grp->size));
+  if (!grp->prunable) {
+    throw OptionError("keep_most_important(layer)", fmt::format("cannot remove units of '{}': {}", layer, grp->reason));
+  }
+  if (keep < 1) {
+    throw OptionError("keep_most_important(keep)",
+                      fmt::format("'{}': cannot keep {} units; a layer is never emptied", layer, keep));
+  }
+  if (keep > grp->size) {
+    throw OptionError("keep_most_important(keep)", fmt::format("'{}': cannot keep {} units, it has {}", layer, keep, grp->size));
+  }
   const std::vector<double> score = scorer(*grp);
   if (score.size() != static_cast<size_t>(grp->size)) {
     throw InternalError(fmt::format("'{}': {} scores for {} units", layer, score.size(), grp->size));

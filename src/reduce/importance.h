@@ -25,8 +25,8 @@ enum class Criterion { kL1, kL2, kActivation, kApoz, kTaylor };
 const std::vector<Criterion>& all_criteria();
 /// "l1, l2, activation, apoz, taylor"; with `data_only` the criteria that need data.
 std::string criterion_names(bool data_only = false);
-/// Parses a criterion name; throws UsageError naming `flag`.
-Criterion criterion_from_name(const std::string& name, const std::string& flag = "--criterion");
+/// Parses a criterion name; throws OptionError (ReduceOptions::criterion).
+Criterion criterion_from_name(const std::string& name);
 const char* criterion_name(Criterion c);
 bool needs_data(Criterion c);
 
@@ -37,7 +37,8 @@ std::vector<double> weight_importance(const ir::Graph& graph, const analysis::Un
 using UnitScorer = std::function<std::vector<double>(const analysis::UnitGroup&)>;
 
 /// A plan keeping the `keep` most important units of the group containing `layer`, by `scorer`; equal scores keep
-/// the lower index.
+/// the lower index. OptionError (keep_most_important(layer) / (keep)) for an unknown or unprunable layer and a
+/// `keep` outside [1, units].
 ReductionPlan keep_most_important(const ir::Graph& graph, const std::string& layer, int64_t keep,
                                   const UnitScorer& scorer);
 

@@ -63,7 +63,7 @@ at::Tensor mask_below(const at::Tensor& s, int64_t prune) {
 
 ReductionPlan magnitude_plan(const ir::Graph& graph, double sparsity, const std::vector<std::string>& layers, bool global) {
   if (!(sparsity >= 0.0 && sparsity < 1.0)) {
-    throw UsageError(fmt::format("--sparsity: must be in [0,1), got {}", sparsity));
+    throw OptionError("magnitude_plan(sparsity)", fmt::format("must be in [0,1), got {}", sparsity));
   }
   std::vector<std::pair<std::string, std::string>> targets;
   auto all = maskable_weights(graph);
@@ -71,14 +71,14 @@ ReductionPlan magnitude_plan(const ir::Graph& graph, double sparsity, const std:
     targets = all;
   } else {
     for (const std::string& name : layers) {
-      if (graph.index_of(name) < 0) throw UsageError(fmt::format("--layer: no layer named '{}'", name));
+      if (graph.index_of(name) < 0) throw OptionError("magnitude_plan(layers)", fmt::format("no layer named '{}'", name));
       size_t before = targets.size();
       for (const auto& t : all) {
         if (t.first == name) targets.push_back(t);
       }
       if (targets.size() == before) {
-        throw UsageError(fmt::format("--layer '{}' ({}) has no prunable connections", name,
-                                     ir::kind_name(graph.layer(name).kind)));
+        throw OptionError("magnitude_plan(layers)", fmt::format("'{}' ({}) has no prunable connections", name,
+                                                                ir::kind_name(graph.layer(name).kind)));
       }
     }
   }

@@ -14,7 +14,7 @@ namespace snare::reduce {
 std::vector<std::pair<std::string, std::string>> maskable_weights(const ir::Graph& graph);
 
 /// Masks so that each selected weight (or, with `global`, all of them together) is `sparsity` zero.
-/// Already-masked weights count as pruned. `layers` empty = every maskable layer. Throws UsageError
+/// Already-masked weights count as pruned. `layers` empty = every maskable layer. Throws OptionError
 /// for sparsity outside [0,1) or unknown / unmaskable layers.
 ReductionPlan magnitude_plan(const ir::Graph& graph, double sparsity, const std::vector<std::string>& layers = {},
                              bool global = false);

@@ -61,7 +61,7 @@ struct Applied {
 /// Applies `plan` to a copy of `graph` (units first, then masks, then factorisations) and verifies the result.
 Applied try_apply(const ir::Graph& graph, const ReductionPlan& plan);
 
-/// try_apply for plans a user gave: UsageError with the problem when it cannot be applied.
+/// try_apply for plans a user gave: OptionError (field "apply(plan)") with the problem when it cannot be applied.
 ir::Graph apply(const ir::Graph& graph, const ReductionPlan& plan);
 
 }  // namespace snare::reduce

@@ -24,7 +24,8 @@ struct Candidate {
   Op op = Op::kUnits;
   std::string target;
   std::string key;
-  double fraction = 0;  ///< the step tried (units/masks: fraction removed; low rank: fraction of rank kept)
+  double fraction = 0;  ///< the step tried: the fraction removed (of a group's units, of a layer's remaining
+                        ///< weights, of a layer's useful rank)
   reduce::ReductionPlan plan;
   ir::Graph result;
   analysis::ModelStats stats;
@@ -134,8 +135,11 @@ void lowrank_candidates(const ir::Graph& g, const SearchOptions& o, SearchState&
   for (const ir::Layer& l : g.layers) {
     std::string key = key_of(Op::kLowRank, l.name);
     if (st.retired.count(key) || !l.masks.empty()) continue;
-    bool derived = l.name.size() > 8 && l.name.compare(l.name.size() - 8, 8, "_lowrank") == 0;
-    if (derived || g.index_of(l.name + "_lowrank") >= 0) continue;
+    // Neither half of a factorised pair is factorised again.
+    const bool first_half = !l.factorized_from.empty();
+    const bool second_half = std::any_of(g.layers.begin(), g.layers.end(),
+                                         [&](const ir::Layer& other) { return other.factorized_from == l.name; });
+    if (first_half || second_half) continue;
     int64_t max_rank = reduce::max_useful_rank(l);
     if (max_rank < 1) continue;
     double step = step_of(st, key, o.lowrank_step);
@@ -145,22 +149,16 @@ void lowrank_candidates(const ir::Graph& g, const SearchOptions& o, SearchState&
     c.key = key;
     c.fraction = step;
     c.plan.factorizations.push_back(
-        {l.name, std::clamp<int64_t>(std::llround(step * static_cast<double>(max_rank)), 1, max_rank)});
+        {l.name, std::clamp<int64_t>(std::llround((1.0 - step) * static_cast<double>(max_rank)), 1, max_rank)});
     out.push_back(std::move(c));
   }
 }
 
 /// Shrinks a rejected target's step; retires it after repeated failures or when the step is too small.
 void on_reject(SearchState& st, const Candidate& c, const SearchOptions& o) {
+  if (c.op == Op::kFinetune) return;
   int f = ++st.failures[c.key];
-  double step = 0;
-  switch (c.op) {
-    case Op::kUnits:
-    case Op::kMask: step = c.fraction * 0.5; break;
-    // Low rank: keep more of the rank next time.
-    case Op::kLowRank: step = 1.0 - (1.0 - c.fraction) * 0.5; break;
-    case Op::kFinetune: return;
-  }
+  const double step = c.fraction * 0.5;
   st.step_size[c.key] = step;
   bool too_small = c.op == Op::kMask && step < o.min_mask_step;
   if (f >= o.max_failures || too_small) st.retired.insert(c.key);
@@ -201,91 +199,127 @@ Tolerance tolerance_of(const SearchOptions& o) { return {o.max_loss_pp, o.margin
 
 Tolerance confirm_tolerance_of(const SearchOptions& o) { return {o.max_loss_pp, o.confirm_margin_se, o.rule}; }
 
-SearchResult run(const ir::Graph& model, Oracle& oracle, const SearchOptions& o, const SearchHooks& hooks,
-                 const SearchState* resume) {
-  if (!(o.max_loss_pp >= 0)) throw UsageError(fmt::format("--max-loss: must be >= 0, got {}", o.max_loss_pp));
-  if (!(o.margin_se >= 0)) throw UsageError(fmt::format("--margin: must be >= 0, got {}", o.margin_se));
-  if (!(o.confirm_margin_se >= 0)) {
-    throw UsageError(fmt::format("--confirm-margin: must be >= 0, got {}", o.confirm_margin_se));
-  }
-  if (o.recovery_rounds < 0 || o.recovery_window_pp < 0) throw UsageError("--recovery-rounds/--recovery-window: must be >= 0");
-  if (o.channel_multiple < 1) throw UsageError(fmt::format("--channel-multiple: must be >= 1, got {}", o.channel_multiple));
-  ProgressSink& progress = hooks.progress ? *hooks.progress : null_progress();
-  const auto start = Clock::now();
-  const Tolerance tol = tolerance_of(o), confirm_tol = confirm_tolerance_of(o);
-  // The input's hits are the reference of every loss; recomputed on resume (deterministic, one pass each).
-  const Hits base_val = oracle.validate(model);
-  const Hits base_confirm = oracle.confirm(model);
-  SearchState st;
-  if (resume) {
-    st = *resume;
-  } else {
-    st.model = model;
-    st.baseline_val_accuracy = accuracy_of(base_val);
-    st.baseline_confirm_accuracy = base_confirm.empty() ? -1 : accuracy_of(base_confirm);
-  }
-  if (st.confirmed_step == 0) st.confirmed_model = model;
-  // The decision on validation and, for the record, the same model on the confirmation split.
-  auto assess = [&](const ir::Graph& m, StepRecord& rec) {
-    const Hits val = oracle.validate(m);
-    rec.val_accuracy = accuracy_of(val);
-    rec.val_loss = paired_loss(base_val, val);
-    if (!base_confirm.empty()) rec.confirm_loss = paired_loss(base_confirm, oracle.confirm(m));
-    rec.confirm_holds = holds(confirm_tol, rec.confirm_loss);
+void check_options(const SearchOptions& o) {
+  auto require = [](bool ok, const char* field, const std::string& problem) {
+    if (!ok) throw OptionError(field, problem);
   };
-  // Positive = how far a step misses the tolerance (loss + margin - max_loss), as a fraction.
-  auto shortfall = [&](const PairedLoss& l) { return l.loss() + margin_of(tol, l) - o.max_loss_pp / 100.0; };
-  auto on_accept = [&](const ir::Graph& m, const StepRecord& rec) {
-    st.model = m;
-    if (rec.confirm_holds) {
-      st.confirmed_model = m;
-      st.confirmed_step = rec.step;
+  auto finite_nonnegative = [](double v) { return std::isfinite(v) && v >= 0; };
+  const char* kFinite = "must be a finite number >= 0, got {}";
+  require(finite_nonnegative(o.max_loss_pp), "SearchOptions::max_loss_pp", fmt::format(kFinite, o.max_loss_pp));
+  require(finite_nonnegative(o.margin_se), "SearchOptions::margin_se", fmt::format(kFinite, o.margin_se));
+  require(finite_nonnegative(o.confirm_margin_se), "SearchOptions::confirm_margin_se",
+          fmt::format(kFinite, o.confirm_margin_se));
+  require(o.budget_params >= 0, "SearchOptions::budget_params", fmt::format("must be >= 0, got {}", o.budget_params));
+  require(o.budget_macs >= 0, "SearchOptions::budget_macs", fmt::format("must be >= 0, got {}", o.budget_macs));
+  require(finite_nonnegative(o.mac_weight), "SearchOptions::mac_weight", fmt::format(kFinite, o.mac_weight));
+  require(finite_nonnegative(o.time_limit_s), "SearchOptions::time_limit_s", fmt::format(kFinite, o.time_limit_s));
+  require(o.recovery_rounds >= 0, "SearchOptions::recovery_rounds", fmt::format("must be >= 0, got {}", o.recovery_rounds));
+  require(finite_nonnegative(o.recovery_window_pp), "SearchOptions::recovery_window_pp",
+          fmt::format(kFinite, o.recovery_window_pp));
+  require(o.channel_multiple >= 1, "SearchOptions::channel_multiple",
+          fmt::format("must be >= 1, got {}", o.channel_multiple));
+}
+
+namespace {
+
+/// One run of the loop: the input's reference hits, the tolerances and the state, with one method per phase.
+class Loop {
+ public:
+  Loop(const ir::Graph& model, Oracle& oracle, const SearchOptions& o, const SearchHooks& hooks)
+      : model_(model),
+        oracle_(oracle),
+        o_(o),
+        hooks_(hooks),
+        progress_(hooks.progress ? *hooks.progress : null_progress()),
+        tol_(tolerance_of(o)),
+        confirm_tol_(confirm_tolerance_of(o)),
+        // The input's hits are the reference of every loss; recomputed on resume (deterministic, one pass each).
+        base_val_(oracle.validate(model)),
+        base_confirm_(oracle.confirm(model)) {}
+
+  SearchResult run(const SearchState* resume) {
+    start(resume);
+    bool interrupted = false;
+    while (!st_.finished) {
+      const analysis::ModelStats now = analysis::analyze(st_.model);
+      if (hooks_.stop && hooks_.stop->load()) {
+        interrupted = true;
+        st_.stop_reason = "interrupted";
+        break;
+      }
+      if (std::string reason = budget_reason(now); !reason.empty()) {
+        st_.stop_reason = reason;
+        break;
+      }
+      if (!step(now)) {
+        st_.stop_reason = "no reducible part left";
+        break;
+      }
     }
-  };
-  SearchResult result;
-  if (!st.finished) {
-    progress.log(fmt::format("baseline validation accuracy {:.4f}{}; steps keep the loss on validation within {} pp "
-                             "with a margin of {} standard error(s) ({} rule)",
-                             st.baseline_val_accuracy,
-                             base_confirm.empty() ? "" : fmt::format(", confirmation {:.4f}", st.baseline_confirm_accuracy),
-                             o.max_loss_pp, o.margin_se, rule_name(o.rule)));
+    if (o_.final_finetune && !interrupted && !st_.finished) final_finetune();
+    if (!interrupted && !st_.finished) {
+      st_.finished = true;
+      if (hooks_.checkpoint) hooks_.checkpoint(st_);
+    } else if (interrupted && hooks_.checkpoint) {
+      hooks_.checkpoint(st_);
+    }
+    return result(interrupted);
   }
-  for (; !st.finished;) {
-    analysis::ModelStats now = analysis::analyze(st.model);
-    if (hooks.stop && hooks.stop->load()) {
-      result.interrupted = true;
-      st.stop_reason = "interrupted";
-      break;
+
+ private:
+  void start(const SearchState* resume) {
+    if (resume) {
+      st_ = *resume;
+    } else {
+      st_.model = model_;
+      st_.baseline_val_accuracy = accuracy_of(base_val_);
+      st_.baseline_confirm_accuracy = base_confirm_.empty() ? -1 : accuracy_of(base_confirm_);
     }
-    if (o.budget_params > 0 && now.nonzero_params <= o.budget_params) {
-      st.stop_reason = fmt::format("parameter budget met ({} <= {})", now.nonzero_params, o.budget_params);
-      break;
+    if (st_.confirmed_step == 0) st_.confirmed_model = model_;
+    if (st_.finished) return;
+    progress_.log(fmt::format("baseline validation accuracy {:.4f}{}; steps keep the loss on validation within {} pp "
+                              "with a margin of {} standard error(s) ({} rule)",
+                              st_.baseline_val_accuracy,
+                              base_confirm_.empty() ? "" : fmt::format(", confirmation {:.4f}", st_.baseline_confirm_accuracy),
+                              o_.max_loss_pp, o_.margin_se, rule_name(o_.rule)));
+  }
+
+  /// Why the run stops before another step (a budget met, the time limit); "" to go on.
+  std::string budget_reason(const analysis::ModelStats& now) const {
+    if (o_.budget_params > 0 && now.nonzero_params <= o_.budget_params) {
+      return fmt::format("parameter budget met ({} <= {})", now.nonzero_params, o_.budget_params);
     }
-    if (o.budget_macs > 0 && now.macs <= o.budget_macs) {
-      st.stop_reason = fmt::format("MAC budget met ({} <= {})", now.macs, o.budget_macs);
-      break;
+    if (o_.budget_macs > 0 && now.macs <= o_.budget_macs) {
+      return fmt::format("MAC budget met ({} <= {})", now.macs, o_.budget_macs);
     }
-    if (o.time_limit_s > 0 && std::chrono::duration<double>(Clock::now() - start).count() > o.time_limit_s) {
-      st.stop_reason = "time limit reached";
-      break;
+    if (o_.time_limit_s > 0 && std::chrono::duration<double>(Clock::now() - started_).count() > o_.time_limit_s) {
+      return "time limit reached";
     }
-    auto t0 = Clock::now();
+    return "";
+  }
+
+  /// Every candidate of this step, applied; one that cannot be applied is retired and scored -1.
+  std::vector<Candidate> candidates() {
     std::vector<Candidate> cands;
-    if (o.units) unit_candidates(st.model, oracle, o, st, cands);
-    if (o.masks) mask_candidates(st.model, o, st, cands);
-    if (o.lowrank) lowrank_candidates(st.model, o, st, cands);
-    // Score: (share of non-zero params removed + mac_weight * share of MACs removed) divided by the
-    // probe accuracy drop (plus a floor), halved for every recent failure of the same target.
-    const double probe_now = oracle.probe(st.model);
+    if (o_.units) unit_candidates(st_.model, oracle_, o_, st_, cands);
+    if (o_.masks) mask_candidates(st_.model, o_, st_, cands);
+    if (o_.lowrank) lowrank_candidates(st_.model, o_, st_, cands);
+    return cands;
+  }
+
+  /// Score: (share of non-zero params removed + mac_weight * share of MACs removed) divided by the probe accuracy
+  /// drop (plus a floor), halved for every recent failure of the same target.
+  std::vector<CandidateScore> score(std::vector<Candidate>& cands, const analysis::ModelStats& now) {
+    const double probe_now = oracle_.probe(st_.model);
     std::vector<CandidateScore> scores;
     for (Candidate& c : cands) {
       CandidateScore s;
       s.target = c.target;
       s.op = c.op;
-      s.failures = failures_of(st, c.key);
-      reduce::Applied applied = reduce::try_apply(st.model, c.plan);
+      s.failures = failures_of(st_, c.key);
+      reduce::Applied applied = reduce::try_apply(st_.model, c.plan);
       if (!applied.ok()) {  // e.g. a group that its neighbours' reductions made unprunable
-        st.retired.insert(c.key);
+        st_.retired.insert(c.key);
         s.score = -1;
         scores.push_back(s);
         continue;
@@ -295,65 +329,102 @@ SearchResult run(const ir::Graph& model, Oracle& oracle, const SearchOptions& o,
       s.param_share = static_cast<double>(now.nonzero_params - c.stats.nonzero_params) /
                       static_cast<double>(std::max<int64_t>(1, now.nonzero_params));
       s.mac_share = static_cast<double>(now.macs - c.stats.macs) / static_cast<double>(std::max<int64_t>(1, now.macs));
-      s.sensitivity = probe_now - oracle.probe(c.result);
-      double gain = s.param_share + o.mac_weight * s.mac_share;
+      s.sensitivity = probe_now - oracle_.probe(c.result);
+      double gain = s.param_share + o_.mac_weight * s.mac_share;
       s.score = gain <= 0 ? 0.0 : gain / (std::max(0.0, s.sensitivity) + 0.005) * std::pow(0.5, s.failures);
       scores.push_back(s);
     }
+    return scores;
+  }
+
+  /// Scores the candidates, retrains the best and keeps it if it holds; false when nothing is left to try.
+  bool step(const analysis::ModelStats& now) {
+    const auto t0 = Clock::now();
+    std::vector<Candidate> cands = candidates();
+    std::vector<CandidateScore> scores = score(cands, now);
     size_t best = scores.size();
     for (size_t i = 0; i < scores.size(); ++i) {
       if (scores[i].score > 0 && (best == scores.size() || scores[i].score > scores[best].score)) best = i;
     }
-    if (best == scores.size()) {
-      st.stop_reason = "no reducible part left";
-      break;
-    }
+    if (best == scores.size()) return false;
     const Candidate& pick = cands[best];
-    const int64_t step = st.next_step++;
-    progress.log(fmt::format("step {}: {} {} (score {:.3g}, probe drop {:.4f})", step, op_name(pick.op), pick.target,
-                             scores[best].score, scores[best].sensitivity));
-    ir::Graph retrained = oracle.retrain(pick.result, step_seed(o.seed, step));
-    StepRecord rec = record_of(step, pick, analysis::analyze(retrained));
-    assess(retrained, rec);
-    int rounds = 1;
-    for (; shortfall(rec.val_loss) > 1e-12 && shortfall(rec.val_loss) <= o.recovery_window_pp / 100.0 &&
-           rounds <= o.recovery_rounds;
-         ++rounds) {
-      progress.log(fmt::format("step {}: val {:.4f} just short of the tolerance: retraining once more", step,
-                               rec.val_accuracy));
-      retrained = oracle.retrain(retrained, step_seed(o.seed, step) + 0x9E3779B97F4A7C15ULL * static_cast<uint64_t>(rounds));
-      assess(retrained, rec);
-    }
-    rec.plan = pick.plan.describe(st.model);
+    const int64_t step = st_.next_step++;
+    progress_.log(fmt::format("step {}: {} {} (score {:.3g}, probe drop {:.4f})", step, op_name(pick.op), pick.target,
+                              scores[best].score, scores[best].sensitivity));
+    int rounds = 0;
+    StepRecord rec;
+    ir::Graph retrained = retrain_with_recovery(pick, step, rec, rounds);
+    rec.plan = pick.plan.describe(st_.model);
     rec.scores = scores;
-    rec.accepted = holds(tol, rec.val_loss);
+    rec.accepted = holds(tol_, rec.val_loss);
     rec.reason = fmt::format("val accuracy {:.4f}, loss {:+.2f} pp, margin {:.2f} pp: {} {} pp{}", rec.val_accuracy,
-                             100 * rec.val_loss.loss(), 100 * margin_of(tol, rec.val_loss),
-                             rec.accepted ? "within" : "beyond", o.max_loss_pp,
+                             100 * rec.val_loss.loss(), 100 * margin_of(tol_, rec.val_loss),
+                             rec.accepted ? "within" : "beyond", o_.max_loss_pp,
                              rounds > 1 ? fmt::format(" after {} rounds of retraining", rounds) : "");
     rec.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-    st.history.push_back(rec);
-    progress.log(fmt::format("step {}: {} -> {} non-zero params, {} MACs, val {:.4f}: {}", step, rec.plan.substr(0, rec.plan.find('\n')),
-                             rec.nonzero_params, rec.macs, rec.val_accuracy, rec.accepted ? "accepted" : "rolled back"));
+    st_.history.push_back(rec);
+    progress_.log(fmt::format("step {}: {} -> {} non-zero params, {} MACs, val {:.4f}: {}", step,
+                              rec.plan.substr(0, rec.plan.find('\n')), rec.nonzero_params, rec.macs, rec.val_accuracy,
+                              rec.accepted ? "accepted" : "rolled back"));
     if (rec.accepted) {
-      on_accept(retrained, rec);
-      st.failures[pick.key] = 0;
+      accept(retrained, rec);
+      st_.failures[pick.key] = 0;
       // A step that worked may grow back towards the first step size.
-      if (pick.op == Op::kUnits) st.step_size[pick.key] = std::min(o.unit_step, pick.fraction * 2);
-      if (pick.op == Op::kMask) st.step_size[pick.key] = std::min(o.mask_step, pick.fraction * 2);
-      if (hooks.checkpoint) hooks.checkpoint(st);
+      if (pick.op == Op::kUnits) st_.step_size[pick.key] = std::min(o_.unit_step, pick.fraction * 2);
+      if (pick.op == Op::kMask) st_.step_size[pick.key] = std::min(o_.mask_step, pick.fraction * 2);
+      if (hooks_.checkpoint) hooks_.checkpoint(st_);
     } else {
-      on_reject(st, pick, o);
+      on_reject(st_, pick, o_);
+    }
+    return true;
+  }
+
+  /// Retrains the picked candidate, and again (up to recovery_rounds) while it is just short of the tolerance.
+  /// Fills `rec` with the sizes and the assessment of the model it returns; `rounds` = retrainings done.
+  ir::Graph retrain_with_recovery(const Candidate& pick, int64_t step, StepRecord& rec, int& rounds) {
+    ir::Graph retrained = oracle_.retrain(pick.result, step_seed(o_.seed, step));
+    rec = record_of(step, pick, analysis::analyze(retrained));
+    assess(retrained, rec);
+    // Positive = how far a step misses the tolerance (loss + margin - max_loss), as a fraction.
+    auto shortfall = [&](const PairedLoss& l) { return l.loss() + margin_of(tol_, l) - o_.max_loss_pp / 100.0; };
+    for (rounds = 1; shortfall(rec.val_loss) > 1e-12 && shortfall(rec.val_loss) <= o_.recovery_window_pp / 100.0 &&
+                     rounds <= o_.recovery_rounds;
+         ++rounds) {
+      progress_.log(fmt::format("step {}: val {:.4f} just short of the tolerance: retraining once more", step,
+                                rec.val_accuracy));
+      retrained =
+          oracle_.retrain(retrained, step_seed(o_.seed, step) + 0x9E3779B97F4A7C15ULL * static_cast<uint64_t>(rounds));
+      assess(retrained, rec);
+    }
+    return retrained;
+  }
+
+  /// The decision on validation and, for the record, the same model on the confirmation split.
+  void assess(const ir::Graph& m, StepRecord& rec) {
+    const Hits val = oracle_.validate(m);
+    rec.val_accuracy = accuracy_of(val);
+    rec.val_loss = paired_loss(base_val_, val);
+    if (!base_confirm_.empty()) rec.confirm_loss = paired_loss(base_confirm_, oracle_.confirm(m));
+    rec.confirm_holds = holds(confirm_tol_, rec.confirm_loss);
+  }
+
+  void accept(const ir::Graph& m, const StepRecord& rec) {
+    st_.model = m;
+    if (rec.confirm_holds) {
+      st_.confirmed_model = m;
+      st_.confirmed_step = rec.step;
     }
   }
-  if (o.final_finetune && !result.interrupted && !st.finished) {
-    auto t0 = Clock::now();
-    const int64_t step = st.next_step++;
-    double current_val = st.baseline_val_accuracy;
-    for (const StepRecord& r : st.history) {
+
+  /// Fine-tunes the whole network once more; kept when validation does not get worse.
+  void final_finetune() {
+    const auto t0 = Clock::now();
+    const int64_t step = st_.next_step++;
+    double current_val = st_.baseline_val_accuracy;
+    for (const StepRecord& r : st_.history) {
       if (r.accepted) current_val = r.val_accuracy;
     }
-    ir::Graph tuned = oracle.finetune(st.model, step_seed(o.seed, step));
+    ir::Graph tuned = oracle_.finetune(st_.model, step_seed(o_.seed, step));
     analysis::ModelStats s = analysis::analyze(tuned);
     StepRecord rec;
     rec.step = step;
@@ -368,34 +439,52 @@ SearchResult run(const ir::Graph& model, Oracle& oracle, const SearchOptions& o,
     rec.reason = fmt::format("val accuracy {:.4f} {} {:.4f} before fine-tuning", rec.val_accuracy,
                              rec.accepted ? ">=" : "<", current_val);
     rec.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-    st.history.push_back(rec);
-    if (rec.accepted) on_accept(tuned, rec);
-    progress.log(fmt::format("final fine-tuning: val {:.4f} ({})", rec.val_accuracy, rec.accepted ? "kept" : "discarded"));
+    st_.history.push_back(rec);
+    if (rec.accepted) accept(tuned, rec);
+    progress_.log(fmt::format("final fine-tuning: val {:.4f} ({})", rec.val_accuracy, rec.accepted ? "kept" : "discarded"));
   }
-  if (!result.interrupted && !st.finished) {
-    st.finished = true;
-    if (hooks.checkpoint) hooks.checkpoint(st);
-  } else if (result.interrupted && hooks.checkpoint) {
-    hooks.checkpoint(st);
-  }
-  result.model = st.confirmed_model;
-  result.returned_step = st.confirmed_step;
-  result.validation = paired_loss(base_val, base_val);
-  result.confirmation = base_confirm.empty() ? PairedLoss{} : paired_loss(base_confirm, base_confirm);
-  result.last_accepted_step = last_accepted_step(st);
-  for (const StepRecord& r : st.history) {
-    if (r.accepted && r.step == st.confirmed_step) {
-      result.validation = r.val_loss;
-      result.confirmation = r.confirm_loss;
+
+  /// The returned model is the last accepted one that holds on confirmation (the walk-back).
+  SearchResult result(bool interrupted) {
+    SearchResult r;
+    r.interrupted = interrupted;
+    r.model = st_.confirmed_model;
+    r.returned_step = st_.confirmed_step;
+    r.validation = paired_loss(base_val_, base_val_);
+    r.confirmation = base_confirm_.empty() ? PairedLoss{} : paired_loss(base_confirm_, base_confirm_);
+    r.last_accepted_step = last_accepted_step(st_);
+    for (const StepRecord& rec : st_.history) {
+      if (rec.accepted && rec.step == st_.confirmed_step) {
+        r.validation = rec.val_loss;
+        r.confirmation = rec.confirm_loss;
+      }
     }
+    if (r.returned_step != r.last_accepted_step) {
+      progress_.log(fmt::format("the model of step {} misses the tolerance on the confirmation split; returning {}, the "
+                                "last accepted model that holds it", r.last_accepted_step,
+                                r.returned_step == 0 ? "the input model" : fmt::format("step {}", r.returned_step)));
+    }
+    r.state = st_;
+    return r;
   }
-  if (result.returned_step != result.last_accepted_step) {
-    progress.log(fmt::format("the model of step {} misses the tolerance on the confirmation split; returning {}, the "
-                             "last accepted model that holds it", result.last_accepted_step,
-                             result.returned_step == 0 ? "the input model" : fmt::format("step {}", result.returned_step)));
-  }
-  result.state = st;
-  return result;
+
+  const ir::Graph& model_;
+  Oracle& oracle_;
+  const SearchOptions& o_;
+  const SearchHooks& hooks_;
+  ProgressSink& progress_;
+  const Clock::time_point started_ = Clock::now();  // before the reference passes, which the time limit counts
+  const Tolerance tol_, confirm_tol_;
+  const Hits base_val_, base_confirm_;
+  SearchState st_;
+};
+
+}  // namespace
+
+SearchResult run(const ir::Graph& model, Oracle& oracle, const SearchOptions& o, const SearchHooks& hooks,
+                 const SearchState* resume) {
+  check_options(o);
+  return Loop(model, oracle, o, hooks).run(resume);
 }
 
 }  // namespace snare::search

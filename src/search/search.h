@@ -41,7 +41,7 @@ struct SearchOptions {
   uint64_t seed = 1;
   double unit_step = 0.5;         ///< first attempt removes this fraction of a group's units
   double mask_step = 0.5;         ///< first attempt masks this fraction of a layer's remaining weights
-  double lowrank_step = 0.25;     ///< first attempt keeps this fraction of the useful rank
+  double lowrank_step = 0.75;     ///< first attempt removes this fraction of a layer's useful rank
   /// Convolution filters are kept in multiples of this (1 = any count). Runtimes with blocked conv
   /// kernels (ONNX Runtime's NCHWc: 16 channels on AVX-512, 8 on AVX2) compute whole blocks, so a
   /// cut inside a block saves MACs on paper only. Groups of at most this many filters are left whole.
@@ -95,7 +95,7 @@ struct SearchState {
   ir::Graph confirmed_model;
   int64_t confirmed_step = 0;
   int64_t next_step = 1;
-  std::map<std::string, double> step_size;  ///< "units:conv2d_1" -> fraction
+  std::map<std::string, double> step_size;  ///< "units:conv2d_1" -> the fraction the next step removes
   std::map<std::string, int> failures;
   std::set<std::string> retired;
   std::vector<StepRecord> history;
@@ -127,9 +127,12 @@ int64_t last_accepted_step(const SearchState& state);
 Tolerance tolerance_of(const SearchOptions& options);
 Tolerance confirm_tolerance_of(const SearchOptions& options);
 
+/// Throws OptionError naming the first field of `options` outside its legal range (NaN and infinity included).
+void check_options(const SearchOptions& options);
+
 /// Runs the loop from the input `model`, or continues `resume` when given (its model is the start; its
 /// confirmed_model must be set when confirmed_step > 0). Either way `model` is the input, the reference
-/// every loss is measured against.
+/// every loss is measured against. Checks `options` first (check_options).
 SearchResult run(const ir::Graph& model, Oracle& oracle, const SearchOptions& options, const SearchHooks& hooks = {},
                  const SearchState* resume = nullptr);
 

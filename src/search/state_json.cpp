@@ -96,7 +96,7 @@ nlohmann::json history_json(const std::vector<StepRecord>& history) {
 
 nlohmann::json state_json(const SearchState& s) {
   return {{"format", "snare-search-state"},
-          {"version", 2},
+          {"version", 3},
           {"baseline_val_accuracy", s.baseline_val_accuracy},
           {"baseline_confirm_accuracy", s.baseline_confirm_accuracy},
           {"confirmed_step", s.confirmed_step},
@@ -112,9 +112,10 @@ nlohmann::json state_json(const SearchState& s) {
 SearchState state_from_json(const nlohmann::json& j) {
   try {
     if (j.at("format") != "snare-search-state") throw ModelError("checkpoint: not a snare search state");
-    if (j.at("version") != 2) {
-      throw ModelError(fmt::format("checkpoint: search state of version {}, this snare reads version 2 (start the "
-                                   "run again without --resume)", j.at("version").dump()));
+    // Version 3: a low-rank step size is the fraction of the rank removed (it was the fraction kept).
+    if (j.at("version") != 3) {
+      throw ModelError(fmt::format("checkpoint: search state of version {}, this snare reads version 3 (start the "
+                                   "run again without ReduceOptions::resume)", j.at("version").dump()));
     }
     SearchState s;
     s.baseline_val_accuracy = j.at("baseline_val_accuracy");

@@ -27,7 +27,8 @@ Rule rule_from_name(const std::string& name) {
   for (Rule r : {Rule::kPaired, Rule::kAccuracySe}) {
     if (name == rule_name(r)) return r;
   }
-  throw UsageError(fmt::format("unknown tolerance rule '{}' (expected {})", name, fmt::join(rule_names(), " or ")));
+  throw OptionError("ReduceOptions::rule",
+                    fmt::format("unknown tolerance rule '{}' (expected {})", name, fmt::join(rule_names(), " or ")));
 }
 
 double PairedLoss::loss() const {

@@ -29,7 +29,7 @@ enum class Rule {
   kAccuracySe,
 };
 const char* rule_name(Rule rule);
-/// Parses "paired" | "accuracy-se"; throws UsageError.
+/// Parses "paired" | "accuracy-se"; throws OptionError (ReduceOptions::rule).
 Rule rule_from_name(const std::string& name);
 /// Every rule's name, for parsing and --help.
 std::vector<std::string> rule_names();

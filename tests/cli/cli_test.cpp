@@ -42,12 +42,22 @@ TEST(Cli, UsageErrorsExitWith2) {
   EXPECT_FALSE(std::filesystem::exists(dir / "x_report")) << "a bad flag must not leave a report folder";
   for (const char* flags :
        {"--confirm-split 0.9", "--confirm-split -0.1", "--rule bonferroni", "--margin -1", "--confirm-margin -1",
-        "--mac-weight -1"}) {
+        "--mac-weight -1", "--max-loss nan", "--time-limit inf", "--lr inf", "--val-split nan", "--margin nan"}) {
     r = run_snare(std::string("reduce --arch lenet5 --data mnist ") + flags + " -o " + (dir / "x.h5").string());
     EXPECT_EQ(r.exit_code, 2) << flags << ": " << r.output;
     EXPECT_NE(r.output.find(std::string(flags).substr(0, std::string(flags).find(' '))), std::string::npos) << r.output;
     EXPECT_FALSE(std::filesystem::exists(dir / "x_report")) << flags;
   }
+  // The library names the option it refuses by its field; the user reads the flag (cli/flag_names.cpp).
+  r = run_snare("train --arch lenet5 --data mnist --epochs 1 --lr inf -o " + (dir / "t.h5").string());
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("--lr"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("Options::"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "t.h5"));
+  r = run_snare("analyze --arch lenet5", "SNARE_THREADS=abc");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("SNARE_THREADS"), std::string::npos) << r.output;
+  EXPECT_EQ(run_snare("analyze --arch lenet5", "SNARE_THREADS=1").exit_code, 0);
 }
 
 TEST(Cli, AnalyzeJsonGivesTheReferenceCounts) {

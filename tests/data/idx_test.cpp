@@ -115,7 +115,7 @@ TEST(SplitValidation, WithoutGroupsSplitsRows) {
   auto [fit, val] = split_validation(s, 0.1, 7);
   EXPECT_EQ(val.size(), 10);
   EXPECT_EQ(fit.size(), 90);
-  EXPECT_THROW(split_validation(s, 1.0, 7), UsageError);
+  EXPECT_THROW(split_validation(s, 1.0, 7), OptionError);
 }
 
 TEST(SplitHoldouts, ConfirmationIsDisjointAndLeavesValidationAsItWas) {
@@ -146,8 +146,8 @@ TEST(SplitHoldouts, ConfirmationIsDisjointAndLeavesValidationAsItWas) {
     EXPECT_EQ(none.confirmation.size(), 0);
     EXPECT_TRUE(at::equal(none.fit.x, fit.x));
   }
-  EXPECT_THROW(split_holdouts(s, 0.5, 0.5, 1), UsageError);
-  EXPECT_THROW(split_holdouts(s, 0.2, -0.1, 1), UsageError);
+  EXPECT_THROW(split_holdouts(s, 0.5, 0.5, 1), OptionError);
+  EXPECT_THROW(split_holdouts(s, 0.2, -0.1, 1), OptionError);
 }
 
 }  // namespace

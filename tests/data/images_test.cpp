@@ -249,13 +249,13 @@ TEST(Images, ResizesToTheGivenSize) {
   EXPECT_EQ(image(got, src->info(), 2), exact);
 }
 
-TEST(Images, BadOptionsAreUsageErrors) {
+TEST(Images, BadOptionsAreOptionErrors) {
   TempDir tmp;
   write_image(tmp.str("a/1.png"), 2, 2, 1, pattern(1, 2, 2, 1));
   ImageFolder f = scan_image_folder(tmp.str());
-  EXPECT_THROW(open_images(f, {/*channels=*/2}), UsageError);
-  EXPECT_THROW(open_images(f, {/*channels=*/0, /*height=*/4, /*width=*/0}), UsageError);
-  EXPECT_THROW(open_images(f, {/*channels=*/0, /*height=*/-1, /*width=*/-1}), UsageError);
+  EXPECT_THROW(open_images(f, {/*channels=*/2}), OptionError);
+  EXPECT_THROW(open_images(f, {/*channels=*/0, /*height=*/4, /*width=*/0}), OptionError);
+  EXPECT_THROW(open_images(f, {/*channels=*/0, /*height=*/-1, /*width=*/-1}), OptionError);
 }
 
 TEST(Images, CorruptFileIsADataErrorNamingItAndTheReason) {

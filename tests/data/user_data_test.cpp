@@ -111,7 +111,7 @@ TEST(Layout, TimeSeriesModel) {
 TEST(Layout, AmbiguousShapeNeedsTheLayoutFlag) {
   const Shape model{3, 3};
   const std::string m = data_error_of([&] { plan_input_layout(array({4, 3, 3}), model, Layout::kAuto); });
-  EXPECT_TRUE(contains(m, "--layout")) << m;
+  EXPECT_TRUE(contains(m, "DataOptions::layout")) << m;
   EXPECT_TRUE(contains(m, "data.npz: x_train")) << m;
   InputLayout p = plan_input_layout(array({4, 3, 3}), model, Layout::kChannelsLast);
   EXPECT_TRUE(p.channels_last);
@@ -131,9 +131,9 @@ TEST(Layout, MismatchPrintsExpectedAndFoundShapes) {
   EXPECT_TRUE(contains(m, "data.npz: x_train")) << m;
   // A layout the data contradicts.
   m = data_error_of([&] { plan_input_layout(array({10, 1, 28, 28}), {1, 28, 28}, Layout::kChannelsLast); });
-  EXPECT_TRUE(contains(m, "--layout channels-last")) << m;
+  EXPECT_TRUE(contains(m, "DataOptions::layout channels-last")) << m;
   m = data_error_of([&] { plan_input_layout(array({10, 28, 28, 1}), {1, 28, 28}, Layout::kChannelsFirst); });
-  EXPECT_TRUE(contains(m, "--layout channels-first")) << m;
+  EXPECT_TRUE(contains(m, "DataOptions::layout channels-first")) << m;
   m = data_error_of([&] { plan_input_layout(array({10, 785}), {1, 28, 28}, Layout::kAuto); });
   EXPECT_TRUE(contains(m, "(785)")) << m;
 }

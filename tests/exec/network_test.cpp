@@ -87,8 +87,8 @@ TEST(Evaluate, PerSampleHitsMatchArgmaxAcrossBatches) {
   EXPECT_NEAR(r.accuracy, 3.0 / 7.0, 1e-12);
 }
 
-TEST(Device, UnknownDeviceIsAUsageError) {
-  EXPECT_THROW(snare::exec::parse_device("tpu"), snare::UsageError);
+TEST(Device, UnknownDeviceIsAnOptionError) {
+  EXPECT_THROW(snare::exec::parse_device("tpu"), snare::OptionError);
 }
 
 }  // namespace

@@ -3,6 +3,9 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
+
 #include "analysis/stats.h"
 #include "arch/builder.h"
 #include "common/error.h"
@@ -85,13 +88,24 @@ TEST(Train, RejectsNonsenseOptions) {
   auto fit = toy(10, 1);
   snare::exec::TrainOptions o;
   o.epochs = -1;
-  EXPECT_THROW(snare::exec::train(mlp(), fit, nullptr, o), snare::UsageError);
+  EXPECT_THROW(snare::exec::train(mlp(), fit, nullptr, o), snare::OptionError);
   o.epochs = 1;
   o.lr = 0;
-  EXPECT_THROW(snare::exec::train(mlp(), fit, nullptr, o), snare::UsageError);
+  EXPECT_THROW(snare::exec::train(mlp(), fit, nullptr, o), snare::OptionError);
   o.lr = 1e-3;
   o.batch_size = 0;
-  EXPECT_THROW(snare::exec::train(mlp(), fit, nullptr, o), snare::UsageError);
+  EXPECT_THROW(snare::exec::train(mlp(), fit, nullptr, o), snare::OptionError);
+  o.batch_size = 8;
+  // An infinite or NaN learning rate trained a NaN model before; each names its field.
+  for (double lr : {std::numeric_limits<double>::infinity(), std::nan("")}) {
+    o.lr = lr;
+    try {
+      snare::exec::train(mlp(), fit, nullptr, o);
+      ADD_FAILURE() << "accepted lr " << lr;
+    } catch (const snare::OptionError& e) {
+      EXPECT_EQ(e.field(), "TrainOptions::lr");
+    }
+  }
 }
 
 }  // namespace

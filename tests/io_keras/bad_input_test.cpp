@@ -5,6 +5,9 @@
 
 #include <filesystem>
 #include <functional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "arch/zoo.h"
 #include "common/error.h"
@@ -115,6 +118,31 @@ TEST(KerasBadInput, ZipWithoutConfig) {
   std::string path = dir.str("no_config.keras");
   keras::archive::write_entries(path, {{"metadata.json", "{}"}, {"model.weights.h5", "x"}});
   EXPECT_THROW_WITH(keras::read_keras(path), snare::ModelError, path, "config.json");
+}
+
+// snare_meta values that are not what the facts need: ModelError naming the file, the attribute and the key
+// (these used to end as an internal error from a JSON parse inside the data loader).
+TEST(KerasBadInput, MalformedSnareMetaFacts) {
+  t::TempDir dir;
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"snare.scale", "bogus"},          {"snare.mean", "[1, \"x\"]"},       {"snare.stddev", "[0]"},
+      {"snare.mean", "not json"},        {"snare.class_names", "[1, 2]"},     {"snare.factorized_from", "{\"nope\": \"dense\"}"},
+      {"snare.factorized_from", "[]"}};
+  for (const auto& [key, value] : bad) {
+    SCOPED_TRACE(key + " = " + value);
+    snare::ir::Graph g = snare::arch::build("lenet5", 1);
+    g.meta[key] = value;  // written as it is: the writer keeps snare.* entries it does not know as facts
+    const std::string path = dir.str("bad_meta.h5");
+    keras::write_keras(g, path);
+    try {
+      keras::read_keras(path);
+      ADD_FAILURE() << "read";
+    } catch (const snare::ModelError& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find(path), std::string::npos) << what;
+      EXPECT_NE(what.find("snare_meta " + key), std::string::npos) << what;
+    }
+  }
 }
 
 TEST(KerasBadOutput, UnwritableDirectory) {

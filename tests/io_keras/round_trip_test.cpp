@@ -13,6 +13,7 @@
 #include "io/keras/config.h"
 #include "io/keras/hdf5.h"
 #include "io/keras/keras.h"
+#include "reduce/factorize.h"
 #include "keras_test_util.h"
 #include "support/layer_graphs.h"
 
@@ -265,12 +266,13 @@ TEST(KerasRoundTrip, FunctionalModelsInBothDialects) {
   }
 }
 
-TEST(KerasRoundTrip, SnareMetaAndMasksTravelInRootAttributes) {
+TEST(KerasRoundTrip, SnareFactsAndMasksTravelInRootAttributes) {
   t::TempDir dir;
-  Graph g = snare::arch::build("lenet5", 3);
-  g.meta["snare.scale"] = "standard";
-  g.meta["snare.mean"] = "[33.3]";
-  g.meta["snare.stddev"] = "[78.5]";
+  Graph g = snare::reduce::factorize(snare::arch::build("lenet5", 3), "dense_1", 8);
+  g.input_scaling = {snare::ir::InputScaling::Scale::kStandard, {33.3}, {78.5}};
+  g.trained_on = "mnist";
+  g.class_names = {"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"};
+  g.meta["snare.from_a_newer_snare"] = "kept as it came";
   snare::ir::Layer& dense = g.layer("dense");
   at::Tensor mask = (at::rand(dense.weights.at("weight").sizes()) > 0.5).to(at::kFloat);
   dense.weights["weight"] = dense.weights.at("weight") * mask;
@@ -280,9 +282,13 @@ TEST(KerasRoundTrip, SnareMetaAndMasksTravelInRootAttributes) {
     keras::write_keras(g, dir.str(name));
     Graph g1 = keras::read_keras(dir.str(name));
     expect_same_model(g, g1);
-    EXPECT_EQ(g1.meta.at("snare.scale"), "standard");
-    EXPECT_EQ(g1.meta.at("snare.mean"), "[33.3]");
-    EXPECT_EQ(g1.meta.at("snare.stddev"), "[78.5]");
+    EXPECT_EQ(g1.input_scaling.scale, snare::ir::InputScaling::Scale::kStandard);
+    EXPECT_EQ(g1.input_scaling.mean, std::vector<double>{33.3});
+    EXPECT_EQ(g1.input_scaling.stddev, std::vector<double>{78.5});
+    EXPECT_EQ(g1.trained_on, "mnist");
+    EXPECT_EQ(g1.class_names, g.class_names);
+    EXPECT_EQ(g1.layer("dense_1_lowrank").factorized_from, "dense_1");
+    EXPECT_EQ(g1.meta.at("snare.from_a_newer_snare"), "kept as it came");
     ASSERT_TRUE(g1.layer("dense").masks.count("weight"));
     EXPECT_TRUE(at::equal(g1.layer("dense").masks.at("weight"), mask));
     EXPECT_TRUE(g1.layer("conv2d").masks.empty());

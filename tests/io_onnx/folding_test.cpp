@@ -9,7 +9,6 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <onnx/onnx_pb.h>
 
 #include <string>
@@ -18,6 +17,7 @@
 #include "common/error.h"
 #include "data/dataset.h"
 #include "exec/network.h"
+#include "io/facts.h"
 #include "io/onnx/onnx.h"
 #include "io_onnx/onnx_test_util.h"
 
@@ -113,17 +113,19 @@ class OnnxModel {
 
 std::vector<int64_t> sizes(const at::Tensor& t) { return {t.sizes().begin(), t.sizes().end()}; }
 
-/// x scaled the way snare's data module scales data for this model (meta snare.scale / snare.mean / snare.stddev).
+/// x scaled the way snare's data module scales data for this model (its input_scaling).
 at::Tensor scaled_for(const ir::Graph& g, const at::Tensor& x) {
   data::Dataset d;
   d.train.x = x.clone();
   d.test.x = x.clone();
   data::LoadOptions lo;
   lo.scale = data::Scale::kRaw;
-  if (g.meta.count("snare.scale")) lo.scale = data::scale_from_name(g.meta.at("snare.scale"));
-  if (g.meta.count("snare.mean")) {
-    lo.mean = nlohmann::json::parse(g.meta.at("snare.mean")).get<std::vector<double>>();
-    lo.stddev = nlohmann::json::parse(g.meta.at("snare.stddev")).get<std::vector<double>>();
+  using Scale = ir::InputScaling::Scale;
+  if (g.input_scaling.scale == Scale::kUnit) lo.scale = data::Scale::kUnit;
+  if (g.input_scaling.scale == Scale::kStandard) {
+    lo.scale = data::Scale::kStandard;
+    lo.mean = g.input_scaling.mean;
+    lo.stddev = g.input_scaling.stddev;
   }
   data::apply_scale(d, lo);
   return d.test.x;
@@ -156,11 +158,12 @@ ir::Graph check_against_runtime(const std::string& path, const at::Tensor& x, bo
   double rel_export = test::rel_diff(exported, theirs);
   std::printf("%s: snare's export vs the original, both in ONNX Runtime: rel %.3g\n", g.name.c_str(), rel_export);
   EXPECT_LE(rel_export, kTolerance) << out;
-  // Written back and read again: the same graph and meta (a scaling folded into weights is not written again).
+  // Written back and read again: the same graph, facts and meta (a scaling folded into weights is not written again).
   ir::Graph again = io::onnx::read_onnx(out);
   EXPECT_EQ(ir::dump(again), ir::dump(g));
+  EXPECT_EQ(io::fact_entries(again), io::fact_entries(g));
   bool in_weights = g.meta.count("onnx.preprocess_into") && g.meta.at("onnx.preprocess_into").rfind("weights", 0) == 0;
-  for (const char* key : {"snare.scale", "snare.mean", "snare.stddev", "onnx.preprocess", "onnx.dropped_tail"}) {
+  for (const char* key : {"onnx.preprocess", "onnx.dropped_tail"}) {
     if (in_weights && std::string(key) == "onnx.preprocess") continue;
     EXPECT_EQ(again.meta.count(key) ? again.meta.at(key) : "-", g.meta.count(key) ? g.meta.at(key) : "-") << key;
   }
@@ -274,7 +277,7 @@ TEST(OnnxFolding, CastAndDivBy255BecomeUnitScaleAndGoBackIntoTheExport) {
   at::Generator gen = at::detail::createCPUGenerator(5);
   at::Tensor pixels = at::randint(0, 256, {5, 1, 6, 6}, gen, at::TensorOptions(at::kFloat));  // integer-valued
   ir::Graph g = check_against_runtime(path, pixels);
-  EXPECT_EQ(g.meta.at("snare.scale"), "unit");
+  EXPECT_EQ(g.input_scaling.scale, ir::InputScaling::Scale::kUnit);
   EXPECT_EQ(g.meta.at("onnx.preprocess"), "Cast(from=UINT8 to=FLOAT) -> Div(255)");
   EXPECT_EQ(g.meta.at("onnx.preprocess_into"), "snare.scale=unit");
   EXPECT_NE(g.meta.at("onnx.input_type").find("UINT8"), std::string::npos);
@@ -300,9 +303,9 @@ TEST(OnnxFolding, PerChannelSubDivOnNhwcInputBecomesStandardScale) {
   m.gemm("flat", "dense", 4, 2);
   m.output("dense", {-1, 2});
   ir::Graph g = check_against_runtime(m.save(dir), randn({4, 6, 6, 3}, 3) * 3.0, /*to_first=*/true);
-  EXPECT_EQ(g.meta.at("snare.scale"), "standard");
-  EXPECT_EQ(nlohmann::json::parse(g.meta.at("snare.mean")).get<std::vector<double>>(), (std::vector<double>{0.5, -1, 2}));
-  EXPECT_EQ(nlohmann::json::parse(g.meta.at("snare.stddev")).get<std::vector<double>>(), (std::vector<double>{0.25, 2, 4}));
+  EXPECT_EQ(g.input_scaling.scale, ir::InputScaling::Scale::kStandard);
+  EXPECT_EQ(g.input_scaling.mean, (std::vector<double>{0.5, -1, 2}));
+  EXPECT_EQ(g.input_scaling.stddev, (std::vector<double>{0.25, 2, 4}));
   EXPECT_EQ(g.meta.at("onnx.input_layout"), "NHWC (snare feeds NCHW)");
 }
 
@@ -319,7 +322,7 @@ TEST(OnnxFolding, NegativeScaleAndOffsetFoldIntoAValidConv) {
   m.gemm("flat", "dense", 100, 3);
   m.output("dense", {-1, 3});
   ir::Graph g = check_against_runtime(m.save(dir), randn({4, 3, 7, 7}, 4));
-  EXPECT_EQ(g.meta.count("snare.scale"), 0u);
+  EXPECT_EQ(g.input_scaling.scale, ir::InputScaling::Scale::kUnstated);
   EXPECT_EQ(g.meta.at("onnx.preprocess_into"), "weights of 'conv'");
 }
 

@@ -184,11 +184,11 @@ TEST(Apply, RejectsInvalidPlans) {
     p.units.push_back({std::move(group), std::move(keep)});
     return p;
   };
-  EXPECT_THROW(snare::reduce::apply(g, plan_with("nope", {0})), snare::UsageError);
-  EXPECT_THROW(snare::reduce::apply(g, plan_with("conv2d", {})), snare::UsageError);
-  EXPECT_THROW(snare::reduce::apply(g, plan_with("dense_2", {0, 1})), snare::UsageError);  // the output layer
-  EXPECT_THROW(snare::reduce::apply(g, plan_with("conv2d", {0, 6})), snare::UsageError);
-  EXPECT_THROW(snare::reduce::apply(g, plan_with("flatten", {0})), snare::UsageError);
+  EXPECT_THROW(snare::reduce::apply(g, plan_with("nope", {0})), snare::OptionError);
+  EXPECT_THROW(snare::reduce::apply(g, plan_with("conv2d", {})), snare::OptionError);
+  EXPECT_THROW(snare::reduce::apply(g, plan_with("dense_2", {0, 1})), snare::OptionError);  // the output layer
+  EXPECT_THROW(snare::reduce::apply(g, plan_with("conv2d", {0, 6})), snare::OptionError);
+  EXPECT_THROW(snare::reduce::apply(g, plan_with("flatten", {0})), snare::OptionError);
   // The same problems as values (what the search retires candidates on), each naming the layer and the reason.
   const std::pair<snare::reduce::ReductionPlan, std::string> cases[] = {
       {plan_with("nope", {0}), "no layer named 'nope'"},
@@ -224,9 +224,9 @@ TEST(Magnitude, GlobalThresholdPrunesLargeLayersMost) {
   Graph out = snare::reduce::apply(g, snare::reduce::magnitude_plan(g, 0.8, {}, true));
   auto s = snare::analysis::analyze(out);
   EXPECT_NEAR(static_cast<double>(s.nonzero_params), 61706 - 0.8 * (61706 - 236), 300);
-  EXPECT_THROW(snare::reduce::magnitude_plan(g, 1.0), snare::UsageError);
-  EXPECT_THROW(snare::reduce::magnitude_plan(g, -0.1), snare::UsageError);
-  EXPECT_THROW(snare::reduce::magnitude_plan(g, 0.5, {"flatten"}), snare::UsageError);
+  EXPECT_THROW(snare::reduce::magnitude_plan(g, 1.0), snare::OptionError);
+  EXPECT_THROW(snare::reduce::magnitude_plan(g, -0.1), snare::OptionError);
+  EXPECT_THROW(snare::reduce::magnitude_plan(g, 0.5, {"flatten"}), snare::OptionError);
 }
 
 TEST(Factorize, FullRankSvdReproducesTheLayer) {
@@ -238,7 +238,7 @@ TEST(Factorize, FullRankSvdReproducesTheLayer) {
   at::Tensor x = sample_input(g, 4);
   // rank 10 of dense_1 (500->10): the 10x500 matrix has rank <= 10, so factorising dense_1 is exact;
   // it does not reduce parameters, so it is rejected, and the lossy one changes outputs a little.
-  EXPECT_THROW(snare::reduce::factorize(g, "dense_1", 10), snare::UsageError);
+  EXPECT_THROW(snare::reduce::factorize(g, "dense_1", 10), snare::OptionError);
   double diff = (snare::exec::predict(out, x) - snare::exec::predict(g, x)).abs().max().item<double>();
   EXPECT_LT(diff, 0.5);
 }
@@ -249,8 +249,8 @@ TEST(Factorize, ConvBecomesKxKThenPointwise) {
   EXPECT_EQ(out.layer("conv2d_1_lowrank").units, 8);
   EXPECT_EQ(out.layer("conv2d_1").kernel, (std::vector<int64_t>{1, 1}));
   EXPECT_EQ(out.layer("conv2d_1").output_shape, g.layer("conv2d_1").output_shape);
-  EXPECT_THROW(snare::reduce::factorize(g, "conv2d_1", 0), snare::UsageError);
-  EXPECT_THROW(snare::reduce::factorize(g, "max_pooling2d", 2), snare::UsageError);
+  EXPECT_THROW(snare::reduce::factorize(g, "conv2d_1", 0), snare::OptionError);
+  EXPECT_THROW(snare::reduce::factorize(g, "max_pooling2d", 2), snare::OptionError);
 }
 
 }  // namespace

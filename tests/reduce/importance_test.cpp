@@ -47,10 +47,10 @@ TEST(Importance, KeepMostImportantKeepsTheLargestFilters) {
 
 TEST(Importance, DataCriteriaNeedData) {
   auto g = snare::arch::build("lenet5", 1);
-  EXPECT_THROW(snare::measure::keep_most_important(g, "conv2d", 2, Criterion::kTaylor), snare::UsageError);
-  EXPECT_THROW(snare::reduce::criterion_from_name("random"), snare::UsageError);
-  EXPECT_THROW(snare::measure::keep_most_important(g, "conv2d", 0, Criterion::kL1), snare::UsageError);
-  EXPECT_THROW(snare::measure::keep_most_important(g, "conv2d", 7, Criterion::kL1), snare::UsageError);
+  EXPECT_THROW(snare::measure::keep_most_important(g, "conv2d", 2, Criterion::kTaylor), snare::OptionError);
+  EXPECT_THROW(snare::reduce::criterion_from_name("random"), snare::OptionError);
+  EXPECT_THROW(snare::measure::keep_most_important(g, "conv2d", 0, Criterion::kL1), snare::OptionError);
+  EXPECT_THROW(snare::measure::keep_most_important(g, "conv2d", 7, Criterion::kL1), snare::OptionError);
 }
 
 }  // namespace

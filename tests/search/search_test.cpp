@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <functional>
 #include <iterator>
+#include <limits>
 #include <map>
 
 #include "analysis/stats.h"
@@ -155,7 +158,7 @@ TEST(Search, ChannelMultipleKeepsConvFiltersInWholeBlocks) {
   EXPECT_EQ(r.model.layer("conv1d_1").units, 4);
   EXPECT_LT(r.model.layer("dense").units, 10);
   o.channel_multiple = 0;
-  EXPECT_THROW(snare::search::run(b.finish(), oracle, o), snare::UsageError);
+  EXPECT_THROW(snare::search::run(b.finish(), oracle, o), snare::OptionError);
 }
 
 TEST(Search, ReducesWithinToleranceAndStops) {
@@ -322,7 +325,37 @@ TEST(Search, NegativeToleranceIsRejected) {
   FakeOracle oracle;
   SearchOptions o;
   o.max_loss_pp = -1;
-  EXPECT_THROW(snare::search::run(mlp(), oracle, o), snare::UsageError);
+  EXPECT_THROW(snare::search::run(mlp(), oracle, o), snare::OptionError);
+}
+
+TEST(Search, OptionsOutOfRangeNameTheirField) {
+  const double nan = std::nan(""), inf = std::numeric_limits<double>::infinity();
+  struct Case {
+    std::function<void(SearchOptions&)> set;
+    const char* field;
+  };
+  const std::vector<Case> cases = {
+      {[&](SearchOptions& o) { o.max_loss_pp = nan; }, "SearchOptions::max_loss_pp"},
+      {[&](SearchOptions& o) { o.max_loss_pp = inf; }, "SearchOptions::max_loss_pp"},
+      {[&](SearchOptions& o) { o.margin_se = -1; }, "SearchOptions::margin_se"},
+      {[&](SearchOptions& o) { o.confirm_margin_se = nan; }, "SearchOptions::confirm_margin_se"},
+      {[&](SearchOptions& o) { o.budget_params = -5; }, "SearchOptions::budget_params"},
+      {[&](SearchOptions& o) { o.mac_weight = inf; }, "SearchOptions::mac_weight"},
+      {[&](SearchOptions& o) { o.time_limit_s = nan; }, "SearchOptions::time_limit_s"},
+      {[&](SearchOptions& o) { o.recovery_rounds = -1; }, "SearchOptions::recovery_rounds"},
+      {[&](SearchOptions& o) { o.channel_multiple = 0; }, "SearchOptions::channel_multiple"},
+  };
+  for (const Case& c : cases) {
+    SearchOptions o;
+    c.set(o);
+    try {
+      snare::search::check_options(o);
+      ADD_FAILURE() << "accepted a bad " << c.field;
+    } catch (const snare::OptionError& e) {
+      EXPECT_EQ(e.field(), c.field) << e.what();
+    }
+  }
+  EXPECT_NO_THROW(snare::search::check_options(SearchOptions{}));
 }
 
 }  // namespace

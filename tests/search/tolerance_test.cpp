@@ -57,7 +57,7 @@ TEST(Tolerance, RulesSizeTheMarginDifferently) {
 
 TEST(Tolerance, RuleNamesRoundTrip) {
   for (Rule r : {Rule::kPaired, Rule::kAccuracySe}) EXPECT_EQ(snare::search::rule_from_name(snare::search::rule_name(r)), r);
-  EXPECT_THROW(snare::search::rule_from_name("bonferroni"), snare::UsageError);
+  EXPECT_THROW(snare::search::rule_from_name("bonferroni"), snare::OptionError);
 }
 
 }  // namespace

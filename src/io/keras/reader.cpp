@@ -10,6 +10,7 @@
 #include <functional>
 
 #include "common/error.h"
+#include "io/facts.h"
 #include "io/keras/archive.h"
 #include "io/keras/config.h"
 #include "io/keras/hdf5.h"
@@ -252,13 +253,15 @@ ir::Graph build_graph(const ModelConfig& mc, const std::string& file, const Weig
   return g;
 }
 
-/// Restores snare's own root attributes: snare_meta (Graph::meta "snare.*") and snare_masks.
+/// Restores snare's own root attributes: snare_meta (the facts of io/facts.h; other keys are kept in Graph::meta)
+/// and snare_masks.
 void restore_snare_attributes(ir::Graph& g, const h5::Group& root, const std::string& file) {
   if (root.has_attr("snare_meta")) {
     Json meta = Json::parse(root.attr_string("snare_meta"), nullptr, false);
     if (!meta.is_object()) throw ModelError(fmt::format("{}: attribute snare_meta is not a JSON object", file));
-    for (const auto& item : meta.items()) {
-      g.meta[item.key()] = item.value().is_string() ? item.value().get<std::string>() : item.value().dump();
+    for (const auto& [key, value] : meta.items()) {
+      const std::string text = value.is_string() ? value.get<std::string>() : value.dump();
+      if (!read_fact_entry(g, key, text, file, "attribute snare_meta")) g.meta[key] = text;
     }
   }
   if (root.has_attr("snare_masks")) {

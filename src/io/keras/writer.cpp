@@ -12,6 +12,7 @@
 
 #include "common/atomic_file.h"
 #include "common/error.h"
+#include "io/facts.h"
 #include "io/keras/archive.h"
 #include "io/keras/config.h"
 #include "io/keras/hdf5.h"
@@ -434,8 +435,9 @@ struct Writer {
   void write_snare_attributes(const h5::Group& root) const {
     Json meta = Json::object();
     for (const auto& [key, value] : g.meta) {
-      if (key.rfind("snare.", 0) == 0) meta[key] = value;
+      if (key.rfind("snare.", 0) == 0) meta[key] = value;  // from a newer snare: kept as it came
     }
+    for (const auto& [key, value] : fact_entries(g)) meta[key] = value;
     if (!meta.empty()) root.set_attr_string("snare_meta", meta.dump(), h5::StringStorage::kVariableUtf8);
     Json masks = Json::object();
     for (const ir::Layer& l : g.layers) {

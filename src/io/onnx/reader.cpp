@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "io/facts.h"
 #include "io/onnx/onnx.h"
 #include "io/onnx/proto.h"
 #include "io/onnx/recurrent.h"
@@ -884,13 +885,14 @@ void Reader::fold_preprocess() {
     graph_.meta["onnx.preprocess_into"] = "nothing (it does not scale)";
     return;
   }
-  // data::Scale: unit is x / 255; standard is (x - mean) / std per channel, with std > 0.
-  auto recorded = graph_.meta.find("snare.scale");
-  bool meta_free = recorded == graph_.meta.end() || recorded->second == "raw";
+  // ir::InputScaling: unit is x / 255; standard is (x - mean) / std per channel, with std > 0.
+  using Scale = ir::InputScaling::Scale;
+  const Scale recorded = graph_.input_scaling.scale;
+  const bool meta_free = recorded == Scale::kUnstated || recorded == Scale::kRaw;
   if (meta_free && all(a, [](double x) { return std::isfinite(x) && x > 0; })) {
     if (all(b, [](double x) { return x == 0.0; }) && all(a, [](double x) { return std::abs(x * 255.0 - 1.0) <= 1e-6; })) {
-      graph_.meta["snare.scale"] = "unit";
-      graph_.meta["onnx.preprocess_into"] = "snare.scale=unit";
+      graph_.input_scaling = {Scale::kUnit, {}, {}};
+      graph_.meta["onnx.preprocess_into"] = scaling_summary(graph_.input_scaling);
       return;
     }
     std::vector<double> mean, stddev;
@@ -899,18 +901,13 @@ void Reader::fold_preprocess() {
       stddev.push_back(1.0 / a[j]);
     }
     // One value stands for every channel (data::LoadOptions).
-    auto list = [&](const std::vector<double>& v) {
+    auto collapsed = [](const std::vector<double>& v) {
       bool same = std::all_of(v.begin(), v.end(), [&](double x) { return x == v.front(); });
-      std::vector<std::string> texts;
-      for (double x : same ? std::vector<double>{v.front()} : v) texts.push_back(format_real(x));
-      return fmt::format("[{}]", fmt::join(texts, ","));
+      return same ? std::vector<double>{v.front()} : v;
     };
-    graph_.meta["snare.scale"] = "standard";
-    graph_.meta["snare.mean"] = list(mean);
-    graph_.meta["snare.stddev"] = list(stddev);
-    // The writer puts the scaling nodes back while meta still says this (onnx.preprocess_into).
-    graph_.meta["onnx.preprocess_into"] =
-        fmt::format("snare.scale=standard snare.mean={} snare.stddev={}", graph_.meta["snare.mean"], graph_.meta["snare.stddev"]);
+    graph_.input_scaling = {Scale::kStandard, collapsed(mean), collapsed(stddev)};
+    // The writer puts the scaling nodes back while the model's scaling still says this (onnx.preprocess_into).
+    graph_.meta["onnx.preprocess_into"] = scaling_summary(graph_.input_scaling);
     return;
   }
   fold_scaling_into_weights(a, b, steps);
@@ -920,10 +917,10 @@ void Reader::fold_preprocess() {
 // through a Flatten) and before a valid conv; a "same" conv pads with zeros where the file had b.
 void Reader::fold_scaling_into_weights(const std::vector<double>& a, const std::vector<double>& b, const std::string& steps) {
   auto refuse = [&](const std::string& why) {
-    auto recorded = graph_.meta.find("snare.scale");
-    std::string meta = recorded != graph_.meta.end() && recorded->second != "raw"
-                           ? fmt::format(" (the file's metadata already says snare.scale={})", recorded->second)
-                           : std::string(" (it is not a positive per-channel scale)");
+    const std::string recorded = scaling_summary(graph_.input_scaling);
+    const bool says_scale = !recorded.empty() && graph_.input_scaling.scale != ir::InputScaling::Scale::kRaw;
+    std::string meta = says_scale ? fmt::format(" (the file's metadata already says {})", recorded)
+                                  : std::string(" (it is not a positive per-channel scale)");
     throw UnsupportedError(fmt::format("{}: input preprocessing {} cannot be the model's input scaling{} nor be folded "
                                        "into the first layer: {}",
                                        path_, steps, meta, why));
@@ -2261,7 +2258,6 @@ ir::Graph Reader::read() {
   graph_.meta["format"] = "onnx";
   graph_.meta["onnx.opset"] = std::to_string(opset_);
   if (!model_.producer_name().empty()) graph_.meta["onnx.producer"] = model_.producer_name() + " " + model_.producer_version();
-  for (const auto& p : model_.metadata_props()) graph_.meta[p.key()] = p.value();
   make_input();
   for (int i = 0; i < g.node_size(); ++i) {
     const pb::NodeProto& n = g.node(i);
@@ -2275,6 +2271,10 @@ ir::Graph Reader::read() {
   }
   make_outputs();
   unfold_flattens();
+  // After the layers: snare.factorized_from names them. Before fold_preprocess: it reads the recorded scaling.
+  for (const auto& p : model_.metadata_props()) {
+    if (!read_fact_entry(graph_, p.key(), p.value(), path_, "metadata_props")) graph_.meta[p.key()] = p.value();
+  }
   fold_preprocess();
   try {
     ir::verify(graph_);

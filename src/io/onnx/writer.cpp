@@ -16,12 +16,13 @@
 #include <algorithm>
 #include <cctype>
 #include <fstream>
+#include <map>
 #include <set>
-#include <sstream>
 
 #include "common/atomic_file.h"
 #include "common/error.h"
 #include "common/version.h"
+#include "io/facts.h"
 #include "io/onnx/onnx.h"
 #include "io/onnx/proto.h"
 #include "io/onnx/recurrent.h"
@@ -119,7 +120,7 @@ class Writer {
                   int32_t type = pb::TensorProto::FLOAT);
   /// The graph input and the preprocessing nodes the reader folded; returns the tensor the ir Input stands for.
   std::string preprocess();
-  /// Whether meta still records the input scaling the reader made of the file's preprocessing (`into`: the
+  /// Whether the model's input scaling is still the one the reader made of the file's preprocessing (`into`: the
   /// reader's "onnx.preprocess_into"); training with another --scale changes it, and then the scaling nodes
   /// would be wrong.
   bool scaling_still_recorded(const std::string& into) const;
@@ -611,10 +612,16 @@ pb::ModelProto Writer::build() {
   for (const Layer& l : g_.layers) layer_names_.insert(l.name);
   plan_flatten_folds();
   input_tensor_ = preprocess();
+  std::map<std::string, std::string> props;
   for (const auto& [k, v] : g_.meta) {
-    // Facts about the file snare read are not facts about this one; scaling written as nodes is not metadata.
-    if (k == "format" || k.rfind("onnx.", 0) == 0) continue;
-    if (wrote_scaling_ && (k == "snare.scale" || k == "snare.mean" || k == "snare.stddev")) continue;
+    // Facts about the file snare read are not facts about this one.
+    if (k != "format" && k.rfind("onnx.", 0) != 0) props[k] = v;
+  }
+  for (const auto& [k, v] : fact_entries(g_)) {
+    // Scaling written as nodes is not metadata.
+    if (!(wrote_scaling_ && (k == "snare.scale" || k == "snare.mean" || k == "snare.stddev"))) props[k] = v;
+  }
+  for (const auto& [k, v] : props) {
     auto* p = model_.add_metadata_props();
     p->set_key(k);
     p->set_value(v);
@@ -640,37 +647,14 @@ pb::ModelProto Writer::build() {
   return model_;
 }
 
-/// "[1.5,2]" or a JSON list -> numbers (empty when it is not a list of numbers).
-std::vector<double> number_list(const std::string& text) {
-  std::vector<double> out;
-  if (text.size() < 2 || text.front() != '[' || text.back() != ']') return out;
-  std::istringstream items(text.substr(1, text.size() - 2));
-  for (std::string item; std::getline(items, item, ',');) {
-    try {
-      out.push_back(std::stod(item));
-    } catch (const std::exception&) {
-      return {};
-    }
-  }
-  return out;
-}
-
 bool Writer::scaling_still_recorded(const std::string& into) const {
-  std::istringstream words(into);
-  int checked = 0;
-  for (std::string w; words >> w;) {
-    size_t eq = w.find('=');
-    if (eq == std::string::npos || w.rfind("snare.", 0) != 0) return false;  // "weights of ...": not a meta scaling
-    auto now = g_.meta.find(w.substr(0, eq));
-    if (now == g_.meta.end()) return false;
-    std::string was = w.substr(eq + 1);
-    if (now->second != was) {
-      std::vector<double> a = number_list(now->second), b = number_list(was);
-      if (a.empty() || a != b) return false;
-    }
-    ++checked;
+  // Compared as the reader wrote it: one value where every channel has the same.
+  ir::InputScaling now = g_.input_scaling;
+  for (std::vector<double>* v : {&now.mean, &now.stddev}) {
+    if (!v->empty() && std::all_of(v->begin(), v->end(), [&](double x) { return x == v->front(); })) v->resize(1);
   }
-  return checked > 0;
+  const std::string summary = scaling_summary(now);
+  return !summary.empty() && summary == into;
 }
 
 std::string Writer::preprocess() {
