@@ -48,6 +48,7 @@ out = {"model": sys.argv[2], "seed": int(sys.argv[6]),
        "rule": r["options"].get("rule", "accuracy-se"),
        "walked_back": r.get("tolerance", {}).get("walked_back", False),
        "steps": len(r["steps"]), "wall_seconds": round(float(sys.argv[5]) - float(sys.argv[4]), 1),
+       "timing": {k: round(v, 1) for k, v in r.get("timing", {}).items()},
        "machine": sys.argv[3]}
 print(json.dumps(out))
 PYEOF

@@ -98,6 +98,10 @@ ReduceResult reduce(ReduceOptions o, const ReduceCallbacks& callbacks) {
   SilentProgress silent;
   ProgressSink& progress = callbacks.progress ? *callbacks.progress : silent;
   const auto start = std::chrono::steady_clock::now();
+  auto seconds_since = [](std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+  };
+  double loading_s = 0, baseline_s = 0;  // the search's phases are timed in its state (search::SearchTiming)
 
   // The model to reduce: a file, or a built-in trained here first (kept for --resume).
   ir::Graph model;
@@ -113,6 +117,7 @@ ReduceResult reduce(ReduceOptions o, const ReduceCallbacks& callbacks) {
     d.train = data::subset(d.train, at::arange(o.train_samples, at::TensorOptions(at::kLong)));
   }
   data::Holdouts parts = data::holdouts_of(d, o.val_split, o.confirm_split, o.source.seed);
+  loading_s = seconds_since(start);
   const data::Split& fit = parts.fit;
   const data::Split& val = parts.validation;
   if (trained_here) {
@@ -132,8 +137,10 @@ ReduceResult reduce(ReduceOptions o, const ReduceCallbacks& callbacks) {
                              "kept)", model.name, d.name, o.baseline_recipe, o.baseline_epochs, t.lr,
                              t.cosine ? "with cosine decay" : "constant", t.batch_size));
     t.restore_best = false;
+    const auto t0 = std::chrono::steady_clock::now();
     model = exec::train(model, fit, &val, t, progress).graph;
     io::save_model(model, baseline_file);
+    baseline_s = seconds_since(t0);
   }
   const ir::Graph baseline = model;
   const nlohmann::json identity = run_identity(o, d, baseline_file);
@@ -206,6 +213,7 @@ ReduceResult reduce(ReduceOptions o, const ReduceCallbacks& callbacks) {
     r = search::run(baseline, oracle, o.search, hooks, resume_state.get());
   }
 
+  const auto evaluation_start = std::chrono::steady_clock::now();
   exec::ExecOptions eo;
   eo.device = o.oracle.device;
   exec::EvalResult base_test = exec::evaluate(baseline, d.test, eo);
@@ -213,12 +221,21 @@ ReduceResult reduce(ReduceOptions o, const ReduceCallbacks& callbacks) {
   const double final_confirm = parts.confirmation.size() ? search::accuracy_of(oracle.confirm(r.model)) : -1;
   exec::EvalResult final_test = exec::evaluate(r.model, d.test, eo);
   const exec::PairedComparison paired = exec::compare_paired(base_test.correct, final_test.correct);
+  const double evaluation_s = seconds_since(evaluation_start);
+  const auto output_start = std::chrono::steady_clock::now();
   io::save_model(r.model, o.output);
   std::string onnx_out;
   if (io::format_of(o.output) != io::ModelFormat::kOnnx) {
     onnx_out = (fs::path(o.output).parent_path() / (fs::path(o.output).stem().string() + ".onnx")).string();
     io::save_model(r.model, onnx_out);
   }
+  // Seconds per phase. Loading, the baseline, evaluation and output are this process's; the search's phases
+  // are summed over every process of a resumed run.
+  nlohmann::json timing = search::timing_json(r.state.timing);
+  timing["loading"] = loading_s;
+  timing["baseline_training"] = baseline_s;
+  timing["final_evaluation"] = evaluation_s;
+  timing["output"] = seconds_since(output_start);
   nlohmann::json report = {
       {"snare_version", kVersion},
       {"created", now_utc()},
@@ -239,7 +256,8 @@ ReduceResult reduce(ReduceOptions o, const ReduceCallbacks& callbacks) {
         {"mcnemar_p", paired.p_value}}},
       {"steps", search::history_json(r.state.history)},
       {"stop_reason", r.state.stop_reason},
-      {"wall_seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()}};
+      {"timing", timing},
+      {"wall_seconds", seconds_since(start)}};
   if (o.search.rule == search::Rule::kAccuracySe) {
     // The one validation accuracy every step had to keep (the paired rule's margin differs per step).
     search::PairedLoss base;

@@ -7,6 +7,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/error.h"
@@ -336,6 +337,35 @@ std::string key_value_table(const json* obj) {
   return out;
 }
 
+/// Where the run's time went (report.json "timing", seconds per phase), in the order a run meets them, each with
+/// its share of the wall time.
+std::string timing_table(const json& r) {
+  const json* timing = field(r, "timing");
+  if (timing == nullptr || !timing->is_object()) return "";
+  static const std::vector<std::pair<const char*, const char*>> kPhases = {
+      {"loading", "loading model and data"},
+      {"baseline_training", "training the baseline"},
+      {"probing", "scoring candidates (probes)"},
+      {"retraining", "retraining after steps"},
+      {"validation", "validation and confirmation"},
+      {"rolled_back", "of which in rolled-back steps"},
+      {"checkpoints", "checkpoints"},
+      {"finetuning", "final fine-tuning"},
+      {"final_evaluation", "final evaluation (test)"},
+      {"output", "writing the outputs"}};
+  const std::optional<double> wall = number(field(r, "wall_seconds"));
+  std::string out = "<h2>Where the time went</h2>\n<table class=\"kv timing\"><tbody>\n";
+  for (const auto& [key, label] : kPhases) {
+    const json* v = field(*timing, key);
+    if (v == nullptr) continue;
+    const std::optional<double> s = number(v);
+    std::string share = s && wall && *wall > 0 ? fmt::format(" ({:.0f} %)", 100.0 * *s / *wall) : "";
+    out += fmt::format("<tr><th>{}</th>{}</tr>\n", escape(label), td(seconds(v) + share));
+  }
+  out += "</tbody></table>\n";
+  return out;
+}
+
 std::string run_section(const json& r) {
   std::string out = "<section id=\"run\" class=\"run\">\n<div>\n<h2>Options</h2>\n";
   out += key_value_table(field(r, "options"));
@@ -344,6 +374,7 @@ std::string run_section(const json& r) {
   if (!versions.contains("snare") && field(r, "snare_version")) versions["snare"] = r["snare_version"];
   if (field(r, "machine")) versions["machine"] = r["machine"];
   out += key_value_table(&versions);
+  out += timing_table(r);
   out += "</div>\n</section>\n";
   return out;
 }

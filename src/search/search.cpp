@@ -37,6 +37,19 @@ std::vector<double> fractions_to_try(double step) { return {step, step / 2, step
 
 std::string key_of(Op op, const std::string& target) { return std::string(op_name(op)) + ":" + target; }
 
+/// Adds the seconds from its construction to its destruction to `into`.
+class Stopwatch {
+ public:
+  explicit Stopwatch(double& into) : into_(into), start_(Clock::now()) {}
+  ~Stopwatch() { into_ += std::chrono::duration<double>(Clock::now() - start_).count(); }
+  Stopwatch(const Stopwatch&) = delete;
+  Stopwatch& operator=(const Stopwatch&) = delete;
+
+ private:
+  double& into_;
+  Clock::time_point start_;
+};
+
 uint64_t step_seed(uint64_t seed, int64_t step) { return seed * 1000003ULL + static_cast<uint64_t>(step); }
 
 double step_of(const SearchState& s, const std::string& key, double initial) {
@@ -235,7 +248,8 @@ class Loop {
         confirm_tol_(confirm_tolerance_of(o)),
         // The input's hits are the reference of every loss; recomputed on resume (deterministic, one pass each).
         base_val_(oracle.validate(model)),
-        base_confirm_(oracle.confirm(model)) {}
+        base_confirm_(oracle.confirm(model)),
+        reference_seconds_(std::chrono::duration<double>(Clock::now() - started_).count()) {}
 
   SearchResult run(const SearchState* resume) {
     start(resume);
@@ -259,9 +273,9 @@ class Loop {
     if (o_.final_finetune && !interrupted && !st_.finished) final_finetune();
     if (!interrupted && !st_.finished) {
       st_.finished = true;
-      if (hooks_.checkpoint) hooks_.checkpoint(st_);
-    } else if (interrupted && hooks_.checkpoint) {
-      hooks_.checkpoint(st_);
+      checkpoint();
+    } else if (interrupted) {
+      checkpoint();
     }
     return result(interrupted);
   }
@@ -276,6 +290,7 @@ class Loop {
       st_.baseline_confirm_accuracy = base_confirm_.empty() ? -1 : accuracy_of(base_confirm_);
     }
     if (st_.confirmed_step == 0) st_.confirmed_model = model_;
+    st_.timing.validation += reference_seconds_;
     if (st_.finished) return;
     progress_.log(fmt::format("baseline validation accuracy {:.4f}{}; steps keep the loss on validation within {} pp "
                               "with a margin of {} standard error(s) ({} rule)",
@@ -340,8 +355,13 @@ class Loop {
   /// Scores the candidates, retrains the best and keeps it if it holds; false when nothing is left to try.
   bool step(const analysis::ModelStats& now) {
     const auto t0 = Clock::now();
-    std::vector<Candidate> cands = candidates();
-    std::vector<CandidateScore> scores = score(cands, now);
+    std::vector<Candidate> cands;
+    std::vector<CandidateScore> scores;
+    {
+      Stopwatch probing(st_.timing.probing);
+      cands = candidates();
+      scores = score(cands, now);
+    }
     size_t best = scores.size();
     for (size_t i = 0; i < scores.size(); ++i) {
       if (scores[i].score > 0 && (best == scores.size() || scores[i].score > scores[best].score)) best = i;
@@ -372,17 +392,29 @@ class Loop {
       // A step that worked may grow back towards the first step size.
       if (pick.op == Op::kUnits) st_.step_size[pick.key] = std::min(o_.unit_step, pick.fraction * 2);
       if (pick.op == Op::kMask) st_.step_size[pick.key] = std::min(o_.mask_step, pick.fraction * 2);
-      if (hooks_.checkpoint) hooks_.checkpoint(st_);
+      checkpoint();
     } else {
+      st_.timing.rolled_back += rec.seconds;
       on_reject(st_, pick, o_);
     }
     return true;
   }
 
+  void checkpoint() {
+    if (!hooks_.checkpoint) return;
+    // The state written carries the time of the writes before it; this write counts from the next one on.
+    Stopwatch writing(st_.timing.checkpoints);
+    hooks_.checkpoint(st_);
+  }
+
   /// Retrains the picked candidate, and again (up to recovery_rounds) while it is just short of the tolerance.
   /// Fills `rec` with the sizes and the assessment of the model it returns; `rounds` = retrainings done.
   ir::Graph retrain_with_recovery(const Candidate& pick, int64_t step, StepRecord& rec, int& rounds) {
-    ir::Graph retrained = oracle_.retrain(pick.result, step_seed(o_.seed, step));
+    ir::Graph retrained;
+    {
+      Stopwatch retraining(st_.timing.retraining);
+      retrained = oracle_.retrain(pick.result, step_seed(o_.seed, step));
+    }
     rec = record_of(step, pick, analysis::analyze(retrained));
     assess(retrained, rec);
     // Positive = how far a step misses the tolerance (loss + margin - max_loss), as a fraction.
@@ -392,8 +424,11 @@ class Loop {
          ++rounds) {
       progress_.log(fmt::format("step {}: val {:.4f} just short of the tolerance: retraining once more", step,
                                 rec.val_accuracy));
-      retrained =
-          oracle_.retrain(retrained, step_seed(o_.seed, step) + 0x9E3779B97F4A7C15ULL * static_cast<uint64_t>(rounds));
+      {
+        Stopwatch retraining(st_.timing.retraining);
+        retrained = oracle_.retrain(retrained,
+                                    step_seed(o_.seed, step) + 0x9E3779B97F4A7C15ULL * static_cast<uint64_t>(rounds));
+      }
       assess(retrained, rec);
     }
     return retrained;
@@ -401,6 +436,7 @@ class Loop {
 
   /// The decision on validation and, for the record, the same model on the confirmation split.
   void assess(const ir::Graph& m, StepRecord& rec) {
+    Stopwatch validating(st_.timing.validation);
     const Hits val = oracle_.validate(m);
     rec.val_accuracy = accuracy_of(val);
     rec.val_loss = paired_loss(base_val_, val);
@@ -424,7 +460,11 @@ class Loop {
     for (const StepRecord& r : st_.history) {
       if (r.accepted) current_val = r.val_accuracy;
     }
-    ir::Graph tuned = oracle_.finetune(st_.model, step_seed(o_.seed, step));
+    ir::Graph tuned;
+    {
+      Stopwatch finetuning(st_.timing.finetuning);
+      tuned = oracle_.finetune(st_.model, step_seed(o_.seed, step));
+    }
     analysis::ModelStats s = analysis::analyze(tuned);
     StepRecord rec;
     rec.step = step;
@@ -476,6 +516,7 @@ class Loop {
   const Clock::time_point started_ = Clock::now();  // before the reference passes, which the time limit counts
   const Tolerance tol_, confirm_tol_;
   const Hits base_val_, base_confirm_;
+  const double reference_seconds_;  ///< the two reference passes above
   SearchState st_;
 };
 

@@ -85,6 +85,16 @@ struct StepRecord {
   std::string reason;
 };
 
+/// Seconds per phase of the loop, summed over the run (a resumed run adds to what its checkpoint had).
+struct SearchTiming {
+  double probing = 0;      ///< building and scoring candidates: importance, applying plans, sensitivity probes
+  double retraining = 0;   ///< retraining after each step (recovery rounds included)
+  double validation = 0;   ///< validation and confirmation passes, the input model's reference passes included
+  double rolled_back = 0;  ///< wall time of the steps that were rolled back (spent within the three above)
+  double finetuning = 0;   ///< the final fine-tuning (its validation counts under `validation`)
+  double checkpoints = 0;  ///< the checkpoint hook: writing models and the state
+};
+
 /// Everything needed to continue a run: the model after the last accepted step and the loop's memory.
 struct SearchState {
   ir::Graph model;  ///< after the last accepted step: where the search goes on from
@@ -101,6 +111,7 @@ struct SearchState {
   std::vector<StepRecord> history;
   bool finished = false;
   std::string stop_reason;
+  SearchTiming timing;
 };
 
 struct SearchHooks {

@@ -94,6 +94,11 @@ nlohmann::json history_json(const std::vector<StepRecord>& history) {
   return out;
 }
 
+nlohmann::json timing_json(const SearchTiming& t) {
+  return {{"probing", t.probing},         {"retraining", t.retraining}, {"validation", t.validation},
+          {"rolled_back", t.rolled_back}, {"finetuning", t.finetuning}, {"checkpoints", t.checkpoints}};
+}
+
 nlohmann::json state_json(const SearchState& s) {
   return {{"format", "snare-search-state"},
           {"version", 3},
@@ -106,7 +111,8 @@ nlohmann::json state_json(const SearchState& s) {
           {"retired", s.retired},
           {"history", history_json(s.history)},
           {"finished", s.finished},
-          {"stop_reason", s.stop_reason}};
+          {"stop_reason", s.stop_reason},
+          {"timing", timing_json(s.timing)}};
 }
 
 SearchState state_from_json(const nlohmann::json& j) {
@@ -128,6 +134,9 @@ SearchState state_from_json(const nlohmann::json& j) {
     for (const auto& r : j.at("history")) s.history.push_back(step_from(r));
     s.finished = j.at("finished");
     s.stop_reason = j.at("stop_reason");
+    const nlohmann::json& t = j.at("timing");
+    s.timing = {t.at("probing"),     t.at("retraining"), t.at("validation"),
+                t.at("rolled_back"), t.at("finetuning"), t.at("checkpoints")};
     return s;
   } catch (const nlohmann::json::exception& e) {
     throw ModelError(fmt::format("checkpoint: malformed search state: {}", e.what()));

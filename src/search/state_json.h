@@ -12,6 +12,8 @@ nlohmann::json to_json(const StepRecord& r);
 /// samples, only_baseline, only_model, baseline_accuracy, and loss_pp / se_pp in percentage points.
 nlohmann::json to_json(const PairedLoss& l);
 nlohmann::json history_json(const std::vector<StepRecord>& history);
+/// {"probing": s, "retraining": s, ...}: the fields of SearchTiming in seconds.
+nlohmann::json timing_json(const SearchTiming& timing);
 
 /// Everything of SearchState except the model.
 nlohmann::json state_json(const SearchState& s);

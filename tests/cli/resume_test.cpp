@@ -86,6 +86,20 @@ TEST(Resume, KilledAndResumedRunEndsLikeAnUninterruptedOne) {
   EXPECT_EQ(j["tolerance"]["rule"], "paired");
   EXPECT_FALSE(j["final"]["confirm_accuracy"].is_null());
   EXPECT_NE(j["tolerance"]["meaning"].get<std::string>().find("200 confirmation samples"), std::string::npos);
+  // Where the time went: every phase recorded, and the disjoint ones fit in the wall time.
+  const nlohmann::json& t = j["timing"];
+  double disjoint = 0;
+  for (const char* phase : {"loading", "baseline_training", "probing", "retraining", "validation", "checkpoints",
+                            "finetuning", "final_evaluation", "output"}) {
+    ASSERT_TRUE(t.contains(phase)) << phase;
+    EXPECT_GE(t[phase].get<double>(), 0.0) << phase;
+    disjoint += t[phase].get<double>();
+  }
+  EXPECT_GT(t["baseline_training"].get<double>(), 0.0);
+  EXPECT_GT(t["retraining"].get<double>(), 0.0);
+  EXPECT_LE(t["rolled_back"].get<double>(), t["probing"].get<double>() + t["retraining"].get<double>() +
+                                                t["validation"].get<double>() + 1e-6);
+  EXPECT_LE(disjoint, j["wall_seconds"].get<double>() + 1e-6);
   // At most one confirmed-model checkpoint stays: the one the state points at.
   int confirmed_files = 0;
   for (const auto& e : fs::directory_iterator(report)) {

@@ -253,6 +253,22 @@ TEST(Search, StopFlagInterrupts) {
   EXPECT_TRUE(r.state.history.empty());
 }
 
+TEST(Search, TimingCountsEveryPhaseAndTravelsInTheState) {
+  ConfirmationDropOracle oracle(250);
+  auto r = snare::search::run(mlp(), oracle, {});
+  const snare::search::SearchTiming& t = r.state.timing;
+  for (double s : {t.probing, t.retraining, t.validation, t.rolled_back, t.finetuning, t.checkpoints}) EXPECT_GE(s, 0.0);
+  EXPECT_GT(t.probing + t.retraining + t.validation, 0.0);
+  double rolled_back = 0;
+  for (const auto& rec : r.state.history) {
+    if (rec.op != snare::search::Op::kFinetune && !rec.accepted) rolled_back += rec.seconds;
+  }
+  EXPECT_DOUBLE_EQ(t.rolled_back, rolled_back);
+  const SearchState back = snare::search::state_from_json(snare::search::state_json(r.state));
+  EXPECT_DOUBLE_EQ(back.timing.probing, t.probing);
+  EXPECT_DOUBLE_EQ(back.timing.checkpoints, t.checkpoints);
+}
+
 TEST(Search, ResumingFromAnyCheckpointEndsWithTheSameModel) {
   ConfirmationDropOracle oracle(250);  // walks back part-way, so the confirmed model must be restored too
   std::vector<SearchState> checkpoints;
