@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <limits>
 #include <memory>
 
 #include "analysis/stats.h"
@@ -93,7 +94,9 @@ void register_prune(CLI::App& app) {
   cmd->add_flag("--global", o->global, "With --sparsity: one magnitude threshold over all selected layers");
   cmd->add_option("--criterion", o->criterion, "Unit importance: " + reduce::criterion_names() + " (" + reduce::criterion_names(true) + " need --data)")
       ->capture_default_str();
-  cmd->add_option("--samples", o->samples, "Training samples the data criteria look at")->capture_default_str();
+  cmd->add_option("--samples", o->samples, "Training samples the data criteria look at")
+      ->check(CLI::Range(int64_t{1}, std::numeric_limits<int64_t>::max()))
+      ->capture_default_str();
   add_data_options(*cmd, o->data, false);
   add_output_options(*cmd, o->dry_run, o->output);
   cmd->callback([o]() {

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -19,8 +20,12 @@ void write_atomically(const std::string& path, const std::function<void(const st
   if (!fs::is_directory(dir)) {
     throw OutputError("cannot write '" + path + "': directory '" + dir.string() + "' does not exist");
   }
-  // The pid keeps concurrent snare processes writing the same target from sharing a temporary.
-  std::string tmp = (dir / ("." + target.filename().string() + ".tmp" + std::to_string(::getpid()))).string();
+  // The pid keeps concurrent snare processes writing the same target from sharing a temporary. The name part is
+  // shortened where needed so that the temporary's name stays within NAME_MAX (255) like the target's.
+  const std::string suffix = ".tmp" + std::to_string(::getpid());
+  const std::string name = target.filename().string();
+  const size_t room = 255 - 1 - suffix.size();
+  std::string tmp = (dir / ("." + name.substr(0, std::min(name.size(), room)) + suffix)).string();
   try {
     write(tmp);
   } catch (...) {

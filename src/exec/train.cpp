@@ -134,6 +134,11 @@ TrainResult train(const ir::Graph& graph, const data::Split& fit, const data::Sp
     EpochRecord rec;
     rec.epoch = epoch;
     rec.train_loss = seen ? loss_sum / static_cast<double>(seen) : 0.0;
+    if (o.stop_on_divergence && !std::isfinite(rec.train_loss)) {
+      throw OptionError("TrainOptions::lr", fmt::format("training diverged: the loss became {} in epoch {} at learning "
+                                                        "rate {}; a smaller one may help (or the data holds values "
+                                                        "that are not finite)", rec.train_loss, epoch, o.lr));
+    }
     if (val && val->size() > 0) {
       ExecOptions eo;
       eo.device = o.device;

@@ -48,6 +48,9 @@ struct TrainOptions {
   double distill_temperature = 4.0;
   /// Random perturbation of each training batch (off by default).
   Augment augment;
+  /// A non-finite epoch loss ends training with an OptionError (TrainOptions::lr) instead of a NaN model. A search's
+  /// retraining turns this off: its steps are judged by accuracy, and a diverged one is rolled back.
+  bool stop_on_divergence = true;
 };
 
 struct EpochRecord {

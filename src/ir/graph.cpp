@@ -49,9 +49,40 @@ void expect_rank(const Layer& l, const Shape& in, size_t rank) {
   }
 }
 
+/// Every window attribute within its legal range before any arithmetic on it: a stride of 0 divided by zero, and a
+/// file can declare anything. The upper bound keeps d * (k - 1) + 1 far from overflowing.
+void check_window(const Layer& l, size_t spatial) {
+  constexpr int64_t kLargest = int64_t{1} << 24;
+  auto check = [&](const char* what, const std::vector<int64_t>& values, bool may_be_empty) {
+    if (values.empty() && may_be_empty) return;
+    if (values.size() != spatial) {
+      throw ModelError(fmt::format("{}: {} has {} values, expected {} (one per spatial axis)", where(l), what,
+                                   values.size(), spatial));
+    }
+    for (int64_t v : values) {
+      if (v < 1 || v > kLargest) {
+        throw ModelError(fmt::format("{}: {} {} must be between 1 and {}", where(l), what, fmt::join(values, "x"), kLargest));
+      }
+    }
+  };
+  check("kernel", l.kernel, false);
+  check("strides", l.strides, true);
+  check("dilation", l.dilation, true);
+}
+
+/// ZeroPadding sizes: >= 0, and small enough that adding them cannot overflow.
+void check_pads(const Layer& l) {
+  for (int64_t p : l.pads) {
+    if (p < 0 || p > (int64_t{1} << 24)) {
+      throw ModelError(fmt::format("{}: padding ({}) must be between 0 and {}", where(l), fmt::join(l.pads, ","),
+                                   int64_t{1} << 24));
+    }
+  }
+}
+
 Shape windowed(const Layer& l, const Shape& in, size_t spatial, int64_t channels) {
   expect_rank(l, in, spatial + 1);
-  if (l.kernel.size() != spatial) throw ModelError(fmt::format("{}: needs {} kernel sizes", where(l), spatial));
+  check_window(l, spatial);
   Shape out{channels};
   for (size_t i = 0; i < spatial; ++i) {
     int64_t s = l.strides.empty() ? 1 : l.strides.at(i);
@@ -157,7 +188,9 @@ Shape infer_upsampling(const Layer& l, const Shape& in, size_t spatial) {
   if (l.scale.size() != spatial) throw ModelError(fmt::format("{}: needs {} scale factors", where(l), spatial));
   Shape out{in[0]};
   for (size_t i = 0; i < spatial; ++i) {
-    if (l.scale[i] < 1) throw ModelError(fmt::format("{}: scale {} must be >= 1", where(l), l.scale[i]));
+    if (l.scale[i] < 1 || l.scale[i] > (int64_t{1} << 24)) {
+      throw ModelError(fmt::format("{}: scale {} must be between 1 and {}", where(l), l.scale[i], int64_t{1} << 24));
+    }
     out.push_back(in[i + 1] * l.scale[i]);
   }
   return out;
@@ -214,12 +247,14 @@ Shape infer_one(const Layer& l, const std::vector<Shape>& ins) {
       const Shape& in = single();
       expect_rank(l, in, 2);
       if (l.pads.size() != 2) throw ModelError(fmt::format("{}: needs 2 pads", where(l)));
+      check_pads(l);
       return {in[0], in[1] + l.pads[0] + l.pads[1]};
     }
     case LayerKind::kZeroPadding2D: {
       const Shape& in = single();
       expect_rank(l, in, 3);
       if (l.pads.size() != 4) throw ModelError(fmt::format("{}: needs 4 pads", where(l)));
+      check_pads(l);
       return {in[0], in[1] + l.pads[0] + l.pads[1], in[2] + l.pads[2] + l.pads[3]};
     }
     case LayerKind::kDropout:

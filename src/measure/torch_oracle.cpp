@@ -48,6 +48,7 @@ double TorchOracle::probe(const ir::Graph& model) {
 
 exec::TrainOptions TorchOracle::train_options(uint64_t seed) const {
   exec::TrainOptions o;
+  o.stop_on_divergence = false;  // a diverged step is rolled back, not the end of the run
   o.lr = options_.lr;
   o.batch_size = options_.batch_size;
   o.seed = seed;

@@ -28,6 +28,15 @@ std::vector<double> activation_scores(const ir::Graph& g, const analysis::UnitGr
   at::Tensor total = at::zeros({grp.size}, at::kDouble);
   if (c == Criterion::kTaylor) {
     at::Tensor logits = net.forward(sample.x, false, true);
+    // The loss needs a label per sample among the model's outputs; anything else is the data's problem.
+    const int64_t classes = logits.dim() == 2 ? logits.size(1) : 0;
+    const int64_t low = sample.y.numel() ? sample.y.min().item<int64_t>() : 0;
+    const int64_t high = sample.y.numel() ? sample.y.max().item<int64_t>() : 0;
+    if (logits.dim() != 2 || sample.y.dim() != 1 || low < 0 || high >= classes) {
+      throw DataError(fmt::format("criterion taylor: labels {}..{} for a model with {} outputs per sample ({}); it needs "
+                                  "class labels 0..{} and a classifier's [N, classes] output",
+                                  low, high, classes, ir::shape_string(g.output_shape()), classes - 1));
+    }
     at::cross_entropy_loss(logits, sample.y.to(logits.device())).backward();
   } else {
     at::NoGradGuard no_grad;

@@ -58,6 +58,21 @@ TEST(Cli, UsageErrorsExitWith2) {
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("SNARE_THREADS"), std::string::npos) << r.output;
   EXPECT_EQ(run_snare("analyze --arch lenet5", "SNARE_THREADS=1").exit_code, 0);
+  r = run_snare("prune --arch lenet5 --layer conv2d --remove 2 --criterion activation --data mnist --samples -1 -o " +
+                (dir / "p.h5").string());
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("--samples"), std::string::npos) << r.output;
+}
+
+// A --report path that is a file was an internal error from the filesystem library: it is an output problem.
+TEST(Cli, ReportFolderThatIsAFileIsAnOutputError) {
+  auto dir = scratch("report_file");
+  std::ofstream(dir / "taken") << "a file, not a folder";
+  auto r = run_snare("reduce --arch lenet5 --data mnist --report " + (dir / "taken").string() + " -o " +
+                     (dir / "x.h5").string());
+  EXPECT_EQ(r.exit_code, 6) << r.output;
+  EXPECT_NE(r.output.find("taken"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("internal error"), std::string::npos) << r.output;
 }
 
 TEST(Cli, AnalyzeJsonGivesTheReferenceCounts) {

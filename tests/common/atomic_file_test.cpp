@@ -48,6 +48,18 @@ TEST(AtomicFile, FailureLeavesTargetUntouchedAndNoTemporary) {
   EXPECT_EQ(files, 1);
 }
 
+// A target name of NAME_MAX (255) characters made the temporary's name too long, so every such write failed.
+TEST(AtomicFile, LongestFileNameStillWrites) {
+  fs::path dir = temp_dir() / "long";
+  fs::create_directories(dir);
+  const fs::path p = dir / (std::string(251, 'm') + ".txt");
+  snare::write_text_atomically(p.string(), "long");
+  EXPECT_EQ(read(p), "long");
+  int files = 0;
+  for (const auto& e : fs::directory_iterator(dir)) files += e.is_regular_file() ? 1 : 0;
+  EXPECT_EQ(files, 1) << "no temporary left";
+}
+
 TEST(AtomicFile, MissingDirectoryIsAnOutputError) {
   EXPECT_THROW(snare::write_text_atomically("/nonexistent-snare-dir/x.txt", "x"), snare::OutputError);
 }

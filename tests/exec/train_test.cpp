@@ -108,6 +108,25 @@ TEST(Train, RejectsNonsenseOptions) {
   }
 }
 
+// A finite but absurd learning rate diverges: training stops with an error instead of returning a NaN model.
+TEST(Train, DivergenceStopsWithAnErrorNamingTheLearningRate) {
+  auto fit = toy(64, 2);
+  snare::exec::TrainOptions o;
+  o.optimizer = snare::exec::Optimizer::kSgd;
+  o.lr = 1e30;
+  o.epochs = 3;
+  o.batch_size = 16;
+  try {
+    snare::exec::train(mlp(), fit, nullptr, o);
+    ADD_FAILURE() << "trained at lr 1e30";
+  } catch (const snare::OptionError& e) {
+    EXPECT_EQ(e.field(), "TrainOptions::lr");
+    EXPECT_NE(std::string(e.what()).find("diverged"), std::string::npos) << e.what();
+  }
+  o.stop_on_divergence = false;  // as a search's retraining: the model comes back, to be judged
+  EXPECT_NO_THROW(snare::exec::train(mlp(), fit, nullptr, o));
+}
+
 }  // namespace
 
 namespace {

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
 
+#include <fstream>
+
+#include "arch/zoo.h"
 #include "common/error.h"
 #include "exec/network.h"
 #include "io/onnx/onnx.h"
@@ -60,6 +63,51 @@ TEST(BadOnnx, TruncatedProtobufIsAModelErrorNamingTheFile) {
   EXPECT_NE(msg.find("protobuf"), std::string::npos) << msg;
 }
 
+// Window attributes out of range were a SIGFPE (stride 0) or a LibTorch failure: each is now a ModelError naming
+// the file, the node and the attribute, before any arithmetic on it.
+TEST(BadOnnx, WindowAttributesOutOfRangeAreModelErrors) {
+  test::TempDir dir;
+  const std::string good = dir.str("lenet5.onnx");
+  io::onnx::write_onnx(snare::arch::build("lenet5", 1), good);
+  struct Edit {
+    const char* op;
+    const char* attribute;
+    std::vector<int64_t> values;
+  };
+  for (const Edit& e : {Edit{"Conv", "strides", {0, 0}}, Edit{"Conv", "dilations", {1, 0}}, Edit{"Conv", "pads", {-1, 0, 0, 0}},
+                        Edit{"MaxPool", "kernel_shape", {0, 2}}, Edit{"MaxPool", "strides", {2, 0}},
+                        Edit{"Conv", "strides", {1, 1, 1}}}) {
+    SCOPED_TRACE(std::string(e.op) + " " + e.attribute);
+    pb::ModelProto m;
+    {
+      std::ifstream in(good, std::ios::binary);
+      ASSERT_TRUE(m.ParseFromIstream(&in));
+    }
+    bool edited = false;
+    for (auto& n : *m.mutable_graph()->mutable_node()) {
+      if (n.op_type() != e.op || edited) continue;
+      pb::AttributeProto* a = nullptr;
+      for (auto& existing : *n.mutable_attribute()) {
+        if (existing.name() == e.attribute) a = &existing;
+      }
+      if (a == nullptr) {
+        a = n.add_attribute();
+        a->set_name(e.attribute);
+        a->set_type(pb::AttributeProto::INTS);
+      }
+      a->clear_ints();
+      for (int64_t v : e.values) a->add_ints(v);
+      edited = true;
+    }
+    ASSERT_TRUE(edited);
+    const std::string path = dir.str("bad_window.onnx");
+    save(m, path);
+    const std::string msg = read_error<ModelError>(path);
+    EXPECT_NE(msg.find(path), std::string::npos) << msg;
+    EXPECT_NE(msg.find(e.attribute), std::string::npos) << msg;
+  }
+}
+
 TEST(BadOnnx, MissingFileIsAModelError) {
   std::string msg = read_error<ModelError>("no/such/model.onnx");
   EXPECT_NE(msg.find("no/such/model.onnx"), std::string::npos) << msg;
@@ -86,6 +134,22 @@ TEST(BadOnnx, UnsupportedOpsAreListedTogetherWithNodeNames) {
   EXPECT_NE(msg.find("'my_cos' (Cos)"), std::string::npos) << msg;
   EXPECT_NE(msg.find("'my_floor' (Floor)"), std::string::npos) << msg;
   EXPECT_EQ(msg.find("relu_ok"), std::string::npos) << msg;
+}
+
+// An op ONNX does not define was a ModelError from the checker (exit 3); it is a file snare cannot read (exit 4).
+TEST(BadOnnx, OpsOnnxDoesNotDefineAreUnsupported) {
+  test::TempDir dir;
+  std::string path = dir.str("unknown_op.onnx");
+  pb::ModelProto m = tiny_model({{"Relu", "relu_ok"}, {"Frobnicate", "my_frob"}});
+  save(m, path);
+  std::string msg = read_error<UnsupportedError>(path);
+  EXPECT_NE(msg.find(path), std::string::npos) << msg;
+  EXPECT_NE(msg.find("'my_frob' (Frobnicate)"), std::string::npos) << msg;
+  m.mutable_graph()->mutable_node(1)->set_op_type("Relu");
+  m.mutable_graph()->mutable_node(1)->set_domain("com.example");
+  save(m, path);
+  msg = read_error<UnsupportedError>(path);
+  EXPECT_NE(msg.find("com.example.Relu"), std::string::npos) << msg;
 }
 
 TEST(BadOnnx, UnsortedNodesAreSorted) {

@@ -3,6 +3,9 @@
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <fstream>
@@ -258,6 +261,46 @@ void Group::set_attr_empty(const std::string& name) const {
   if (!attr.valid()) fail(fmt::format("cannot write attribute '{}' of '{}'", name, path_));
 }
 
+namespace {
+
+/// A dataset's declared size against what the file can hold, before anything is allocated: a crafted file of a few
+/// hundred kilobytes must not make snare allocate gigabytes. Deflate cannot compress beyond about 1032:1, and no
+/// weight is worth more than half of this machine's memory. Returns the problem ("" when there is none).
+std::string declared_size_problem(hid_t dataset, hid_t type, const std::vector<hsize_t>& dims, const std::string& where) {
+  uint64_t count = 1;
+  for (hsize_t d : dims) {
+    if (d > (uint64_t{1} << 40) || __builtin_mul_overflow(count, static_cast<uint64_t>(d), &count)) {
+      return fmt::format("dataset '{}' declares an impossible shape", where);
+    }
+  }
+  const uint64_t element = std::max<uint64_t>(1, H5Tget_size(type));
+  uint64_t declared = 0;
+  if (__builtin_mul_overflow(count, std::max<uint64_t>(element, 4), &declared)) {
+    return fmt::format("dataset '{}' declares an impossible size", where);
+  }
+  const uint64_t stored = H5Dget_storage_size(dataset);
+  hsize_t file_size = 0;
+  Handle file(H5Iget_file_id(dataset), H5Fclose);
+  if (file.valid()) H5Fget_filesize(file.get(), &file_size);
+  if (file_size > 0 && stored > file_size) {
+    return fmt::format("dataset '{}' declares {} bytes of storage, more than the whole file ({} bytes)", where, stored,
+                       file_size);
+  }
+  constexpr uint64_t kSmall = uint64_t{64} << 20;  // below this, no check is worth a false alarm
+  if (declared > kSmall && declared / 1100 > std::max<uint64_t>(stored, 1)) {
+    return fmt::format("dataset '{}' declares {} bytes but the file stores {} for it (more than any compression gives "
+                       "back)", where, count * element, stored);
+  }
+  const uint64_t memory = static_cast<uint64_t>(::sysconf(_SC_PHYS_PAGES)) * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  if (memory > 0 && declared > memory / 2) {
+    return fmt::format("dataset '{}' needs {:.1f} GB as float32, more than half of this machine's memory", where,
+                       static_cast<double>(declared) / 1e9);
+  }
+  return "";
+}
+
+}  // namespace
+
 at::Tensor Group::dataset(const std::string& name) const {
   Handle h = open_object(id(), name);
   if (!h.valid() || H5Iget_type(h.get()) != H5I_DATASET) fail(fmt::format("no dataset '{}'", where(name)));
@@ -269,6 +312,7 @@ at::Tensor Group::dataset(const std::string& name) const {
   if (rank < 0) fail(fmt::format("cannot read the shape of dataset '{}'", where(name)));
   std::vector<hsize_t> dims(static_cast<size_t>(rank));
   H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+  if (std::string problem = declared_size_problem(h.get(), type.get(), dims, where(name)); !problem.empty()) fail(problem);
   std::vector<int64_t> shape(dims.begin(), dims.end());
   at::Tensor t = at::empty(shape, at::TensorOptions(at::kFloat));
   if (t.numel() > 0 && H5Dread(h.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.data_ptr<float>()) < 0) {

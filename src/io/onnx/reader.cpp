@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 #include <onnx/checker.h>
+#include <onnx/defs/schema.h>
 #include <onnx/shape_inference/implementation.h>
 
 #include <algorithm>
@@ -236,6 +237,17 @@ class Reader {
   [[noreturn]] void unsupported(const pb::NodeProto& n, const std::string& what) const {
     throw UnsupportedError(node_where(n) + ": " + what);
   }
+  /// A window attribute (kernel_shape, strides, dilations) of `dims` values, each in [1, 2^24], or `fallback`
+  /// when absent: checked before any arithmetic, as a stride of 0 would divide by zero.
+  Shape window_attr(const pb::NodeProto& n, const char* name, size_t dims, const Shape& fallback) const {
+    std::optional<Shape> v = attr_ints(n, name);
+    if (!v) return fallback;
+    if (v->size() != dims) model_error(n, fmt::format("{} {} has {} values, expected {}", name, ints(*v), v->size(), dims));
+    for (int64_t x : *v) {
+      if (x < 1 || x > (int64_t{1} << 24)) model_error(n, fmt::format("{} {} must be between 1 and {}", name, ints(*v), int64_t{1} << 24));
+    }
+    return *v;
+  }
 
   bool is_const(const std::string& name) const { return constants_.count(name) > 0; }
   bool present(const pb::NodeProto& n, int i) const { return n.input_size() > i && !n.input(i).empty(); }
@@ -417,10 +429,38 @@ void Reader::sort_nodes() {
 }
 
 void Reader::check() {
+  // An op ONNX itself does not define (or one of another domain) is not a broken file but one snare cannot read:
+  // exit 4 with the nodes named, before the checker calls it an error of the file.
+  std::vector<std::string> unknown;
+  for (const pb::NodeProto& n : model_.graph().node()) {
+    const bool default_domain = n.domain().empty() || n.domain() == "ai.onnx";
+    if (!default_domain || ::ONNX_NAMESPACE::OpSchemaRegistry::Schema(n.op_type(), static_cast<int>(opset_), "") == nullptr) {
+      const std::string op = default_domain ? n.op_type() : n.domain() + "." + n.op_type();
+      unknown.push_back(fmt::format("'{}' ({})", n.name().empty() ? (n.output_size() ? n.output(0) : "") : n.name(), op));
+    }
+  }
+  if (!unknown.empty()) {
+    throw UnsupportedError(fmt::format("{}: {} node{} of ops that ONNX opset {} does not define: {}", path_, unknown.size(),
+                                       unknown.size() == 1 ? "" : "s", opset_, fmt::join(unknown, ", ")));
+  }
   try {
     ::ONNX_NAMESPACE::checker::check_model(model_);
   } catch (const std::exception& e) {
     throw ModelError(fmt::format("{}: ONNX checker: {}", path_, e.what()));
+  }
+  // ONNX's own shape inference divides by strides and trusts the other window sizes: a file must not crash it.
+  for (const pb::NodeProto& n : model_.graph().node()) {
+    for (const pb::AttributeProto& a : n.attribute()) {
+      const bool window = a.name() == "strides" || a.name() == "dilations" || a.name() == "kernel_shape";
+      if (!window && a.name() != "pads") continue;
+      for (int64_t v : a.ints()) {
+        if (v < (window ? 1 : 0) || v > (int64_t{1} << 24)) {
+          model_error(n, fmt::format("{} {} must be between {} and {}", a.name(),
+                                     ints(std::vector<int64_t>(a.ints().begin(), a.ints().end())), window ? 1 : 0,
+                                     int64_t{1} << 24));
+        }
+      }
+    }
   }
   try {
     ::ONNX_NAMESPACE::ShapeInferenceOptions options(/*check_type=*/true, /*strict_mode=*/1);
@@ -1112,6 +1152,9 @@ ir::Padding Reader::resolve_padding(const pb::NodeProto& n, const Layer& window,
   if (auto_pad != "NOTSET") model_error(n, "unknown auto_pad '" + auto_pad + "'");
   std::vector<int64_t> pads = attr_ints(n, "pads").value_or(std::vector<int64_t>(2 * dims, 0));
   if (pads.size() != 2 * dims) model_error(n, fmt::format("pads {} for {} spatial axes", ints(pads), dims));
+  for (int64_t p : pads) {
+    if (p < 0 || p > (int64_t{1} << 24)) model_error(n, fmt::format("pads {} must be between 0 and {}", ints(pads), int64_t{1} << 24));
+  }
   bool zero = std::all_of(pads.begin(), pads.end(), [](int64_t p) { return p == 0; });
   bool matches_same = true;
   for (size_t i = 0; i < dims; ++i) {
@@ -1299,8 +1342,8 @@ void Reader::map_conv(const pb::NodeProto& n) {
   if (auto k = attr_ints(n, "kernel_shape"); k && *k != l.kernel) {
     model_error(n, fmt::format("kernel_shape {} but weight is {}", ints(*k), ints(Shape(w.sizes().begin(), w.sizes().end()))));
   }
-  l.strides = attr_ints(n, "strides").value_or(Shape(dims, 1));
-  l.dilation = attr_ints(n, "dilations").value_or(Shape(dims, 1));
+  l.strides = window_attr(n, "strides", dims, Shape(dims, 1));
+  l.dilation = window_attr(n, "dilations", dims, Shape(dims, 1));
   std::string input = x.layer;
   l.padding = resolve_padding(n, l, input, /*zero_pad_ok=*/true, /*same_ok=*/true);
   l.inputs = {input};
@@ -1651,8 +1694,9 @@ void Reader::map_pool(const pb::NodeProto& n) {
   l.kernel = attr_ints(n, "kernel_shape").value_or(Shape{});
   size_t dims = l.kernel.size();
   if (dims != 1 && dims != 2) unsupported(n, fmt::format("{}-D pooling", dims));
+  l.kernel = window_attr(n, "kernel_shape", dims, l.kernel);
   l.kind = dims == 1 ? (max ? LayerKind::kMaxPool1D : LayerKind::kAvgPool1D) : (max ? LayerKind::kMaxPool2D : LayerKind::kAvgPool2D);
-  l.strides = attr_ints(n, "strides").value_or(Shape(dims, 1));
+  l.strides = window_attr(n, "strides", dims, Shape(dims, 1));
   if (auto d = attr_ints(n, "dilations"); d && *d != Shape(dims, 1)) unsupported(n, "dilated pooling " + ints(*d));
   std::string input = x.layer;
   bool count_pads = !max && attr_int(n, "count_include_pad", 0) != 0;
