@@ -2317,6 +2317,8 @@ ir::Graph Reader::read() {
   unfold_flattens();
   // After the layers: snare.factorized_from names them. Before fold_preprocess: it reads the recorded scaling.
   for (const auto& p : model_.metadata_props()) {
+    // "format" and "onnx.*" are what this reader learned about the file; a file's own entries cannot set them.
+    if (p.key() == "format" || p.key().rfind("onnx.", 0) == 0) continue;
     if (!read_fact_entry(graph_, p.key(), p.value(), path_, "metadata_props")) graph_.meta[p.key()] = p.value();
   }
   fold_preprocess();
