@@ -8,7 +8,6 @@
 #include <filesystem>
 #include <tuple>
 
-
 #include "arch/zoo.h"
 #include "common/error.h"
 #include "data/registry.h"
