@@ -237,15 +237,12 @@ class Reader {
   [[noreturn]] void unsupported(const pb::NodeProto& n, const std::string& what) const {
     throw UnsupportedError(node_where(n) + ": " + what);
   }
-  /// A window attribute (kernel_shape, strides, dilations) of `dims` values, each in [1, 2^24], or `fallback`
-  /// when absent: checked before any arithmetic, as a stride of 0 would divide by zero.
+  /// A window attribute (kernel_shape, strides, dilations) of `dims` values, or `fallback` when absent. Their range
+  /// was checked in check(), for every node, before ONNX's shape inference.
   Shape window_attr(const pb::NodeProto& n, const char* name, size_t dims, const Shape& fallback) const {
     std::optional<Shape> v = attr_ints(n, name);
     if (!v) return fallback;
     if (v->size() != dims) model_error(n, fmt::format("{} {} has {} values, expected {}", name, ints(*v), v->size(), dims));
-    for (int64_t x : *v) {
-      if (x < 1 || x > (int64_t{1} << 24)) model_error(n, fmt::format("{} {} must be between 1 and {}", name, ints(*v), int64_t{1} << 24));
-    }
     return *v;
   }
 
