@@ -293,10 +293,18 @@ std::string scores_details(const json& step) {
     auto d = number(s, key);
     return d ? fmt::format("{:.1f} %", *d * 100.0) : plain(s, key);
   };
+  // A candidate left unprobed (its score could not beat the pick's) has a bound instead of a score.
+  auto score_of = [](const json& s) {
+    auto bound = number(s, "score_bound");
+    return bound ? fmt::format("≤ {:.6g}, not probed", *bound) : plain(s, "score");
+  };
+  auto sensitivity_of = [](const json& s) {
+    return number(s, "score_bound") ? std::string("not probed") : plain(s, "sensitivity");
+  };
   for (const json& s : scores) {
     out += fmt::format("<tr>{}{}{}{}{}{}{}</tr>", td(plain(s, "target")), td(plain(s, "op")),
-                       td(plain(s, "score"), "num"), td(share(s, "param_share"), "num"),
-                       td(share(s, "mac_share"), "num"), td(plain(s, "sensitivity"), "num"),
+                       td(score_of(s), "num"), td(share(s, "param_share"), "num"),
+                       td(share(s, "mac_share"), "num"), td(sensitivity_of(s), "num"),
                        td(plain(s, "failures"), "num"));
   }
   out += "</tbody></table></details>";

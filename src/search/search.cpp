@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <numeric>
+#include <optional>
 
 #include "analysis/groups.h"
 #include "analysis/stats.h"
@@ -323,12 +324,17 @@ class Loop {
   }
 
   /// Score: (share of non-zero params removed + mac_weight * share of MACs removed) divided by the probe accuracy
-  /// drop (plus a floor), halved for every recent failure of the same target.
+  /// drop (plus a floor), halved for every recent failure of the same target. The floor bounds every score by
+  /// gain / floor * 0.5^failures before any probe, so candidates are probed in the order of that bound and the rest
+  /// are left unprobed once the bound falls below the best score found: the pick is the same as if every candidate
+  /// had been probed (ties go to the earlier candidate, as before), at about half the probes.
   std::vector<CandidateScore> score(std::vector<Candidate>& cands, const analysis::ModelStats& now) {
-    const double probe_now = oracle_.probe(st_.model);
-    std::vector<CandidateScore> scores;
-    for (Candidate& c : cands) {
-      CandidateScore s;
+    constexpr double kFloor = 0.005;
+    std::vector<CandidateScore> scores(cands.size());
+    std::vector<double> gain(cands.size(), 0.0), bound(cands.size(), 0.0);
+    for (size_t i = 0; i < cands.size(); ++i) {
+      Candidate& c = cands[i];
+      CandidateScore& s = scores[i];
       s.target = c.target;
       s.op = c.op;
       s.failures = failures_of(st_, c.key);
@@ -336,7 +342,6 @@ class Loop {
       if (!applied.ok()) {  // e.g. a group that its neighbours' reductions made unprunable
         st_.retired.insert(c.key);
         s.score = -1;
-        scores.push_back(s);
         continue;
       }
       c.result = std::move(applied.graph);
@@ -344,12 +349,37 @@ class Loop {
       s.param_share = static_cast<double>(now.nonzero_params - c.stats.nonzero_params) /
                       static_cast<double>(std::max<int64_t>(1, now.nonzero_params));
       s.mac_share = static_cast<double>(now.macs - c.stats.macs) / static_cast<double>(std::max<int64_t>(1, now.macs));
-      s.sensitivity = probe_now - oracle_.probe(c.result);
-      double gain = s.param_share + o_.mac_weight * s.mac_share;
-      s.score = gain <= 0 ? 0.0 : gain / (std::max(0.0, s.sensitivity) + 0.005) * std::pow(0.5, s.failures);
-      scores.push_back(s);
+      gain[i] = s.param_share + o_.mac_weight * s.mac_share;
+      bound[i] = gain[i] <= 0 ? 0.0 : gain[i] / kFloor * std::pow(0.5, s.failures);
+      s.probed = false;
+    }
+    std::vector<size_t> order(cands.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return bound[a] > bound[b]; });
+    double best = 0;
+    size_t best_index = cands.size();
+    for (size_t i : order) {
+      CandidateScore& s = scores[i];
+      if (s.score < 0 || bound[i] <= 0) continue;
+      if (bound[i] < best || (bound[i] == best && i > best_index)) break;  // no later one can win either
+      s.sensitivity = probe_now() - oracle_.probe(cands[i].result);
+      s.score = gain[i] / (std::max(0.0, s.sensitivity) + kFloor) * std::pow(0.5, s.failures);
+      s.probed = true;
+      if (s.score > best || (s.score == best && i < best_index)) {
+        best = s.score;
+        best_index = i;
+      }
+    }
+    for (size_t i = 0; i < cands.size(); ++i) {
+      if (!scores[i].probed && scores[i].score >= 0) scores[i].score_bound = bound[i];
     }
     return scores;
+  }
+
+  /// The probe accuracy of the current model, measured once per model (a rolled-back step leaves the model as it was).
+  double probe_now() {
+    if (!probe_now_) probe_now_ = oracle_.probe(st_.model);
+    return *probe_now_;
   }
 
   /// Scores the candidates, retrains the best and keeps it if it holds; false when nothing is left to try.
@@ -446,6 +476,7 @@ class Loop {
 
   void accept(const ir::Graph& m, const StepRecord& rec) {
     st_.model = m;
+    probe_now_.reset();
     if (rec.confirm_holds) {
       st_.confirmed_model = m;
       st_.confirmed_step = rec.step;
@@ -518,6 +549,7 @@ class Loop {
   const Hits base_val_, base_confirm_;
   const double reference_seconds_;  ///< the two reference passes above
   SearchState st_;
+  std::optional<double> probe_now_;  ///< probe accuracy of st_.model; reset when it changes
 };
 
 }  // namespace

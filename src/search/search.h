@@ -67,6 +67,10 @@ struct CandidateScore {
   double mac_share = 0;    ///< MACs it removes / current MACs
   double sensitivity = 0;  ///< probe accuracy drop without retraining
   int failures = 0;
+  /// False when the candidate was not probed: its score could not beat the pick's even with no accuracy drop
+  /// (score and sensitivity are then unknown, and score_bound is that upper bound).
+  bool probed = true;
+  double score_bound = 0;
 };
 
 struct StepRecord {

@@ -16,20 +16,31 @@ Op op_from_name(const std::string& s) {
 }
 
 nlohmann::json score_json(const CandidateScore& s) {
-  return {{"target", s.target},          {"op", op_name(s.op)},           {"score", s.score},
-          {"param_share", s.param_share}, {"mac_share", s.mac_share},     {"sensitivity", s.sensitivity},
-          {"failures", s.failures}};
+  nlohmann::json j = {{"target", s.target},          {"op", op_name(s.op)},           {"score", s.score},
+                      {"param_share", s.param_share}, {"mac_share", s.mac_share},     {"sensitivity", s.sensitivity},
+                      {"failures", s.failures}};
+  if (!s.probed) {  // unknown, not zero: the candidate was never probed
+    j["score"] = nullptr;
+    j["sensitivity"] = nullptr;
+    j["score_bound"] = s.score_bound;
+  }
+  return j;
 }
 
 CandidateScore score_from(const nlohmann::json& j) {
   CandidateScore s;
   s.target = j.at("target");
   s.op = op_from_name(j.at("op"));
-  s.score = j.at("score");
   s.param_share = j.at("param_share");
   s.mac_share = j.at("mac_share");
-  s.sensitivity = j.at("sensitivity");
   s.failures = j.at("failures");
+  s.probed = !j.at("score").is_null();
+  if (s.probed) {
+    s.score = j.at("score");
+    s.sensitivity = j.at("sensitivity");
+  } else {
+    s.score_bound = j.at("score_bound");
+  }
   return s;
 }
 

@@ -185,6 +185,61 @@ TEST(Search, ReducesWithinToleranceAndStops) {
   }
 }
 
+/// Counts the probes of trial reductions (not those of the current model, which carry no candidate).
+class ProbeCountingOracle : public FakeOracle {
+ public:
+  double probe(const snare::ir::Graph& m) override {
+    ++probes;
+    return FakeOracle::probe(m);
+  }
+  int probes = 0;
+};
+
+// Candidates are probed in the order of their score's upper bound (its value at no accuracy drop), and those whose
+// bound is below the best score found are left unprobed: they could not have been picked, so the pick is the one an
+// exhaustive scoring makes, with fewer probes.
+TEST(Search, CandidatesLeftUnprobedCouldNotHaveWon) {
+  ProbeCountingOracle oracle;
+  SearchOptions o;
+  auto r = snare::search::run(mlp(), oracle, o);
+  int candidates = 0, unprobed = 0, steps = 0;
+  for (const auto& step : r.state.history) {
+    if (step.op == Op::kFinetune) continue;
+    ++steps;
+    double best = 0;
+    for (const auto& s : step.scores) {
+      if (s.probed && s.score > best) best = s.score;
+    }
+    bool pick_is_best = false;
+    for (const auto& s : step.scores) {
+      if (s.score < 0) continue;  // could not be applied
+      ++candidates;
+      const double bound = (s.param_share + o.mac_weight * s.mac_share) / 0.005 * std::pow(0.5, s.failures);
+      if (s.probed) {
+        EXPECT_LE(s.score, bound * (1 + 1e-12)) << s.target;
+        if (s.score == best && s.target == step.target && s.op == step.op) pick_is_best = true;
+      } else {
+        ++unprobed;
+        EXPECT_DOUBLE_EQ(s.score_bound, bound) << s.target;
+        EXPECT_LE(s.score_bound, best) << "step " << step.step << ": " << s.target << " might have won";
+      }
+    }
+    EXPECT_TRUE(pick_is_best) << "step " << step.step;
+  }
+  ASSERT_GT(steps, 0);
+  EXPECT_GT(unprobed, 0);
+  // One probe of each model the search stood on, plus one per probed candidate.
+  EXPECT_LE(oracle.probes, candidates - unprobed + steps);
+  // The state keeps what was not probed as unknown, not as zero.
+  const SearchState back = snare::search::state_from_json(snare::search::state_json(r.state));
+  for (size_t i = 0; i < back.history.size(); ++i) {
+    for (size_t j = 0; j < back.history[i].scores.size(); ++j) {
+      EXPECT_EQ(back.history[i].scores[j].probed, r.state.history[i].scores[j].probed);
+      EXPECT_EQ(back.history[i].scores[j].score_bound, r.state.history[i].scores[j].score_bound);
+    }
+  }
+}
+
 // The margin term of the threshold: with --margin m every accepted step keeps its loss plus m standard errors within
 // the tolerance, and a wider margin never lets the search go further.
 TEST(Search, MarginKeepsEveryAcceptedStepThatManyStandardErrorsInside) {
