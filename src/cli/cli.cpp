@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "cli/flag_names.h"
 #include "common/error.h"
+#include "common/signal_cleanup.h"
 #include "common/version.h"
 #include "exec/network.h"
 
@@ -45,6 +46,7 @@ int run(int argc, char** argv) {
   try {
     // At the program's edge, before any work: data loading decodes and converts on all cores too.
     exec::set_threads(threads_from_environment());
+    remove_debris_on_signal();
     app.parse(argc, argv);
     return 0;
   } catch (const CLI::Success& e) {

@@ -2,7 +2,9 @@
 //              [--time-limit MIN] [--seed S] [--device D] [--report DIR] [--resume] ...
 //
 // Flags to pipeline::ReduceOptions, the run (pipeline::reduce: the library does the work), and what the console
-// shows of its result. Ctrl-C or SIGTERM during the search stops cleanly after saving (exit 130); --resume continues.
+// shows of its result. Ctrl-C or SIGTERM during the search stops cleanly after saving (exit 128 + the signal: 130
+// or 143); --resume continues. Before and after the search, a signal ends the process as it would any program,
+// once the debris handler (common/signal_cleanup.h) has removed the temporaries.
 #include <fmt/format.h>
 
 #include <atomic>
@@ -14,6 +16,7 @@
 #include "cli/common_options.h"
 #include "cli/console_progress.h"
 #include "common/error.h"
+#include "common/signal_cleanup.h"
 #include "pipeline/reduce.h"
 #include "reduce/importance.h"
 #include "search/tolerance.h"
@@ -23,8 +26,12 @@ namespace snare::cli {
 namespace {
 
 std::atomic<bool> g_stop{false};
+std::atomic<int> g_signal{0};
 
-extern "C" void on_signal(int) { g_stop.store(true); }
+extern "C" void on_signal(int sig) {
+  g_signal.store(sig);
+  g_stop.store(true);
+}
 
 void print_table(const nlohmann::json& b, const nlohmann::json& f) {
   auto factor = [](double a, double z) { return z > 0 ? a / z : 0.0; };
@@ -57,8 +64,8 @@ void run_reduce(const pipeline::ReduceOptions& o) {
     std::signal(SIGTERM, on_signal);
   };
   callbacks.search_ends = [] {
-    std::signal(SIGINT, SIG_DFL);
-    std::signal(SIGTERM, SIG_DFL);
+    std::signal(SIGINT, on_signal_remove_debris);
+    std::signal(SIGTERM, on_signal_remove_debris);
   };
   const pipeline::ReduceResult r = pipeline::reduce(o, callbacks);
   const nlohmann::json& report = r.report;
@@ -70,8 +77,11 @@ void run_reduce(const pipeline::ReduceOptions& o) {
   fmt::print("{}\n", report["tolerance"]["meaning"].get<std::string>());
   fmt::print("stopped: {}\nsaved {}{}; report in {}\n", report["stop_reason"].get<std::string>(), r.output,
              r.onnx_output.empty() ? "" : " and " + r.onnx_output, r.report_dir);
-  if (r.interrupted) throw Error(ExitCode::kInterrupted, "interrupted: saved the last accepted model that holds the tolerance on the confirmation split; "
-                                                         "continue with --resume");
+  if (r.interrupted) {
+    throw Error(g_signal.load() == SIGTERM ? ExitCode::kTerminated : ExitCode::kInterrupted,
+                "interrupted: saved the last accepted model that holds the tolerance on the confirmation split; "
+                "continue with --resume");
+  }
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace snare {
 
@@ -14,7 +15,15 @@ namespace snare {
 /// directory is not writable or the rename fails.
 void write_atomically(const std::string& path, const std::function<void(const std::string&)>& write);
 
-/// Writes `text` to `path` atomically.
+/// Removes what a killed writer (SIGKILL, power loss) left beside `path`: the temporaries write_atomically names
+/// for it whose process no longer runs. write_atomically calls it before every write; returns the paths removed.
+std::vector<std::string> remove_stale_temporaries(const std::string& path);
+
+/// Writes `bytes` to `file` (not atomically: for the temporary of write_atomically). Throws OutputError naming the
+/// file and the system's reason ("File too large", "No space left on device").
+void write_bytes(const std::string& file, const std::string& bytes);
+
+/// Writes `text` (any bytes) to `path` atomically.
 void write_text_atomically(const std::string& path, const std::string& text);
 
 }  // namespace snare

@@ -20,7 +20,8 @@ enum class ExitCode : int {
   kUnsupported = 4,  ///< model uses layers/ops snare does not support
   kData = 5,         ///< data set missing, corrupt, mismatched
   kOutput = 6,       ///< output could not be written
-  kInterrupted = 130 ///< stopped by Ctrl-C after saving
+  kInterrupted = 130, ///< stopped by Ctrl-C (SIGINT; 128 + 2) after saving
+  kTerminated = 143,  ///< stopped by SIGTERM (128 + 15) after saving
 };
 
 /// Base of every error snare throws on purpose.

@@ -10,10 +10,12 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 
 #include "common/atomic_file.h"
 #include "common/error.h"
 #include "common/fingerprint.h"
+#include "common/signal_cleanup.h"
 #include "common/version.h"
 #include "exec/network.h"
 #include "exec/paired_test.h"
@@ -74,15 +76,20 @@ ReduceResult reduce(ReduceOptions o, const ReduceCallbacks& callbacks) {
   o.oracle.augment = exec::parse_augment(o.augment);
   check_output_path(o.output);
   if (o.report_dir.empty()) o.report_dir = (fs::path(o.output).parent_path() / (fs::path(o.output).stem().string() + "_report")).string();
+  bool made_report_dir = false;
   {
     // A report folder that is a file, or one that cannot be made, is an output problem (exit 6), not a bug.
     std::error_code ec;
     if (fs::exists(o.report_dir, ec) && !fs::is_directory(o.report_dir, ec)) {
       throw OutputError(fmt::format("cannot use '{}' as the report folder: it is a file", o.report_dir));
     }
+    made_report_dir = !fs::exists(o.report_dir, ec);
     fs::create_directories(o.report_dir, ec);
     if (ec) throw OutputError(fmt::format("cannot make the report folder '{}': {}", o.report_dir, ec.message()));
   }
+  // A folder this run made goes again if the run ends (an error, a signal) before writing anything into it.
+  std::optional<RemoveOnSignal> remove_if_empty;
+  if (made_report_dir) remove_if_empty.emplace(o.report_dir, Debris::kEmptyFolder);
   const std::string ckpt_state = (fs::path(o.report_dir) / "checkpoint.json").string();
   const std::string baseline_file = (fs::path(o.report_dir) / "baseline.h5").string();
   // The model the run returns (the last accepted one that holds on confirmation) needs a file of its own

@@ -10,7 +10,9 @@
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "io/model_file.h"
 #include "run_snare.h"
@@ -43,6 +45,41 @@ int64_t checkpoint_step(const fs::path& report) {
   }
 }
 
+/// Starts `snare ARGS` in the background, its output discarded; -1 when it cannot be started.
+pid_t start_snare(const std::string& args) {
+  const std::string cmd = "exec " + snare::testing::snare_bin() + " " + args;
+  pid_t pid = fork();
+  if (pid == 0) {
+    freopen("/dev/null", "w", stdout);
+    freopen("/dev/null", "w", stderr);
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+
+/// Polls `ready` until it holds (true) or the process ends or 5 minutes pass (false).
+template <class Ready>
+bool wait_until(pid_t pid, Ready ready) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
+  while (!ready()) {
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid || std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return true;
+}
+
+/// Hidden temporaries (".NAME.tmpPID") anywhere under `dir`.
+std::vector<std::string> temporaries_under(const fs::path& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (name[0] == '.' && name.find(".tmp") != std::string::npos) out.push_back(e.path().string());
+  }
+  return out;
+}
+
 TEST(Resume, KilledAndResumedRunEndsLikeAnUninterruptedOne) {
   if (!snare::testing::have_mnist()) GTEST_SKIP() << "no MNIST";
   auto dir = snare::testing::scratch("resume");
@@ -50,22 +87,10 @@ TEST(Resume, KilledAndResumedRunEndsLikeAnUninterruptedOne) {
   ASSERT_EQ(full.exit_code, 0) << full.output;
 
   // Start the same run, kill it once it has checkpointed a few steps, then resume.
-  std::string cmd = snare::testing::snare_bin() + " " + kQuick + " -o " + (dir / "resumed.h5").string();
-  pid_t pid = fork();
+  pid_t pid = start_snare(kQuick + " -o " + (dir / "resumed.h5").string());
   ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    freopen("/dev/null", "w", stdout);
-    freopen("/dev/null", "w", stderr);
-    execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
   fs::path report = dir / "resumed_report";
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
-  while (checkpoint_step(report) < 4 && std::chrono::steady_clock::now() < deadline) {
-    int status = 0;
-    if (waitpid(pid, &status, WNOHANG) == pid) FAIL() << "run ended before it could be killed";
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  ASSERT_TRUE(wait_until(pid, [&] { return checkpoint_step(report) >= 4; })) << "run ended before it could be killed";
   kill(pid, SIGKILL);
   int status = 0;
   waitpid(pid, &status, 0);
@@ -111,6 +136,36 @@ TEST(Resume, KilledAndResumedRunEndsLikeAnUninterruptedOne) {
   ASSERT_GT(returned, 0) << "a 5-point tolerance keeps some step";
   EXPECT_EQ(snare::ir::dump(snare::io::load_model((dir / "full_report" / "steps" / fmt::format("step{}.h5", returned)).string())),
             snare::ir::dump(snare::io::load_model((dir / "full.h5").string())));
+}
+
+// SIGTERM during the search stops it cleanly (saved, resumable) with 128 + 15; before the search it ends the
+// process as usual, and the report folder it had made (still empty) and every temporary go with it.
+TEST(Resume, SigtermStopsTheSearchWith143AndBeforeItLeavesNothingBehind) {
+  if (!snare::testing::have_mnist()) GTEST_SKIP() << "no MNIST";
+  auto dir = snare::testing::scratch("sigterm");
+  pid_t pid = start_snare(kQuick + " -o " + (dir / "stopped.h5").string());
+  ASSERT_GE(pid, 0);
+  ASSERT_TRUE(wait_until(pid, [&] { return checkpoint_step(dir / "stopped_report") >= 3; }));
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status)) << "the search stops cleanly";
+  EXPECT_EQ(WEXITSTATUS(status), 143);
+  EXPECT_TRUE(fs::exists(dir / "stopped_report" / "checkpoint.json"));
+  EXPECT_TRUE(temporaries_under(dir).empty());
+
+  // The full main job trains its baseline for a minute: a signal then finds only the empty report folder.
+  pid = start_snare("reduce --arch lenet5 --data mnist -o " + (dir / "early.h5").string());
+  ASSERT_GE(pid, 0);
+  ASSERT_TRUE(wait_until(pid, [&] { return fs::exists(dir / "early_report"); }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  kill(pid, SIGTERM);
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  EXPECT_EQ(WTERMSIG(status), SIGTERM);
+  EXPECT_FALSE(fs::exists(dir / "early_report"));
+  EXPECT_FALSE(fs::exists(dir / "early.h5"));
+  EXPECT_TRUE(temporaries_under(dir).empty());
 }
 
 const std::string kTiny =
