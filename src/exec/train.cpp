@@ -22,7 +22,10 @@ void check_options(const TrainOptions& o) {
   auto require = [](bool ok, const char* field, const std::string& problem) {
     if (!ok) throw OptionError(field, problem);
   };
-  require(o.epochs >= 1, "TrainOptions::epochs", fmt::format("must be at least 1, got {}", o.epochs));
+  // A million epochs is weeks of training on anything; more is a typo, and epochs x batches must not overflow.
+  constexpr int64_t kMaxEpochs = 1000000;
+  require(o.epochs >= 1 && o.epochs <= kMaxEpochs, "TrainOptions::epochs",
+          fmt::format("must be from 1 to {}, got {}", kMaxEpochs, o.epochs));
   require(std::isfinite(o.lr) && o.lr > 0, "TrainOptions::lr", fmt::format("must be a finite positive number, got {}", o.lr));
   require(std::isfinite(o.momentum) && o.momentum >= 0, "TrainOptions::momentum",
           fmt::format("must be a finite number >= 0, got {}", o.momentum));

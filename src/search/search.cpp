@@ -225,6 +225,9 @@ void check_options(const SearchOptions& o) {
           fmt::format(kFinite, o.confirm_margin_se));
   require(o.budget_params >= 0, "SearchOptions::budget_params", fmt::format("must be >= 0, got {}", o.budget_params));
   require(o.budget_macs >= 0, "SearchOptions::budget_macs", fmt::format("must be >= 0, got {}", o.budget_macs));
+  // Either budget stops the run when met, so with both the first one met would silently win over the other.
+  require(o.budget_params == 0 || o.budget_macs == 0, "SearchOptions::budget_macs",
+          "set either it or SearchOptions::budget_params, not both (the run stops at the first budget met)");
   require(finite_nonnegative(o.mac_weight), "SearchOptions::mac_weight", fmt::format(kFinite, o.mac_weight));
   require(finite_nonnegative(o.time_limit_s), "SearchOptions::time_limit_s", fmt::format(kFinite, o.time_limit_s));
   require(o.recovery_rounds >= 0, "SearchOptions::recovery_rounds", fmt::format("must be >= 0, got {}", o.recovery_rounds));

@@ -42,7 +42,8 @@ TEST(Cli, UsageErrorsExitWith2) {
   EXPECT_FALSE(std::filesystem::exists(dir / "x_report")) << "a bad flag must not leave a report folder";
   for (const char* flags :
        {"--confirm-split 0.9", "--confirm-split -0.1", "--rule bonferroni", "--margin -1", "--confirm-margin -1",
-        "--mac-weight -1", "--max-loss nan", "--time-limit inf", "--lr inf", "--val-split nan", "--margin nan"}) {
+        "--mac-weight -1", "--max-loss nan", "--time-limit inf", "--lr inf", "--val-split nan", "--margin nan",
+        "--budget-macs 100 --budget-params 100"}) {
     r = run_snare(std::string("reduce --arch lenet5 --data mnist ") + flags + " -o " + (dir / "x.h5").string());
     EXPECT_EQ(r.exit_code, 2) << flags << ": " << r.output;
     EXPECT_NE(r.output.find(std::string(flags).substr(0, std::string(flags).find(' '))), std::string::npos) << r.output;
@@ -88,7 +89,7 @@ TEST(Cli, AnalyzeJsonGivesTheReferenceCounts) {
 TEST(Cli, NonsenseTrainingFlagsExitWith2AndWriteNothing) {
   auto dir = scratch("flags");
   std::string out = (dir / "m.h5").string();
-  for (const char* flags : {"--epochs -1", "--epochs 0", "--lr 0", "--batch 0", "--optimizer rmsprop", "--scale huge",
+  for (const char* flags : {"--epochs -1", "--epochs 0", "--epochs 99999999999", "--lr 0", "--batch 0", "--optimizer rmsprop", "--scale huge",
                             "--augment scale=-1", "--augment shift=0.5", "--keep first"}) {
     auto r = run_snare(std::string("train --arch lenet5 --data mnist ") + flags + " -o " + out);
     EXPECT_EQ(r.exit_code, 2) << flags << ": " << r.output;
@@ -123,6 +124,24 @@ TEST(Cli, CorruptModelExitsWith3) {
   EXPECT_EQ(r.exit_code, 3) << r.output;
   EXPECT_NE(r.output.find("junk.h5"), std::string::npos) << r.output;
   EXPECT_EQ(run_snare("analyze " + (dir / "missing.onnx").string()).exit_code, 3);
+}
+
+// A disk that fills up mid-write: a file-size limit (ulimit -f, with SIGXFSZ ignored so that write() fails with
+// EFBIG instead) makes every format's write fail part-way. Exit 6 naming the target and the reason; no file, no
+// temporary. The .h5 case used to crash inside HDF5 at exit (139).
+TEST(Cli, AWriteThatRunsOutOfSpaceIsExit6AndLeavesNothing) {
+  if (!have_fixtures()) GTEST_SKIP() << "no ../shared";
+  auto dir = scratch("full_disk");
+  for (const char* ext : {"h5", "keras", "onnx"}) {
+    const std::string out = (dir / (std::string("m.") + ext)).string();
+    auto r = snare::testing::run_shell("trap '' XFSZ; ulimit -f 40; " + snare::testing::snare_bin() + " export " +
+                                       kRyecatcher + " -o " + out);
+    EXPECT_EQ(r.exit_code, 6) << ext << ": " << r.output;
+    EXPECT_NE(r.output.find(out), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("File too large"), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find(".tmp"), std::string::npos) << "messages name the target: " << r.output;
+  }
+  EXPECT_TRUE(std::filesystem::is_empty(dir)) << "no output and no temporary left";
 }
 
 TEST(Cli, PruneKeepThreeFiltersOfTheKerasLeNet) {

@@ -415,6 +415,11 @@ TEST(Search, OptionsOutOfRangeNameTheirField) {
       {[&](SearchOptions& o) { o.time_limit_s = nan; }, "SearchOptions::time_limit_s"},
       {[&](SearchOptions& o) { o.recovery_rounds = -1; }, "SearchOptions::recovery_rounds"},
       {[&](SearchOptions& o) { o.channel_multiple = 0; }, "SearchOptions::channel_multiple"},
+      {[&](SearchOptions& o) {
+         o.budget_params = 1000;
+         o.budget_macs = 1000;
+       },
+       "SearchOptions::budget_macs"},
   };
   for (const Case& c : cases) {
     SearchOptions o;
