@@ -440,7 +440,7 @@ std::string shape_string(const Shape& shape) {
 }
 
 int Graph::index_of(const std::string& n) const {
-  for (size_t i = 0; i < layers.size(); ++i) {
+  for (size_t i = layers.size(); i-- > 0;) {
     if (layers[i].name == n) return static_cast<int>(i);
   }
   return -1;
@@ -505,6 +505,20 @@ void Graph::infer_shapes() {
     l.output_shape = infer_one(l, ins);
     known[l.name] = &l.output_shape;
   }
+}
+
+void Graph::infer_shape_of_last() {
+  if (layers.empty()) return;
+  Layer& l = layers.back();
+  std::vector<Shape> ins;
+  for (const std::string& i : l.inputs) {
+    const int k = index_of(i);
+    if (k < 0 || k + 1 == static_cast<int>(layers.size())) {
+      throw ModelError(fmt::format("{}: input '{}' is not defined before it", where(l), i));
+    }
+    ins.push_back(layers[static_cast<size_t>(k)].output_shape);
+  }
+  l.output_shape = infer_one(l, ins);
 }
 
 void verify(const Graph& graph) {

@@ -31,7 +31,8 @@ struct Graph {
   /// and root attributes ("keras.training_config", "onnx.preprocess", ...), and a file's own metadata entries.
   std::map<std::string, std::string> meta;
 
-  /// Index of the layer named `name`; -1 if absent.
+  /// Index of the layer named `name`; -1 if absent. Searches from the last layer back (names are unique, verify
+  /// checks it), so a reader appending layer by layer finds the newest ones at once.
   int index_of(const std::string& name) const;
   /// Layer by name; throws ModelError naming the graph if absent.
   const Layer& layer(const std::string& name) const;
@@ -52,6 +53,9 @@ struct Graph {
   /// Infers every Layer::output_shape and checks weights against attributes. Throws ModelError
   /// ("layer 'dense_1' (dense): weight [120,400] but input has 256 features") on any inconsistency.
   void infer_shapes();
+  /// The same for the last layer only, from the shapes of the layers before it: a reader that appends and checks
+  /// layer by layer stays linear in the number of layers (infer_shapes after each one is quadratic).
+  void infer_shape_of_last();
 };
 
 /// Checks structural invariants (unique names, topological order, one Input, known outputs, weight

@@ -243,7 +243,7 @@ ir::Graph build_graph(const ModelConfig& mc, const std::string& file, const Weig
     if (!keras_weight_names(l).empty()) l.weights = convert_weights(l, e.class_name, weights(e, l), ins.at(0), file);
     g.layers.push_back(std::move(l));
     try {
-      g.infer_shapes();
+      g.infer_shape_of_last();
     } catch (const ModelError& err) {
       throw ModelError(fmt::format("{}: {}", file, err.what()));
     }

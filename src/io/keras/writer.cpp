@@ -451,8 +451,10 @@ struct Writer {
     return it != g.meta.end() && !it->second.empty() ? it->second : "tensorflow";
   }
 
-  void write_h5(const std::string& tmp, const std::string& path, const Json& model) const {
-    h5::File f = h5::File::create(tmp, path);
+  /// The legacy HDF5 file, built in memory: a write that fails on disk (full disk, quota) is then a plain write
+  /// error, while HDF5's own file driver left a half-closed file behind that crashed HDF5 at exit.
+  std::string h5_image(const std::string& path, const Json& model) const {
+    h5::File f = h5::File::create_in_memory(path);
     h5::Group root = f.root();
     h5::StringStorage text = style == Style::kKeras2 ? h5::StringStorage::kVariableAscii : h5::StringStorage::kVariableUtf8;
     root.set_attr_string("backend", backend(), text);
@@ -480,6 +482,7 @@ struct Writer {
     }
     write_names(mw, "layer_names", layer_names);
     if (style == Style::kKeras3) mw.create_group("top_level_model_weights").set_attr_empty("weight_names");
+    return f.image();
   }
 
   std::string weights_image(const std::string& label) const {
@@ -570,7 +573,7 @@ void write_keras(const ir::Graph& graph, const std::string& path) {
     if (zip) {
       w.write_zip(tmp, path, model);
     } else {
-      w.write_h5(tmp, path, model);
+      write_bytes(tmp, w.h5_image(path, model));
     }
   });
 }

@@ -14,6 +14,8 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
+#include <queue>
 #include <set>
 #include <sstream>
 
@@ -397,32 +399,59 @@ void Reader::load() {
 // Exporters may list nodes out of order; the checker insists on topological order, so sort first
 // (stable: nodes keep their file order where the data flow allows).
 void Reader::sort_nodes() {
+  // Kahn's algorithm, always taking the earliest node (in file order) whose inputs are all there: a graph already
+  // in order stays as it is, and the work is linear in nodes and edges.
   pb::GraphProto* g = model_.mutable_graph();
   std::set<std::string> ready;
   for (const auto& i : g->input()) ready.insert(i.name());
   for (const auto& t : g->initializer()) ready.insert(t.name());
   ready.insert("");
-  std::vector<pb::NodeProto> pending(g->node().begin(), g->node().end());
-  std::vector<pb::NodeProto> sorted;
-  while (!pending.empty()) {
-    auto it = std::find_if(pending.begin(), pending.end(), [&](const pb::NodeProto& n) {
-      return std::all_of(n.input().begin(), n.input().end(), [&](const std::string& i) { return ready.count(i) > 0; });
-    });
-    if (it == pending.end()) {
-      std::vector<std::string> missing;
-      for (const auto& i : pending.front().input()) {
-        if (!ready.count(i)) missing.push_back("'" + i + "'");
-      }
-      throw ModelError(fmt::format("{}: node '{}' ({}) reads {} which no node, input or initializer produces (or "
-                                   "the graph has a cycle)",
-                                   path_, pending.front().name(), pending.front().op_type(), fmt::join(missing, ", ")));
+  const int n = g->node_size();
+  std::vector<int> waiting_for(static_cast<size_t>(n), 0);
+  std::map<std::string, std::vector<int>> consumers;  // of each tensor not ready yet
+  std::priority_queue<int, std::vector<int>, std::greater<int>> runnable;
+  for (int i = 0; i < n; ++i) {
+    std::set<std::string> missing(g->node(i).input().begin(), g->node(i).input().end());
+    for (const std::string& t : missing) {
+      if (ready.count(t)) continue;
+      consumers[t].push_back(i);
+      ++waiting_for[static_cast<size_t>(i)];
     }
-    for (const auto& o : it->output()) ready.insert(o);
-    sorted.push_back(std::move(*it));
-    pending.erase(it);
+    if (waiting_for[static_cast<size_t>(i)] == 0) runnable.push(i);
   }
+  std::vector<int> order;
+  order.reserve(static_cast<size_t>(n));
+  while (!runnable.empty()) {
+    const int i = runnable.top();
+    runnable.pop();
+    order.push_back(i);
+    for (const std::string& o : g->node(i).output()) {
+      if (!ready.insert(o).second) continue;
+      auto it = consumers.find(o);
+      if (it == consumers.end()) continue;
+      for (int j : it->second) {
+        if (--waiting_for[static_cast<size_t>(j)] == 0) runnable.push(j);
+      }
+    }
+  }
+  if (static_cast<int>(order.size()) < n) {
+    std::vector<bool> placed(static_cast<size_t>(n), false);
+    for (int i : order) placed[static_cast<size_t>(i)] = true;
+    const int first = static_cast<int>(std::find(placed.begin(), placed.end(), false) - placed.begin());
+    const pb::NodeProto& stuck = g->node(first);
+    std::vector<std::string> missing;
+    for (const auto& i : stuck.input()) {
+      if (!ready.count(i)) missing.push_back("'" + i + "'");
+    }
+    throw ModelError(fmt::format("{}: node '{}' ({}) reads {} which no node, input or initializer produces (or "
+                                 "the graph has a cycle)",
+                                 path_, stuck.name(), stuck.op_type(), fmt::join(missing, ", ")));
+  }
+  std::vector<pb::NodeProto> sorted;
+  sorted.reserve(static_cast<size_t>(n));
+  for (int i : order) sorted.push_back(std::move(*g->mutable_node(i)));
   g->clear_node();
-  for (auto& n : sorted) *g->add_node() = std::move(n);
+  for (auto& node : sorted) *g->add_node() = std::move(node);
 }
 
 void Reader::check() {
@@ -1100,7 +1129,7 @@ std::string Reader::add_layer(Layer layer, const pb::NodeProto& n, const std::st
   layer.name = name;
   graph_.layers.push_back(std::move(layer));
   try {
-    graph_.infer_shapes();
+    graph_.infer_shape_of_last();
   } catch (const Error& e) {
     throw ModelError(node_where(n) + ": " + e.what());
   }

@@ -15,7 +15,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <fstream>
 #include <map>
 #include <set>
 
@@ -756,12 +755,7 @@ void write_onnx(const ir::Graph& graph, const std::string& path) {
   }
   std::string bytes;
   if (!model.SerializeToString(&bytes)) throw InternalError(fmt::format("{}: protobuf serialisation failed", path));
-  write_atomically(path, [&](const std::string& tmp) {
-    std::ofstream out(tmp, std::ios::binary);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.close();
-    if (!out) throw OutputError(fmt::format("{}: write failed", tmp));
-  });
+  write_text_atomically(path, bytes);
 }
 
 }  // namespace snare::io::onnx
