@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "cli/flag_names.h"
 #include "common/error.h"
+#include "common/memory_limit.h"
 #include "common/signal_cleanup.h"
 #include "common/version.h"
 #include "exec/network.h"
@@ -36,6 +37,7 @@ int run(int argc, char** argv) {
   CLI::App app{"snare — Score-based Neural Architecture REduction: makes trained networks small"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("snare ") + kVersion);
+  app.fallthrough();  // before the subcommands are made: each inherits it
   register_analyze(app);
   register_train(app);
   register_eval(app);
@@ -43,6 +45,19 @@ int run(int argc, char** argv) {
   register_factorize(app);
   register_reduce(app);
   register_export(app);
+  // Options of the program as a whole follow the subcommand too (`snare analyze m.h5 --max-memory 2G`).
+  app.add_option_function<std::string>(
+      "--max-memory",
+      [](const std::string& text) {
+        const uint64_t bytes = parse_size(text);
+        if (bytes == 0) {
+          throw UsageError(fmt::format("--max-memory: expected a size such as 512M, 4G or a number of bytes, got '{}'",
+                                       text));
+        }
+        set_memory_limit(bytes);
+      },
+      "Refuse files that declare more than this much data (weights, zip entries) before reading them, e.g. 4G "
+      "(default: half of this machine's memory)");
   try {
     // At the program's edge, before any work: data loading decodes and converts on all cores too.
     exec::set_threads(threads_from_environment());

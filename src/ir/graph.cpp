@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "common/fingerprint.h"
+#include "ir/limits.h"
 
 namespace snare::ir {
 
@@ -52,7 +53,6 @@ void expect_rank(const Layer& l, const Shape& in, size_t rank) {
 /// Every window attribute within its legal range before any arithmetic on it: a stride of 0 divided by zero, and a
 /// file can declare anything. The upper bound keeps d * (k - 1) + 1 far from overflowing.
 void check_window(const Layer& l, size_t spatial) {
-  constexpr int64_t kLargest = int64_t{1} << 24;
   auto check = [&](const char* what, const std::vector<int64_t>& values, bool may_be_empty) {
     if (values.empty() && may_be_empty) return;
     if (values.size() != spatial) {
@@ -60,8 +60,8 @@ void check_window(const Layer& l, size_t spatial) {
                                    values.size(), spatial));
     }
     for (int64_t v : values) {
-      if (v < 1 || v > kLargest) {
-        throw ModelError(fmt::format("{}: {} {} must be between 1 and {}", where(l), what, fmt::join(values, "x"), kLargest));
+      if (v < 1 || v > kMaxWindowExtent) {
+        throw ModelError(fmt::format("{}: {} {} must be between 1 and {}", where(l), what, fmt::join(values, "x"), kMaxWindowExtent));
       }
     }
   };
@@ -73,9 +73,9 @@ void check_window(const Layer& l, size_t spatial) {
 /// ZeroPadding sizes: >= 0, and small enough that adding them cannot overflow.
 void check_pads(const Layer& l) {
   for (int64_t p : l.pads) {
-    if (p < 0 || p > (int64_t{1} << 24)) {
+    if (p < 0 || p > kMaxWindowExtent) {
       throw ModelError(fmt::format("{}: padding ({}) must be between 0 and {}", where(l), fmt::join(l.pads, ","),
-                                   int64_t{1} << 24));
+                                   kMaxWindowExtent));
     }
   }
 }
@@ -188,8 +188,8 @@ Shape infer_upsampling(const Layer& l, const Shape& in, size_t spatial) {
   if (l.scale.size() != spatial) throw ModelError(fmt::format("{}: needs {} scale factors", where(l), spatial));
   Shape out{in[0]};
   for (size_t i = 0; i < spatial; ++i) {
-    if (l.scale[i] < 1 || l.scale[i] > (int64_t{1} << 24)) {
-      throw ModelError(fmt::format("{}: scale {} must be between 1 and {}", where(l), l.scale[i], int64_t{1} << 24));
+    if (l.scale[i] < 1 || l.scale[i] > kMaxWindowExtent) {
+      throw ModelError(fmt::format("{}: scale {} must be between 1 and {}", where(l), l.scale[i], kMaxWindowExtent));
     }
     out.push_back(in[i + 1] * l.scale[i]);
   }

@@ -144,6 +144,23 @@ TEST(Cli, AWriteThatRunsOutOfSpaceIsExit6AndLeavesNothing) {
   EXPECT_TRUE(std::filesystem::is_empty(dir)) << "no output and no temporary left";
 }
 
+// --max-memory bounds what a file may make snare allocate: a weight beyond it is refused before it is read.
+TEST(Cli, MaxMemoryRefusesWeightsBeyondItBeforeReading) {
+  if (!have_fixtures()) GTEST_SKIP() << "no ../shared";
+  const std::string model = kRyecatcher;
+  EXPECT_EQ(run_snare("analyze " + model + " --max-memory 1G").exit_code, 0);
+  auto r = run_snare("analyze " + model + " --max-memory 100K");  // its Dense kernel is 400 x 120 floats, 192 KB
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_NE(r.output.find("memory limit"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("--max-memory"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("lenet5_mnist_keras2.3.1_ryecatcher.h5"), std::string::npos) << r.output;
+  for (const char* bad : {"abc", "0", "-5", "4X", "99999999999999999999"}) {
+    r = run_snare("analyze " + model + " --max-memory " + bad);
+    EXPECT_EQ(r.exit_code, 2) << bad << ": " << r.output;
+    EXPECT_NE(r.output.find("--max-memory"), std::string::npos) << r.output;
+  }
+}
+
 TEST(Cli, PruneKeepThreeFiltersOfTheKerasLeNet) {
   if (!have_fixtures()) GTEST_SKIP() << "no ../shared";
   auto dir = scratch("prune");

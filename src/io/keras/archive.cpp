@@ -1,13 +1,13 @@
 #include "io/keras/archive.h"
 
 #include <fmt/format.h>
-#include <unistd.h>
 #include <zip.h>
 
 #include <fstream>
 #include <memory>
 
 #include "common/error.h"
+#include "common/memory_limit.h"
 
 namespace snare::io::keras::archive {
 
@@ -52,13 +52,15 @@ std::map<std::string, std::string> read_entries(const std::string& path, const s
       throw ModelError(fmt::format("{}: cannot read zip entry '{}'", path, name));
     }
     // The sizes come from the archive, which anyone can write: no more than deflate can give back from the
-    // compressed bytes (about 1032:1), and no more than half of this machine's memory, before allocating.
+    // compressed bytes (about 1032:1), and no more than the memory limit, before allocating.
     const uint64_t compressed = (st.valid & ZIP_STAT_COMP_SIZE) ? st.comp_size : 0;
-    const uint64_t memory =
-        static_cast<uint64_t>(::sysconf(_SC_PHYS_PAGES)) * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
-    if ((st.size > (uint64_t{64} << 20) && st.size / 1100 > compressed) || (memory > 0 && st.size > memory / 2)) {
+    if (st.size > (uint64_t{64} << 20) && st.size / 1100 > compressed) {
       throw ModelError(fmt::format("{}: zip entry '{}' claims {} bytes from {} compressed; refused before reading",
                                    path, name, st.size, compressed));
+    }
+    if (st.size > memory_limit()) {
+      throw ModelError(fmt::format("{}: zip entry '{}' claims {} bytes, more than the memory limit of {}; refused "
+                                   "before reading", path, name, st.size, memory_limit_text()));
     }
     std::unique_ptr<zip_file_t, EntryCloser> f(zip_fopen_index(z.get(), static_cast<zip_uint64_t>(index), 0));
     std::string bytes(static_cast<size_t>(st.size), '\0');

@@ -3,7 +3,6 @@
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -12,6 +11,7 @@
 #include <mutex>
 
 #include "common/error.h"
+#include "common/memory_limit.h"
 
 namespace snare::io::keras::h5 {
 
@@ -291,10 +291,9 @@ std::string declared_size_problem(hid_t dataset, hid_t type, const std::vector<h
     return fmt::format("dataset '{}' declares {} bytes but the file stores {} for it (more than any compression gives "
                        "back)", where, count * element, stored);
   }
-  const uint64_t memory = static_cast<uint64_t>(::sysconf(_SC_PHYS_PAGES)) * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
-  if (memory > 0 && declared > memory / 2) {
-    return fmt::format("dataset '{}' needs {:.1f} GB as float32, more than half of this machine's memory", where,
-                       static_cast<double>(declared) / 1e9);
+  if (declared > memory_limit()) {
+    return fmt::format("dataset '{}' needs {:.1f} GB as float32, more than the memory limit of {}", where,
+                       static_cast<double>(declared) / 1e9, memory_limit_text());
   }
   return "";
 }

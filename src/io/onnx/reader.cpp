@@ -24,6 +24,7 @@
 #include "io/onnx/onnx.h"
 #include "io/onnx/proto.h"
 #include "io/onnx/recurrent.h"
+#include "ir/limits.h"
 
 namespace snare::io::onnx {
 
@@ -480,10 +481,10 @@ void Reader::check() {
       const bool window = a.name() == "strides" || a.name() == "dilations" || a.name() == "kernel_shape";
       if (!window && a.name() != "pads") continue;
       for (int64_t v : a.ints()) {
-        if (v < (window ? 1 : 0) || v > (int64_t{1} << 24)) {
+        if (v < (window ? 1 : 0) || v > ir::kMaxWindowExtent) {
           model_error(n, fmt::format("{} {} must be between {} and {}", a.name(),
                                      ints(std::vector<int64_t>(a.ints().begin(), a.ints().end())), window ? 1 : 0,
-                                     int64_t{1} << 24));
+                                     ir::kMaxWindowExtent));
         }
       }
     }
@@ -1179,7 +1180,7 @@ ir::Padding Reader::resolve_padding(const pb::NodeProto& n, const Layer& window,
   std::vector<int64_t> pads = attr_ints(n, "pads").value_or(std::vector<int64_t>(2 * dims, 0));
   if (pads.size() != 2 * dims) model_error(n, fmt::format("pads {} for {} spatial axes", ints(pads), dims));
   for (int64_t p : pads) {
-    if (p < 0 || p > (int64_t{1} << 24)) model_error(n, fmt::format("pads {} must be between 0 and {}", ints(pads), int64_t{1} << 24));
+    if (p < 0 || p > ir::kMaxWindowExtent) model_error(n, fmt::format("pads {} must be between 0 and {}", ints(pads), ir::kMaxWindowExtent));
   }
   bool zero = std::all_of(pads.begin(), pads.end(), [](int64_t p) { return p == 0; });
   bool matches_same = true;

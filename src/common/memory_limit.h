@@ -1,0 +1,28 @@
+// How much memory a file may make snare allocate. Files declare sizes (a weight's shape, a zip entry's length)
+// before their bytes are read; a declared size beyond this limit is refused before anything is allocated, so a
+// crafted 1 MB file cannot make snare take 6 GB. Default: half of this machine's physical memory; the CLI sets it
+// from --max-memory.
+//
+//   snare::set_memory_limit(4ull << 30);
+//   if (bytes > snare::memory_limit()) throw ModelError(... + snare::memory_limit_text());
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace snare {
+
+/// The limit in bytes (half of physical memory until set_memory_limit).
+uint64_t memory_limit();
+
+/// Sets the limit; 0 goes back to the default.
+void set_memory_limit(uint64_t bytes);
+
+/// "4.0 GB (--max-memory)" or "12.3 GB (half of this machine's memory; --max-memory sets another)": for messages.
+std::string memory_limit_text();
+
+/// Parses a size: a whole number of bytes with an optional suffix K, M, G or T (powers of 1024; a trailing B or
+/// iB is allowed), e.g. "512M", "4G", "1073741824". Returns 0 when `text` is not such a size.
+uint64_t parse_size(const std::string& text);
+
+}  // namespace snare
