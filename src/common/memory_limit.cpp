@@ -28,10 +28,16 @@ uint64_t memory_limit() {
 
 void set_memory_limit(uint64_t bytes) { g_limit.store(bytes); }
 
+std::string size_text(uint64_t bytes) {
+  if (bytes >= 1000000000) return fmt::format("{:.1f} GB", static_cast<double>(bytes) / 1e9);
+  if (bytes >= 1000000) return fmt::format("{:.1f} MB", static_cast<double>(bytes) / 1e6);
+  return fmt::format("{} bytes", bytes);
+}
+
 std::string memory_limit_text() {
-  const double gb = static_cast<double>(memory_limit()) / 1e9;
-  return g_limit.load() > 0 ? fmt::format("{:.1f} GB (--max-memory)", gb)
-                            : fmt::format("{:.1f} GB (half of this machine's memory; --max-memory sets another)", gb);
+  const std::string size = size_text(memory_limit());
+  return g_limit.load() > 0 ? size + " (--max-memory)"
+                            : size + " (half of this machine's memory; --max-memory sets another)";
 }
 
 uint64_t parse_size(const std::string& text) {

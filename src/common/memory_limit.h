@@ -18,7 +18,11 @@ uint64_t memory_limit();
 /// Sets the limit; 0 goes back to the default.
 void set_memory_limit(uint64_t bytes);
 
-/// "4.0 GB (--max-memory)" or "12.3 GB (half of this machine's memory; --max-memory sets another)": for messages.
+/// "4.3 GB", "1.5 MB" or "512 bytes".
+std::string size_text(uint64_t bytes);
+
+/// "4.3 GB (--max-memory)", "102400 bytes (--max-memory)" or "12.3 GB (half of this machine's memory; --max-memory
+/// sets another)": for messages.
 std::string memory_limit_text();
 
 /// Parses a size: a whole number of bytes with an optional suffix K, M, G or T (powers of 1024; a trailing B or

@@ -22,7 +22,9 @@ TEST(MemoryLimit, DefaultIsHalfOfPhysicalMemoryUntilSet) {
   EXPECT_GT(by_default, uint64_t{1} << 20);
   snare::set_memory_limit(12345);
   EXPECT_EQ(snare::memory_limit(), 12345u);
-  EXPECT_NE(snare::memory_limit_text().find("--max-memory"), std::string::npos);
+  EXPECT_EQ(snare::memory_limit_text(), "12345 bytes (--max-memory)");
+  snare::set_memory_limit(uint64_t{4} << 30);
+  EXPECT_EQ(snare::memory_limit_text(), "4.3 GB (--max-memory)");
   snare::set_memory_limit(0);
   EXPECT_EQ(snare::memory_limit(), by_default);
 }

@@ -3,7 +3,6 @@
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 
-
 #include <algorithm>
 #include <atomic>
 #include <cstring>
@@ -292,8 +291,8 @@ std::string declared_size_problem(hid_t dataset, hid_t type, const std::vector<h
                        "back)", where, count * element, stored);
   }
   if (declared > memory_limit()) {
-    return fmt::format("dataset '{}' needs {:.1f} GB as float32, more than the memory limit of {}", where,
-                       static_cast<double>(declared) / 1e9, memory_limit_text());
+    return fmt::format("dataset '{}' needs {} as float32, more than the memory limit of {}", where,
+                       size_text(declared), memory_limit_text());
   }
   return "";
 }
