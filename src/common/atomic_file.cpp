@@ -61,26 +61,27 @@ void write_atomically(const std::string& path, const std::function<void(const st
   remove_stale_temporaries(path);
   const std::string tmp = temporary_path(target, ::getpid()).string();
   RemoveOnSignal remove_if_killed(tmp, Debris::kFile);
+  auto discard = [&] {
+    std::error_code ignored;
+    fs::remove(tmp, ignored);
+  };
   try {
     write(tmp);
   } catch (const OutputError& e) {
     // The user knows the target, not the hidden temporary: messages name the target.
-    std::error_code ignored;
-    fs::remove(tmp, ignored);
+    discard();
     std::string message = e.what();
     for (size_t at = message.find(tmp); at != std::string::npos; at = message.find(tmp, at + path.size())) {
       message.replace(at, tmp.size(), path);
     }
     throw OutputError(message);
   } catch (...) {
-    std::error_code ignored;
-    fs::remove(tmp, ignored);
+    discard();
     throw;
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     std::string reason = std::strerror(errno);
-    std::error_code ignored;
-    fs::remove(tmp, ignored);
+    discard();
     throw OutputError("cannot write '" + path + "': " + reason);
   }
 }

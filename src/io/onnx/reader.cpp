@@ -1178,10 +1178,8 @@ ir::Padding Reader::resolve_padding(const pb::NodeProto& n, const Layer& window,
   }
   if (auto_pad != "NOTSET") model_error(n, "unknown auto_pad '" + auto_pad + "'");
   std::vector<int64_t> pads = attr_ints(n, "pads").value_or(std::vector<int64_t>(2 * dims, 0));
+  // Their range was checked in check(), for every node, like the window attributes.
   if (pads.size() != 2 * dims) model_error(n, fmt::format("pads {} for {} spatial axes", ints(pads), dims));
-  for (int64_t p : pads) {
-    if (p < 0 || p > ir::kMaxWindowExtent) model_error(n, fmt::format("pads {} must be between 0 and {}", ints(pads), ir::kMaxWindowExtent));
-  }
   bool zero = std::all_of(pads.begin(), pads.end(), [](int64_t p) { return p == 0; });
   bool matches_same = true;
   for (size_t i = 0; i < dims; ++i) {
