@@ -11,6 +11,9 @@ APT_PACKAGES=(
   nlohmann-json3-dev libcli11-dev libfmt-dev libgtest-dev libbenchmark-dev libzip-dev zlib1g-dev liblzma-dev libarchive-dev
   xz-utils python3-torch dataset-fashion-mnist
   libstb-dev python3-numpy python3-h5py python3-pil
+  # The sanitizer build and the fuzzers (scripts/sanitize.sh, scripts/fuzz.sh): clang, its ASan/UBSan/libFuzzer
+  # runtimes, and llvm-symbolizer for readable reports.
+  clang libclang-rt-14-dev llvm
   # An optimised BLAS behind libblas.so.3 (Debian's alternatives pick it over the reference BLAS that
   # libtorch-dev pulls in): LibTorch's Dense layers and conv backward run their GEMMs there. The OpenMP build
   # shares LibTorch's OpenMP threads. LeNet-5 training epoch: 16.9 s -> 7.8 s on 2 cores (docs/benchmarks.md).

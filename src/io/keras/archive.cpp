@@ -32,23 +32,25 @@ std::string zip_error_text(int code) {
 
 }  // namespace
 
+bool starts_like_zip(const std::string& bytes) { return bytes.size() >= 4 && bytes.compare(0, 4, "PK\3\4") == 0; }
+
 bool is_zip(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  char magic[4] = {};
-  return in.read(magic, 4) && magic[0] == 'P' && magic[1] == 'K' && magic[2] == 3 && magic[3] == 4;
+  std::string magic(4, '\0');
+  return in.read(magic.data(), 4) && starts_like_zip(magic);
 }
 
-std::map<std::string, std::string> read_entries(const std::string& path, const std::vector<std::string>& names) {
-  int code = 0;
-  Archive z(zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &code));
-  if (!z) throw ModelError(fmt::format("{}: not a readable zip archive ({})", path, zip_error_text(code)));
+namespace {
+
+std::map<std::string, std::string> read_open_entries(zip_t* z, const std::string& path,
+                                                     const std::vector<std::string>& names) {
   std::map<std::string, std::string> out;
   for (const std::string& name : names) {
-    zip_int64_t index = zip_name_locate(z.get(), name.c_str(), 0);
+    zip_int64_t index = zip_name_locate(z, name.c_str(), 0);
     if (index < 0) continue;
     zip_stat_t st;
     zip_stat_init(&st);
-    if (zip_stat_index(z.get(), static_cast<zip_uint64_t>(index), 0, &st) != 0 || !(st.valid & ZIP_STAT_SIZE)) {
+    if (zip_stat_index(z, static_cast<zip_uint64_t>(index), 0, &st) != 0 || !(st.valid & ZIP_STAT_SIZE)) {
       throw ModelError(fmt::format("{}: cannot read zip entry '{}'", path, name));
     }
     // The sizes come from the archive, which anyone can write: no more than deflate can give back from the
@@ -62,7 +64,7 @@ std::map<std::string, std::string> read_entries(const std::string& path, const s
       throw ModelError(fmt::format("{}: zip entry '{}' claims {} bytes, more than the memory limit of {}; refused "
                                    "before reading", path, name, st.size, memory_limit_text()));
     }
-    std::unique_ptr<zip_file_t, EntryCloser> f(zip_fopen_index(z.get(), static_cast<zip_uint64_t>(index), 0));
+    std::unique_ptr<zip_file_t, EntryCloser> f(zip_fopen_index(z, static_cast<zip_uint64_t>(index), 0));
     std::string bytes(static_cast<size_t>(st.size), '\0');
     if (!f || zip_fread(f.get(), bytes.data(), st.size) != static_cast<zip_int64_t>(st.size)) {
       throw ModelError(fmt::format("{}: cannot read zip entry '{}' (archive damaged?)", path, name));
@@ -70,6 +72,33 @@ std::map<std::string, std::string> read_entries(const std::string& path, const s
     out[name] = std::move(bytes);
   }
   return out;
+}
+
+}  // namespace
+
+std::map<std::string, std::string> read_entries(const std::string& path, const std::vector<std::string>& names) {
+  int code = 0;
+  Archive z(zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &code));
+  if (!z) throw ModelError(fmt::format("{}: not a readable zip archive ({})", path, zip_error_text(code)));
+  return read_open_entries(z.get(), path, names);
+}
+
+std::map<std::string, std::string> read_entries_in_memory(const std::string& bytes, const std::string& label,
+                                                          const std::vector<std::string>& names) {
+  zip_error_t error;
+  zip_error_init(&error);
+  // The source does not own `bytes` (freep 0), which outlives the archive closed below.
+  zip_source_t* src = zip_source_buffer_create(bytes.data(), bytes.size(), 0, &error);
+  zip_t* raw = src ? zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &error) : nullptr;
+  if (!raw) {
+    std::string why = zip_error_strerror(&error);
+    zip_error_fini(&error);
+    if (src) zip_source_free(src);
+    throw ModelError(fmt::format("{}: not a readable zip archive ({})", label, why));
+  }
+  zip_error_fini(&error);
+  Archive z(raw);
+  return read_open_entries(z.get(), label, names);
 }
 
 void write_entries(const std::string& path, const std::vector<std::pair<std::string, std::string>>& entries) {

@@ -13,10 +13,15 @@ namespace snare::io::keras::archive {
 
 /// True when the file starts with a zip local-file signature ("PK\3\4").
 bool is_zip(const std::string& path);
+/// True when `bytes` start with that signature.
+bool starts_like_zip(const std::string& bytes);
 
 /// Entries `names` of the zip at `path` that exist (missing ones are absent from the map). Throws
 /// ModelError naming `path` when the file is not a readable zip.
 std::map<std::string, std::string> read_entries(const std::string& path, const std::vector<std::string>& names);
+/// The same for a zip held in memory; `label` names it in messages.
+std::map<std::string, std::string> read_entries_in_memory(const std::string& bytes, const std::string& label,
+                                                          const std::vector<std::string>& names);
 
 /// Writes a zip holding `entries` in the given order, stored without compression. Throws OutputError.
 void write_entries(const std::string& path, const std::vector<std::pair<std::string, std::string>>& entries);

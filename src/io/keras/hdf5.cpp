@@ -16,6 +16,8 @@ namespace snare::io::keras::h5 {
 
 namespace {
 
+const char kSignature[8] = {'\x89', 'H', 'D', 'F', '\r', '\n', '\x1a', '\n'};
+
 /// Opens `name` below `loc` as whatever object it is; invalid Handle when absent. Each component is
 /// checked with H5Lexists first because H5Oopen on a missing parent is an error, not a "no".
 Handle open_object(hid_t loc, const std::string& name) {
@@ -76,8 +78,14 @@ void silence_hdf5_errors() {
   std::call_once(once, [] { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); });
 }
 
+bool bytes_have_hdf5_signature(const std::string& bytes) {
+  for (size_t offset = 0; offset + 8 <= bytes.size() && offset <= (1 << 20); offset = offset == 0 ? 512 : offset * 2) {
+    if (bytes.compare(offset, 8, kSignature, 8) == 0) return true;
+  }
+  return false;
+}
+
 bool has_hdf5_signature(const std::string& path) {
-  static const char kSignature[8] = {'\x89', 'H', 'D', 'F', '\r', '\n', '\x1a', '\n'};
   std::ifstream in(path, std::ios::binary);
   for (std::streamoff offset = 0; in; offset = offset == 0 ? 512 : offset * 2) {
     char buf[8];

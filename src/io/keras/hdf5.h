@@ -23,6 +23,8 @@ void silence_hdf5_errors();
 
 /// True when the file starts with the HDF5 signature (at offset 0, 512, 1024, ...).
 bool has_hdf5_signature(const std::string& path);
+/// The same for a file image held in memory.
+bool bytes_have_hdf5_signature(const std::string& bytes);
 
 /// Owns one hid_t and closes it with the matching H5?close function.
 class Handle {

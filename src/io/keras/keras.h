@@ -19,6 +19,12 @@ namespace snare::io::keras {
 /// ModelError (corrupt, inconsistent, missing weights) or UnsupportedError (listing every unsupported
 /// layer with name and class), each naming the file and layer.
 ir::Graph read_keras(const std::string& path);
+/// The same for a file's bytes held in memory (HDF5 through its file-image API); `label` names them in messages.
+ir::Graph read_keras_bytes(const std::string& bytes, const std::string& label);
+/// A Keras 3 model from the three parts of a `.keras` archive: config.json, model.weights.h5 and (may be empty)
+/// metadata.json; `label` names them in messages.
+ir::Graph read_keras_parts(const std::string& config_json, const std::string& weights_h5,
+                           const std::string& metadata_json, const std::string& label);
 
 /// Writes legacy HDF5 when `path` ends in .h5/.hdf5, a Keras 3 zip when it ends in .keras.
 /// Atomic: on error nothing is left at `path`. Throws OutputError / UnsupportedError.

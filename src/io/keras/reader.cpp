@@ -295,8 +295,8 @@ std::string optional_attr(const h5::Group& g, const std::string& name) {
   return g.has_attr(name) ? g.attr_string(name) : std::string();
 }
 
-ir::Graph read_h5(const std::string& path) {
-  h5::File f = h5::File::open(path);
+/// A legacy full-model HDF5 file, opened from disk or from memory; `path` names it in messages.
+ir::Graph read_h5(const h5::File& f, const std::string& path) {
   h5::Group root = f.root();
   if (!root.has_attr("model_config")) {
     throw ModelError(fmt::format("{}: no 'model_config' attribute: not a full Keras model file (weights-only files "
@@ -342,8 +342,10 @@ ir::Graph read_h5(const std::string& path) {
   return g;
 }
 
-ir::Graph read_zip(const std::string& path) {
-  auto entries = archive::read_entries(path, {"config.json", "metadata.json", "model.weights.h5"});
+const std::vector<std::string> kZipEntries{"config.json", "metadata.json", "model.weights.h5"};
+
+/// A Keras 3 model from the entries of its `.keras` zip; `path` names the archive in messages.
+ir::Graph read_zip_entries(std::map<std::string, std::string> entries, const std::string& path) {
   if (!entries.count("config.json")) {
     throw ModelError(fmt::format("{}: the zip archive has no config.json: not a .keras model", path));
   }
@@ -419,9 +421,26 @@ ir::Graph read_zip(const std::string& path) {
 ir::Graph read_keras(const std::string& path) {
   h5::silence_hdf5_errors();
   if (!std::ifstream(path, std::ios::binary)) throw ModelError(fmt::format("{}: cannot open the file", path));
-  if (archive::is_zip(path)) return read_zip(path);
-  if (h5::has_hdf5_signature(path)) return read_h5(path);
+  if (archive::is_zip(path)) return read_zip_entries(archive::read_entries(path, kZipEntries), path);
+  if (h5::has_hdf5_signature(path)) return read_h5(h5::File::open(path), path);
   throw ModelError(fmt::format("{}: neither an HDF5 file nor a .keras zip archive", path));
+}
+
+ir::Graph read_keras_bytes(const std::string& bytes, const std::string& label) {
+  h5::silence_hdf5_errors();
+  if (archive::starts_like_zip(bytes)) {
+    return read_zip_entries(archive::read_entries_in_memory(bytes, label, kZipEntries), label);
+  }
+  if (h5::bytes_have_hdf5_signature(bytes)) return read_h5(h5::File::open_image(bytes, label), label);
+  throw ModelError(fmt::format("{}: neither an HDF5 file nor a .keras zip archive", label));
+}
+
+ir::Graph read_keras_parts(const std::string& config_json, const std::string& weights_h5,
+                           const std::string& metadata_json, const std::string& label) {
+  h5::silence_hdf5_errors();
+  std::map<std::string, std::string> entries{{"config.json", config_json}, {"model.weights.h5", weights_h5}};
+  if (!metadata_json.empty()) entries["metadata.json"] = metadata_json;
+  return read_zip_entries(std::move(entries), label);
 }
 
 }  // namespace snare::io::keras

@@ -19,6 +19,8 @@ namespace snare::io::onnx {
 /// Throws ModelError (truncated protobuf, checker failure) or UnsupportedError (one message listing
 /// every unsupported op with its node name), each naming the file.
 ir::Graph read_onnx(const std::string& path);
+/// The same for a file's bytes held in memory; `label` names them in messages.
+ir::Graph read_onnx_bytes(const std::string& bytes, const std::string& label);
 
 /// Writes an opset-13 model that passes the ONNX checker. Atomic. Throws OutputError / UnsupportedError.
 void write_onnx(const ir::Graph& graph, const std::string& path);

@@ -17,6 +17,7 @@
 #include <map>
 #include <queue>
 #include <set>
+#include <optional>
 #include <sstream>
 
 #include "common/error.h"
@@ -146,7 +147,9 @@ using MapFn = void (Reader::*)(const pb::NodeProto&);
 
 class Reader {
  public:
-  explicit Reader(std::string path) : path_(std::move(path)) {}
+  /// Reads the file at `path`, or `bytes` when given (then `path` only names them in messages).
+  explicit Reader(std::string path, std::optional<std::string> bytes = std::nullopt)
+      : path_(std::move(path)), bytes_(std::move(bytes)) {}
   ir::Graph read();
 
   // One mapping function per supported op (see kOps).
@@ -285,6 +288,7 @@ class Reader {
                               bool same_ok);
 
   std::string path_;
+  std::optional<std::string> bytes_;
   pb::ModelProto model_;
   int64_t opset_ = 0;
   int64_t fixed_batch_ = -1;
@@ -380,11 +384,15 @@ const OpEntry* find_op(const std::string& op) {
 // Loading, sorting, checking
 
 void Reader::load() {
-  std::ifstream in(path_, std::ios::binary);
-  if (!in) throw ModelError(fmt::format("{}: cannot open ONNX file", path_));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  std::string bytes = buffer.str();
+  if (!bytes_) {
+    std::ifstream in(path_, std::ios::binary);
+    if (!in) throw ModelError(fmt::format("{}: cannot open ONNX file", path_));
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    bytes_ = buffer.str();
+  }
+  const std::string bytes = std::move(*bytes_);
+  bytes_.reset();
   if (bytes.empty()) throw ModelError(fmt::format("{}: file is empty, not an ONNX model", path_));
   if (!model_.ParseFromString(bytes)) {
     throw ModelError(fmt::format("{}: not a valid ONNX protobuf ({} bytes; truncated or not an ONNX file)", path_,
@@ -2358,5 +2366,7 @@ ir::Graph Reader::read() {
 }  // namespace
 
 ir::Graph read_onnx(const std::string& path) { return Reader(path).read(); }
+
+ir::Graph read_onnx_bytes(const std::string& bytes, const std::string& label) { return Reader(label, bytes).read(); }
 
 }  // namespace snare::io::onnx

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Fuzzes every reader of untrusted bytes (fuzz/readers.h) with libFuzzer, under ASan and UBSan (build-sanitize/).
+#
+#   bash scripts/fuzz.sh --smoke                       # 10 s per reader (CI)
+#   bash scripts/fuzz.sh --minutes 30 [READER...]      # a campaign: N minutes per reader
+#   bash scripts/fuzz.sh --minutes 10 --parallel 2     # two readers at a time
+#
+# Seeds: fuzz_make_seeds' files (built-in and test models in every format, small data files), the small real
+# models and data of ../shared, and tests/fuzz/regressions. New inputs grow build-sanitize/fuzz/corpus/<reader>/.
+# A crash, hang, leak or sanitizer report stops that reader, saves the input under build-sanitize/fuzz/crashes/
+# and fails the script; once fixed, the input goes to tests/fuzz/regressions/<reader>/, which CTest replays.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=10
+parallel=1
+readers=()
+while (($#)); do
+  case "$1" in
+    --smoke) seconds=10; shift ;;
+    --minutes) seconds=$(($2 * 60)); shift 2 ;;
+    --parallel) parallel=$2; shift 2 ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    -*) echo "fuzz.sh: unknown option $1" >&2; exit 2 ;;
+    *) readers+=("$1"); shift ;;
+  esac
+done
+((${#readers[@]})) || readers=(keras_h5 keras_zip keras_config onnx idx arff npy csv)
+
+bash scripts/sanitize.sh --build-only
+source scripts/sanitizer_env.sh
+BUILD=build-sanitize
+OUT=$BUILD/fuzz
+SHARED=${SNARE_SHARED:-../shared}
+rm -rf "$OUT/seeds"
+"$BUILD/fuzz/fuzz_make_seeds" "$OUT/seeds" >/dev/null
+# Real third-party files, up to 1.2 MB each (larger ones slow every execution more than they add).
+add_shared() {  # READER FILE...
+  local reader=$1; shift
+  for f in "$@"; do
+    [[ -f "$f" && $(stat -c %s "$f") -le 1200000 ]] && cp "$f" "$OUT/seeds/$reader/"
+  done
+  return 0
+}
+add_shared keras_h5 "$SHARED"/models/keras/*.h5 "$SHARED"/models/keras/zoo/*.h5
+add_shared keras_zip "$SHARED"/models/keras/*.keras
+add_shared onnx "$SHARED"/models/onnx/*.onnx
+arff="$SHARED/data/wisdm/WISDM_ar_v1.1_transformed.arff"
+[[ -f "$arff" ]] && head -n 60 "$arff" > "$OUT/seeds/arff/wisdm_head.arff"
+
+run_one() {  # READER: prints one summary line; returns non-zero on a finding
+  local r=$1 log="$OUT/logs/$1.log"
+  mkdir -p "$OUT/corpus/$r" "$OUT/crashes/$r" "$OUT/logs"
+  local dirs=("$OUT/corpus/$r" "$OUT/seeds/$r")
+  [[ -d tests/fuzz/regressions/$r ]] && dirs+=("tests/fuzz/regressions/$r")
+  local status=0
+  "$BUILD/fuzz/fuzz_$r" "${dirs[@]}" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=2048 \
+    -malloc_limit_mb=1024 -print_final_stats=1 -artifact_prefix="$OUT/crashes/$r/" >"$log" 2>&1 || status=$?
+  local execs cov
+  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1 || echo "?")
+  cov=$(grep -o 'cov: [0-9]* ft: [0-9]*' "$log" | tail -1 || true)
+  if ((status)); then
+    echo "fuzz: $r: FINDING after ${execs} executions (${cov}); log: $log"
+    grep -m3 -E "ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error|fuzz: BUG" "$log" | sed 's/^/  /'
+    ls "$OUT/crashes/$r" | sed "s|^|  saved: $OUT/crashes/$r/|"
+    return 1
+  fi
+  echo "fuzz: $r: ${execs} executions in ${seconds} s, ${cov}, corpus $(ls "$OUT/corpus/$r" | wc -l) inputs, 0 findings"
+}
+
+failed=0
+running=0
+for r in "${readers[@]}"; do
+  [[ -x "$BUILD/fuzz/fuzz_$r" ]] || { echo "fuzz.sh: no reader '$r'" >&2; exit 2; }
+  if ((parallel > 1)); then
+    run_one "$r" &
+    running=$((running + 1))
+    if ((running >= parallel)); then wait -n || failed=1; running=$((running - 1)); fi
+  else
+    run_one "$r" || failed=1
+  fi
+done
+while ((running > 0)); do wait -n || failed=1; running=$((running - 1)); done
+exit $failed

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The sanitizer build: clang with AddressSanitizer, UndefinedBehaviorSanitizer (and LeakSanitizer, part of ASan)
+# in build-sanitize/, with the libFuzzer targets of fuzz/. Runs the tests of the modules that read untrusted
+# bytes (common, ir, data, and the fuzz regressions); any sanitizer report fails its test.
+#
+#   bash scripts/sanitize.sh                 # set up, build, run those tests
+#   bash scripts/sanitize.sh --build-only    # what scripts/fuzz.sh needs
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build_only=0
+if [[ "${1:-}" == "--build-only" ]]; then
+  build_only=1
+  shift
+fi
+bash scripts/setup.sh
+BUILD=build-sanitize
+CC=clang CXX=clang++ cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSNARE_SANITIZE=ON -DSNARE_FUZZ=ON \
+  -DSNARE_BUILD_BENCH=OFF >/dev/null
+cmake --build "$BUILD" -j"$(nproc)" --target test_common test_ir test_data test_fuzz fuzz_all
+((build_only)) && exit 0
+source scripts/sanitizer_env.sh
+ctest --test-dir "$BUILD" --output-on-failure --timeout 900 "$@"
