@@ -2,12 +2,14 @@
 
 #include <ATen/ATen.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <zlib.h>
 
 #include <filesystem>
 #include <memory>
 
 #include "common/error.h"
+#include "common/memory_limit.h"
 
 namespace snare::data {
 
@@ -53,7 +55,23 @@ at::Tensor read_idx(const std::string& path, int expected_rank) {
     int64_t d = (int64_t{b[0]} << 24) | (b[1] << 16) | (b[2] << 8) | b[3];
     if (d <= 0 || d > (1 << 28)) throw DataError(fmt::format("{}: implausible dimension {} in IDX header", path, d));
     dims.push_back(d);
-    total *= d;
+    if (__builtin_mul_overflow(total, d, &total)) {
+      throw DataError(fmt::format("{}: impossible IDX dimensions [{}]", path, fmt::join(dims, ", ")));
+    }
+  }
+  // The header comes from the file: before allocating, what it declares must fit in the file (gzip gives back at
+  // most about 1032 bytes per stored byte) and in the memory limit.
+  const uint64_t file_bytes = std::filesystem::file_size(path);
+  const uint64_t header = 4 + 4 * static_cast<uint64_t>(expected_rank);
+  const bool plain = gzdirect(f.get()) == 1;
+  const uint64_t can_hold = plain ? (file_bytes > header ? file_bytes - header : 0) : file_bytes * 1100;
+  if (static_cast<uint64_t>(total) > can_hold) {
+    throw DataError(fmt::format("{}: truncated IDX file: dimensions [{}] need {} bytes of data, the {}file holds {}",
+                                path, fmt::join(dims, ", "), total, plain ? "" : "compressed ", file_bytes));
+  }
+  if (static_cast<uint64_t>(total) > memory_limit()) {
+    throw DataError(fmt::format("{}: IDX dimensions [{}] need {}, more than the memory limit of {}", path,
+                                fmt::join(dims, ", "), size_text(static_cast<uint64_t>(total)), memory_limit_text()));
   }
   at::Tensor t = at::empty(dims, at::kByte);
   read_exact(f.get(), t.data_ptr(), static_cast<size_t>(total), path, "data");

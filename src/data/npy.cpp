@@ -311,6 +311,19 @@ NpyHeader parse_npy_header(const std::string& bytes, const std::string& where) {
     pos += used;
     while (pos < dims.size() && dims[pos] == 'L') ++pos;  // Python 2 wrote longs as 3L
   }
+  // The shape comes from the file: its byte count must be a number (no overflow), and a sample must hold elements
+  // (rows of nothing would be read one by one, forever for a large declared row count).
+  int64_t bytes_total = static_cast<int64_t>(c10::elementSize(h.dtype));
+  for (int64_t d : h.shape) {
+    if (__builtin_mul_overflow(bytes_total, d, &bytes_total)) {
+      throw DataError(fmt::format("{}: impossible NPY shape ({}): more bytes than any file holds", where, dims));
+    }
+  }
+  for (size_t i = 1; i < h.shape.size(); ++i) {
+    if (h.shape[i] == 0) {
+      throw DataError(fmt::format("{}: NPY shape ({}) gives each sample no elements", where, dims));
+    }
+  }
   return h;
 }
 

@@ -11,6 +11,7 @@
 
 #include "common/error.h"
 #include "common/memory_limit.h"
+#include "io/keras/global_heap.h"
 
 namespace snare::io::keras::h5 {
 
@@ -345,6 +346,9 @@ void Group::write_dataset(const std::string& name, const at::Tensor& value) cons
 File File::open(const std::string& path) {
   silence_hdf5_errors();
   Handle fapl = access_list();
+  if (std::string problem = global_heap_problem_in_file(path); !problem.empty()) {
+    throw ModelError(fmt::format("{}: damaged HDF5 file: {}", path, problem));
+  }
   hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get());
   if (f < 0) {
     if (!std::ifstream(path)) throw ModelError(fmt::format("{}: cannot open the file", path));
@@ -355,6 +359,9 @@ File File::open(const std::string& path) {
 
 File File::open_image(const std::string& bytes, const std::string& label) {
   silence_hdf5_errors();
+  if (std::string problem = global_heap_problem(bytes); !problem.empty()) {
+    throw ModelError(fmt::format("{}: damaged HDF5 file: {}", label, problem));
+  }
   Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
   H5Pset_fapl_core(fapl.get(), 1 << 16, false);
   // H5Pset_file_image copies the buffer; the library never writes to it (read-only open).
