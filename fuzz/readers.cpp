@@ -99,6 +99,16 @@ void read_csv(const std::string& bytes) { (void)data::read_csv_files({scratch().
 
 std::string type_name(const std::exception& e) { return typeid(e).name(); }
 
+size_t open_descriptors() {
+  std::error_code ignored;
+  size_t n = 0;
+  for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ignored); it != std::filesystem::directory_iterator();
+       it.increment(ignored)) {
+    ++n;
+  }
+  return n;
+}
+
 }  // namespace
 
 const std::vector<Reader>& readers() {
@@ -119,8 +129,19 @@ const Reader* find_reader(const std::string& name) {
 }
 
 Outcome run(const Reader& reader, const std::string& bytes) {
+  // A reader must close what it opens, also when it refuses (the first run may open what stays open: library set-up).
+  static bool first = true;
+  const size_t open_before = open_descriptors();
+  auto check_descriptors = [&] {
+    const size_t open_after = open_descriptors();
+    if (!first && open_after > open_before) {
+      throw Bug(fmt::format("{}: {} more file descriptors open after the input", reader.name, open_after - open_before));
+    }
+    first = false;
+  };
   try {
     reader.read(bytes);
+    check_descriptors();
     return Outcome::kRead;
   } catch (const Error& e) {
     const ExitCode code = e.exit_code();
@@ -130,6 +151,7 @@ Outcome run(const Reader& reader, const std::string& bytes) {
     if (std::string(e.what()).find(reader.label) == std::string::npos) {
       throw Bug(fmt::format("{}: a refusal that does not name '{}': {}", reader.name, reader.label, e.what()));
     }
+    check_descriptors();
     return Outcome::kRefused;
   } catch (const std::exception& e) {
     throw Bug(fmt::format("{}: {} escaped: {}", reader.name, type_name(e), e.what()));

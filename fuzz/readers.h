@@ -36,7 +36,7 @@ struct Bug : std::runtime_error {
 
 /// Runs `reader` on `bytes`. Returns kRead, or kRefused for a ModelError / UnsupportedError / DataError whose message
 /// names the input; throws Bug for anything else (another snare error kind, a foreign exception, a refusal that does
-/// not say which input it refuses).
+/// not say which input it refuses, a file descriptor left open).
 Outcome run(const Reader& reader, const std::string& bytes);
 
 /// The Keras architectures the keras_config reader fills with weights: the input's first byte picks one (modulo

@@ -138,12 +138,12 @@ class NpySourceBase : public ArraySource {
 class NpyFile : public NpySourceBase {
  public:
   explicit NpyFile(const std::string& path) : path_(path) {
-    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd_ < 0) throw DataError(fmt::format("{}: cannot open ({})", path, std::strerror(errno)));
+    fd_.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_.fd < 0) throw DataError(fmt::format("{}: cannot open ({})", path, std::strerror(errno)));
     struct stat st{};
-    ::fstat(fd_, &st);
+    ::fstat(fd_.fd, &st);
     std::string head(std::min<int64_t>(st.st_size, 65536 + 12), '\0');
-    if (::pread(fd_, head.data(), head.size(), 0) != static_cast<ssize_t>(head.size())) {
+    if (::pread(fd_.fd, head.data(), head.size(), 0) != static_cast<ssize_t>(head.size())) {
       throw DataError(fmt::format("{}: cannot read the NPY header", path));
     }
     NpyHeader h = parse_npy_header(head, path);
@@ -154,24 +154,31 @@ class NpyFile : public NpySourceBase {
                                   fmt::join(h.shape, "x"), dtype_name(h.dtype), need, st.st_size));
     }
   }
-  ~NpyFile() override {
-    if (fd_ >= 0) ::close(fd_);
-  }
 
  private:
   void read_raw(int64_t offset, int64_t bytes, void* dst) override {
     auto* p = static_cast<char*>(dst);
     int64_t at = header_.data_offset + offset;
     while (bytes > 0) {
-      ssize_t got = ::pread(fd_, p, static_cast<size_t>(std::min<int64_t>(bytes, 1 << 30)), at);
+      ssize_t got = ::pread(fd_.fd, p, static_cast<size_t>(std::min<int64_t>(bytes, 1 << 30)), at);
       if (got <= 0) throw DataError(fmt::format("{}: read failed at byte {} ({})", path_, at, std::strerror(errno)));
       p += got;
       at += got;
       bytes -= got;
     }
   }
+  /// Closes the file also when the constructor throws (a damaged header), which ~NpyFile would not.
+  struct Descriptor {
+    int fd = -1;
+    Descriptor() = default;
+    Descriptor(const Descriptor&) = delete;
+    Descriptor& operator=(const Descriptor&) = delete;
+    ~Descriptor() {
+      if (fd >= 0) ::close(fd);
+    }
+  };
   std::string path_;
-  int fd_ = -1;
+  Descriptor fd_;
 };
 
 struct ZipCloser {

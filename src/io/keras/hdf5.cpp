@@ -359,15 +359,15 @@ File File::open(const std::string& path) {
 
 File File::open_image(const std::string& bytes, const std::string& label) {
   silence_hdf5_errors();
-  if (std::string problem = global_heap_problem(bytes); !problem.empty()) {
-    throw ModelError(fmt::format("{}: damaged HDF5 file: {}", label, problem));
-  }
   Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
   H5Pset_fapl_core(fapl.get(), 1 << 16, false);
   // H5Pset_file_image copies the buffer; the library never writes to it (read-only open).
   H5Pset_file_image(fapl.get(), const_cast<char*>(bytes.data()), bytes.size());
   static std::atomic<int> counter{0};
   std::string name = fmt::format("snare-image-{}", counter++);
+  if (std::string problem = global_heap_problem(bytes); !problem.empty()) {
+    throw ModelError(fmt::format("{}: damaged HDF5 file: {}", label, problem));
+  }
   hid_t f = H5Fopen(name.c_str(), H5F_ACC_RDONLY, fapl.get());
   if (f < 0) throw ModelError(fmt::format("{}: not a readable HDF5 file (truncated or damaged)", label));
   return File(Handle(f, H5Fclose), label, false);
