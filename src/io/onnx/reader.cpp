@@ -95,9 +95,12 @@ struct Value {
   Layout layout = Layout::kFirst;
 };
 
+/// The product of the dims, saturated at int64's maximum (dims come from the file).
 int64_t product(const Shape& s) {
   int64_t p = 1;
-  for (int64_t d : s) p *= d;
+  for (int64_t d : s) {
+    if (__builtin_mul_overflow(p, d, &p)) return std::numeric_limits<int64_t>::max();
+  }
   return p;
 }
 
@@ -798,6 +801,10 @@ void Reader::make_input() {
                                          path_, input->name(), i));
     }
     shape.push_back(dims[i].dim_value());
+    if (product(shape) > (int64_t{1} << 31)) {
+      throw ModelError(fmt::format("{}: input '{}' declares more than 2^31 values per sample ({})", path_,
+                                   input->name(), ir::shape_string(shape)));
+    }
   }
 
   auto rank = static_cast<int64_t>(shape.size()) + 1;
@@ -1840,6 +1847,9 @@ void Reader::map_reshape(const pb::NodeProto& n) {
   std::replace(shown.begin(), shown.end(), kBatchDim, int64_t{0});
   if (!batch_ok) unsupported(n, fmt::format("shape {} does not keep the batch axis first", ints(shown)));
   Shape target(raw.begin() + 1, raw.end());
+  for (int64_t d : target) {
+    if (d < -1 || d > product(in_onnx)) model_error(n, fmt::format("shape {} has an impossible size", ints(shown)));
+  }
   for (size_t i = 0; i < target.size(); ++i) {
     if (target[i] == 0) {
       if (i + 1 >= in_onnx.size() + 1) model_error(n, "0 in shape beyond the input's rank");
