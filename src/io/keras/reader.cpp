@@ -11,6 +11,7 @@
 
 #include "common/error.h"
 #include "io/facts.h"
+#include "io/file_named.h"
 #include "io/keras/archive.h"
 #include "io/keras/config.h"
 #include "io/keras/hdf5.h"
@@ -419,28 +420,34 @@ ir::Graph read_zip_entries(std::map<std::string, std::string> entries, const std
 }  // namespace
 
 ir::Graph read_keras(const std::string& path) {
-  h5::silence_hdf5_errors();
-  if (!std::ifstream(path, std::ios::binary)) throw ModelError(fmt::format("{}: cannot open the file", path));
-  if (archive::is_zip(path)) return read_zip_entries(archive::read_entries(path, kZipEntries), path);
-  if (h5::has_hdf5_signature(path)) return read_h5(h5::File::open(path), path);
-  throw ModelError(fmt::format("{}: neither an HDF5 file nor a .keras zip archive", path));
+  return with_file_named(path, [&] {
+    h5::silence_hdf5_errors();
+    if (!std::ifstream(path, std::ios::binary)) throw ModelError(fmt::format("{}: cannot open the file", path));
+    if (archive::is_zip(path)) return read_zip_entries(archive::read_entries(path, kZipEntries), path);
+    if (h5::has_hdf5_signature(path)) return read_h5(h5::File::open(path), path);
+    throw ModelError(fmt::format("{}: neither an HDF5 file nor a .keras zip archive", path));
+  });
 }
 
 ir::Graph read_keras_bytes(const std::string& bytes, const std::string& label) {
-  h5::silence_hdf5_errors();
-  if (archive::starts_like_zip(bytes)) {
-    return read_zip_entries(archive::read_entries_in_memory(bytes, label, kZipEntries), label);
-  }
-  if (h5::bytes_have_hdf5_signature(bytes)) return read_h5(h5::File::open_image(bytes, label), label);
-  throw ModelError(fmt::format("{}: neither an HDF5 file nor a .keras zip archive", label));
+  return with_file_named(label, [&] {
+    h5::silence_hdf5_errors();
+    if (archive::starts_like_zip(bytes)) {
+      return read_zip_entries(archive::read_entries_in_memory(bytes, label, kZipEntries), label);
+    }
+    if (h5::bytes_have_hdf5_signature(bytes)) return read_h5(h5::File::open_image(bytes, label), label);
+    throw ModelError(fmt::format("{}: neither an HDF5 file nor a .keras zip archive", label));
+  });
 }
 
 ir::Graph read_keras_parts(const std::string& config_json, const std::string& weights_h5,
                            const std::string& metadata_json, const std::string& label) {
-  h5::silence_hdf5_errors();
-  std::map<std::string, std::string> entries{{"config.json", config_json}, {"model.weights.h5", weights_h5}};
-  if (!metadata_json.empty()) entries["metadata.json"] = metadata_json;
-  return read_zip_entries(std::move(entries), label);
+  return with_file_named(label, [&] {
+    h5::silence_hdf5_errors();
+    std::map<std::string, std::string> entries{{"config.json", config_json}, {"model.weights.h5", weights_h5}};
+    if (!metadata_json.empty()) entries["metadata.json"] = metadata_json;
+    return read_zip_entries(std::move(entries), label);
+  });
 }
 
 }  // namespace snare::io::keras

@@ -22,6 +22,7 @@
 
 #include "common/error.h"
 #include "io/facts.h"
+#include "io/file_named.h"
 #include "io/onnx/onnx.h"
 #include "io/onnx/proto.h"
 #include "io/onnx/recurrent.h"
@@ -2375,8 +2376,12 @@ ir::Graph Reader::read() {
 
 }  // namespace
 
-ir::Graph read_onnx(const std::string& path) { return Reader(path).read(); }
+ir::Graph read_onnx(const std::string& path) {
+  return with_file_named(path, [&] { return Reader(path).read(); });
+}
 
-ir::Graph read_onnx_bytes(const std::string& bytes, const std::string& label) { return Reader(label, bytes).read(); }
+ir::Graph read_onnx_bytes(const std::string& bytes, const std::string& label) {
+  return with_file_named(label, [&] { return Reader(label, bytes).read(); });
+}
 
 }  // namespace snare::io::onnx
