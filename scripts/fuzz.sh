@@ -48,10 +48,13 @@ add_shared onnx "$SHARED"/models/onnx/*.onnx
 arff="$SHARED/data/wisdm/WISDM_ar_v1.1_transformed.arff"
 [[ -f "$arff" ]] && head -n 60 "$arff" > "$OUT/seeds/arff/wisdm_head.arff"
 
-# True when the log's sanitizer report starts inside HDF5 (frames #0-#3): HDF5 1.10's own memory errors on damaged
-# files (docs/hardening.md), not snare's. The input is kept apart and fuzzing goes on.
+# True when the log's report (a sanitizer's, or libFuzzer's out-of-memory on one huge malloc) starts inside HDF5:
+# its first frame past the runtimes, malloc and libc's mem* functions is in libhdf5. HDF5 1.10's own errors on
+# damaged files (docs/hardening.md), not snare's: the input is kept apart and fuzzing goes on.
 inside_hdf5() {
-  grep -A8 -E "ERROR: AddressSanitizer" "$1" | grep -E "^ +#[0-3] " | grep -q "libhdf5"
+  grep -A40 -E "ERROR: (AddressSanitizer|libFuzzer: out-of-memory)" "$1" | grep -E "^ +#[0-9]+ " |
+    grep -v -E "fuzzer::|__sanitizer|__asan|__interceptor| in (malloc|calloc|realloc|memcpy|memmove|memset)|sysdeps" |
+    head -1 | grep -q "libhdf5"
 }
 
 run_one() {  # READER: prints one summary line; returns non-zero on a finding
@@ -73,7 +76,7 @@ run_one() {  # READER: prints one summary line; returns non-zero on a finding
     if inside_hdf5 "$log"; then
       known=$((known + 1))
       mkdir -p "$OUT/crashes/$r/hdf5"
-      mv "$OUT"/crashes/"$r"/crash-* "$OUT/crashes/$r/hdf5/" 2>/dev/null || true
+      mv "$OUT"/crashes/"$r"/{crash,oom}-* "$OUT/crashes/$r/hdf5/" 2>/dev/null || true
       cp "$log" "$OUT/crashes/$r/hdf5/log-$known.txt"
       remaining=$((remaining - ($(date +%s) - started)))
       continue
