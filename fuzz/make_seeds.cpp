@@ -7,7 +7,6 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <string>
 
 #include "common/error.h"
@@ -15,29 +14,18 @@
 #include "fuzz/seed_graphs.h"
 #include "io/keras/keras.h"
 #include "io/onnx/onnx.h"
+#include "support/temp_dir.h"
 
 namespace fs = std::filesystem;
 using namespace snare;
 
 namespace {
 
-void put(const fs::path& file, const std::string& bytes) {
-  fs::create_directories(file.parent_path());
-  std::ofstream out(file, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  if (!out.flush()) throw std::runtime_error("cannot write " + file.string());
-}
-
-std::string slurp(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
 std::string gzip(const std::string& bytes, const fs::path& scratch) {
   gzFile f = gzopen(scratch.c_str(), "wb");
   gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
   gzclose(f);
-  return slurp(scratch);
+  return test::read_file(scratch.string());
 }
 
 /// An IDX file: magic 0x0000 08 RANK, big-endian dims, then the bytes.
@@ -117,33 +105,33 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "fuzz_make_seeds: %s as %s left out: %s\n", g.name.c_str(), ext, e.what());
         continue;
       }
-      put(dir / reader / (g.name + ext), slurp(tmp));
+      test::write_file(dir / reader / (g.name + ext), test::read_file(tmp.string()));
       fs::remove(tmp);
       ++models;
     }
   }
   const auto& templates = fuzz::config_templates();
   for (size_t k = 0; k < templates.size(); ++k) {
-    put(dir / "keras_config" / (templates[k].name + ".json"), std::string(1, static_cast<char>(k)) + templates[k].config_json);
+    test::write_file(dir / "keras_config" / (templates[k].name + ".json"), std::string(1, static_cast<char>(k)) + templates[k].config_json);
   }
 
-  put(dir / "idx" / "images.idx", idx({3, 4, 5}));
-  put(dir / "idx" / "labels.idx", idx({6}));
-  put(dir / "idx" / "images.idx.gz", gzip(idx({2, 3, 3}), scratch));
-  put(dir / "idx" / "matrix.idx", idx({2, 2, 2, 2}));
+  test::write_file(dir / "idx" / "images.idx", idx({3, 4, 5}));
+  test::write_file(dir / "idx" / "labels.idx", idx({6}));
+  test::write_file(dir / "idx" / "images.idx.gz", gzip(idx({2, 3, 3}), scratch));
+  test::write_file(dir / "idx" / "matrix.idx", idx({2, 2, 2, 2}));
 
-  put(dir / "npy" / "u8.npy", npy("|u1", "(3, 4, 4)", bytes_of(48, 3)));
-  put(dir / "npy" / "f4.npy", npy("<f4", "(2, 3)", floats({0.5f, -1, 2, 3, 4.25f, 5})));
-  put(dir / "npy" / "f4_big_endian.npy", npy(">f4", "(2, 3)", floats({0.5f, -1, 2, 3, 4.25f, 5}, true)));
-  put(dir / "npy" / "f4_fortran.npy", npy("<f4", "(2, 3)", floats({0.5f, -1, 2, 3, 4.25f, 5}), true));
-  put(dir / "npy" / "labels_i8.npy", npy("<i8", "(4,)", std::string("\1\0\0\0\0\0\0\0\2\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\3\0\0\0\0\0\0\0", 32)));
-  put(dir / "npy" / "onehot.npy", npy("<f4", "(2, 2)", floats({1, 0, 0, 1})));
+  test::write_file(dir / "npy" / "u8.npy", npy("|u1", "(3, 4, 4)", bytes_of(48, 3)));
+  test::write_file(dir / "npy" / "f4.npy", npy("<f4", "(2, 3)", floats({0.5f, -1, 2, 3, 4.25f, 5})));
+  test::write_file(dir / "npy" / "f4_big_endian.npy", npy(">f4", "(2, 3)", floats({0.5f, -1, 2, 3, 4.25f, 5}, true)));
+  test::write_file(dir / "npy" / "f4_fortran.npy", npy("<f4", "(2, 3)", floats({0.5f, -1, 2, 3, 4.25f, 5}), true));
+  test::write_file(dir / "npy" / "labels_i8.npy", npy("<i8", "(4,)", std::string("\1\0\0\0\0\0\0\0\2\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\3\0\0\0\0\0\0\0", 32)));
+  test::write_file(dir / "npy" / "onehot.npy", npy("<f4", "(2, 2)", floats({1, 0, 0, 1})));
 
-  put(dir / "csv" / "numeric.csv", "a,b,c,label\n1,2,3,0\n4.5,-6,7e-3,1\n8,9,10,2\n");
-  put(dir / "csv" / "strings.csv", "x,\"y, quoted\",class\n0.1,0.2,walk\n0.3,0.4,run\n\"0.5\",0.6,walk\n");
-  put(dir / "csv" / "crlf.csv", "f1;f2;label\r\n1;2;a\r\n3;4;b\r\n");
+  test::write_file(dir / "csv" / "numeric.csv", "a,b,c,label\n1,2,3,0\n4.5,-6,7e-3,1\n8,9,10,2\n");
+  test::write_file(dir / "csv" / "strings.csv", "x,\"y, quoted\",class\n0.1,0.2,walk\n0.3,0.4,run\n\"0.5\",0.6,walk\n");
+  test::write_file(dir / "csv" / "crlf.csv", "f1;f2;label\r\n1;2;a\r\n3;4;b\r\n");
 
-  put(dir / "arff" / "wisdm.arff", arff());
+  test::write_file(dir / "arff" / "wisdm.arff", arff());
   fs::remove(scratch);
   std::printf("fuzz_make_seeds: %d model files, %zu configs and the data seeds in %s\n", models, templates.size(),
               dir.c_str());

@@ -168,10 +168,7 @@ const std::vector<ConfigTemplate>& config_templates() {
       } catch (const UnsupportedError&) {
         continue;  // a layer Keras 3 files cannot hold (GRU with reset_after false, say)
       }
-      std::ifstream in(path, std::ios::binary);
-      std::string zip((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-      auto entries = io::keras::archive::read_entries_in_memory(
-          zip, g.name, {"config.json", "model.weights.h5", "metadata.json"});
+      auto entries = io::keras::archive::read_entries(path, {"config.json", "model.weights.h5", "metadata.json"});
       out.push_back({g.name, entries["config.json"], entries["model.weights.h5"], entries["metadata.json"]});
     }
     return out;

@@ -28,6 +28,8 @@ uint64_t memory_limit() {
 
 void set_memory_limit(uint64_t bytes) { g_limit.store(bytes); }
 
+bool beyond_decompression(uint64_t declared, uint64_t stored) { return declared / 1100 > stored; }
+
 std::string size_text(uint64_t bytes) {
   if (bytes >= 1000000000) return fmt::format("{:.1f} GB", static_cast<double>(bytes) / 1e9);
   if (bytes >= 1000000) return fmt::format("{:.1f} MB", static_cast<double>(bytes) / 1e6);

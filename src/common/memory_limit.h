@@ -18,6 +18,10 @@ uint64_t memory_limit();
 /// Sets the limit; 0 goes back to the default.
 void set_memory_limit(uint64_t bytes);
 
+/// True when `declared` bytes cannot come out of `stored` compressed ones: deflate (zip, gzip, HDF5's filter) gives
+/// back at most about 1032 bytes per stored byte, so a file claiming more is lying about its size.
+bool beyond_decompression(uint64_t declared, uint64_t stored);
+
 /// "4.3 GB", "1.5 MB" or "512 bytes".
 std::string size_text(uint64_t bytes);
 

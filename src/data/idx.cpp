@@ -59,13 +59,13 @@ at::Tensor read_idx(const std::string& path, int expected_rank) {
       throw DataError(fmt::format("{}: impossible IDX dimensions [{}]", path, fmt::join(dims, ", ")));
     }
   }
-  // The header comes from the file: before allocating, what it declares must fit in the file (gzip gives back at
-  // most about 1032 bytes per stored byte) and in the memory limit.
+  // The header comes from the file: before allocating, what it declares must fit in the file (as stored, or as
+  // gzip can give it back) and in the memory limit.
   const uint64_t file_bytes = std::filesystem::file_size(path);
   const uint64_t header = 4 + 4 * static_cast<uint64_t>(expected_rank);
   const bool plain = gzdirect(f.get()) == 1;
-  const uint64_t can_hold = plain ? (file_bytes > header ? file_bytes - header : 0) : file_bytes * 1100;
-  if (static_cast<uint64_t>(total) > can_hold) {
+  const uint64_t declared = static_cast<uint64_t>(total);
+  if (plain ? declared > (file_bytes > header ? file_bytes - header : 0) : beyond_decompression(declared, file_bytes)) {
     throw DataError(fmt::format("{}: truncated IDX file: dimensions [{}] need {} bytes of data, the {}file holds {}",
                                 path, fmt::join(dims, ", "), total, plain ? "" : "compressed ", file_bytes));
   }

@@ -54,9 +54,9 @@ std::map<std::string, std::string> read_open_entries(zip_t* z, const std::string
       throw ModelError(fmt::format("{}: cannot read zip entry '{}'", path, name));
     }
     // The sizes come from the archive, which anyone can write: no more than deflate can give back from the
-    // compressed bytes (about 1032:1), and no more than the memory limit, before allocating.
+    // compressed bytes, and no more than the memory limit, before allocating.
     const uint64_t compressed = (st.valid & ZIP_STAT_COMP_SIZE) ? st.comp_size : 0;
-    if (st.size > (uint64_t{64} << 20) && st.size / 1100 > compressed) {
+    if (st.size > (uint64_t{64} << 20) && beyond_decompression(st.size, compressed)) {
       throw ModelError(fmt::format("{}: zip entry '{}' claims {} bytes from {} compressed; refused before reading",
                                    path, name, st.size, compressed));
     }

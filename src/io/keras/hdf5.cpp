@@ -79,23 +79,36 @@ void silence_hdf5_errors() {
   std::call_once(once, [] { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); });
 }
 
-bool bytes_have_hdf5_signature(const std::string& bytes) {
-  for (size_t offset = 0; offset + 8 <= bytes.size() && offset <= (1 << 20); offset = offset == 0 ? 512 : offset * 2) {
-    if (bytes.compare(offset, 8, kSignature, 8) == 0) return true;
+namespace {
+
+/// The HDF5 signature sits at offset 0, 512, 1024, ... (after a user block); `read8(offset, buf)` reads 8 bytes there
+/// and returns false past the end.
+template <class Read8>
+bool signature_found(Read8&& read8) {
+  for (uint64_t offset = 0; offset <= (1 << 20); offset = offset == 0 ? 512 : offset * 2) {
+    char buf[8];
+    if (!read8(offset, buf)) return false;
+    if (std::memcmp(buf, kSignature, 8) == 0) return true;
   }
   return false;
 }
 
+}  // namespace
+
+bool bytes_have_hdf5_signature(const std::string& bytes) {
+  return signature_found([&](uint64_t offset, char* buf) {
+    if (offset + 8 > bytes.size()) return false;
+    std::memcpy(buf, bytes.data() + offset, 8);
+    return true;
+  });
+}
+
 bool has_hdf5_signature(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  for (std::streamoff offset = 0; in; offset = offset == 0 ? 512 : offset * 2) {
-    char buf[8];
-    in.seekg(offset);
-    if (!in.read(buf, 8)) return false;
-    if (std::memcmp(buf, kSignature, 8) == 0) return true;
-    if (offset > (1 << 20)) return false;
-  }
-  return false;
+  return signature_found([&](uint64_t offset, char* buf) {
+    in.seekg(static_cast<std::streamoff>(offset));
+    return static_cast<bool>(in.read(buf, 8));
+  });
 }
 
 Handle& Handle::operator=(Handle&& o) noexcept {
@@ -295,7 +308,7 @@ std::string declared_size_problem(hid_t dataset, hid_t type, const std::vector<h
                        file_size);
   }
   constexpr uint64_t kSmall = uint64_t{64} << 20;  // below this, no check is worth a false alarm
-  if (declared > kSmall && declared / 1100 > std::max<uint64_t>(stored, 1)) {
+  if (declared > kSmall && beyond_decompression(declared, std::max<uint64_t>(stored, 1))) {
     return fmt::format("dataset '{}' declares {} bytes but the file stores {} for it (more than any compression gives "
                        "back)", where, count * element, stored);
   }
