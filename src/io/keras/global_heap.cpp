@@ -52,10 +52,11 @@ std::string walk(uint64_t start, uint64_t file_size, const ReadAt& read) {
     const uint64_t object_size = little_endian(object, 8, 8);
     // Object 0 is the free space: its size alone moves HDF5 on. Other objects add their header and padding.
     const uint64_t need = index > 0 ? kObjectHeader + ((object_size + 7) & ~uint64_t{7}) : object_size;
-    if (need == 0 || (index > 0 && object_size > end - p - kObjectHeader)) {
+    // An object must end inside its collection: HDF5 adds a size past the end to its pointer, which can wrap around
+    // to an earlier object and loop for ever (a free space of 2^64 - 256 bytes did).
+    if (need == 0 || need > end - p || (index > 0 && object_size > end - p - kObjectHeader)) {
       return fmt::format("the global heap collection at byte {} has a damaged object at byte {}", start, p);
     }
-    if (need > end - p) break;
     p += need;
   }
   return "";

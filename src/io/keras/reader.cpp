@@ -287,7 +287,7 @@ void restore_snare_attributes(ir::Graph& g, const h5::Group& root, const std::st
 Json parse_json(const std::string& text, const std::string& file, const std::string& what) {
   try {
     return Json::parse(text);
-  } catch (const Json::parse_error& err) {
+  } catch (const Json::exception& err) {  // parse_error, and out_of_range for a number beyond a double
     throw ModelError(fmt::format("{}: {} is not valid JSON: {}", file, what, err.what()));
   }
 }
