@@ -20,3 +20,10 @@ if(NOT TARGET CLI11::CLI11)
   add_library(CLI11::CLI11 INTERFACE IMPORTED)
   target_include_directories(CLI11::CLI11 INTERFACE ${CLI11_INCLUDE_DIR})
 endif()
+
+# The distributed run (src/dist) uses c10d's Gloo process group, whose headers include Gloo's own.
+find_path(GLOO_INCLUDE_DIR gloo/algorithm.h)
+if(NOT GLOO_INCLUDE_DIR)
+  message(FATAL_ERROR "Gloo's headers (gloo/algorithm.h) were not found: install Debian's libgloo-dev "
+                      "(bash scripts/setup.sh does)")
+endif()

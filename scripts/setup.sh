@@ -11,6 +11,8 @@ APT_PACKAGES=(
   nlohmann-json3-dev libcli11-dev libfmt-dev libgtest-dev libbenchmark-dev libzip-dev zlib1g-dev liblzma-dev libarchive-dev
   xz-utils python3-torch dataset-fashion-mnist
   libstb-dev python3-numpy python3-h5py python3-pil
+  # The distributed run (src/dist): c10d's Gloo process group ships in libtorch; its headers include Gloo's.
+  libgloo-dev
   # The sanitizer build and the fuzzers (scripts/sanitize.sh, scripts/fuzz.sh): clang, its ASan/UBSan/libFuzzer
   # runtimes, and llvm-symbolizer for readable reports.
   clang libclang-rt-14-dev llvm

@@ -45,6 +45,14 @@
 //   setting *callbacks.stop stops the run before its next step, saved and resumable.
 #include "pipeline/reduce.h"
 
+// ---- Distributed runs -------------------------------------------------------------------------------------------
+// dist::Group group(dist::DistConfig{world_size, rank, host, port, timeout_s}): meets the other processes of one run
+//   (c10d with Gloo over TCP; dist::config_from_environment() reads torchrun's WORLD_SIZE, RANK, MASTER_ADDR,
+//   MASTER_PORT). Every process calls pipeline::reduce with the same options and options.group = &group: training
+//   is data-parallel, evaluation sharded, and rank 0 alone writes files. A peer that dies or hangs is a DistError.
+//   docs/distributed.md.
+#include "dist/group.h"
+
 // ---- Reports ----------------------------------------------------------------------------------------------------
 // void report::write_report(json, folder): report.json and the self-contained report.html of a result's report.
 #include "report/report.h"

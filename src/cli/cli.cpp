@@ -45,6 +45,7 @@ int run(int argc, char** argv) {
   register_factorize(app);
   register_reduce(app);
   register_export(app);
+  register_launch(app);
   // Options of the program as a whole follow the subcommand too (`snare analyze m.h5 --max-memory 2G`).
   app.add_option_function<std::string>(
       "--max-memory",

@@ -52,10 +52,26 @@ void print_table(const nlohmann::json& b, const nlohmann::json& f) {
              f["test_accuracy"].get<double>(), 100 * (f["test_accuracy"].get<double>() - b["test_accuracy"].get<double>()));
 }
 
-void run_reduce(const pipeline::ReduceOptions& o) {
+void print_result(const pipeline::ReduceResult& r) {
+  const nlohmann::json& report = r.report;
+  print_table(report["baseline"], report["final"]);
+  const nlohmann::json& test = report["test_comparison"];
+  fmt::print("test samples only the baseline gets right: {}, only the reduced model: {} (exact McNemar p = {:.3g})\n",
+             test["baseline_only_correct"].get<int64_t>(), test["final_only_correct"].get<int64_t>(),
+             test["mcnemar_p"].get<double>());
+  fmt::print("{}\n", report["tolerance"]["meaning"].get<std::string>());
+  fmt::print("stopped: {}\nsaved {}{}; report in {}\n", report["stop_reason"].get<std::string>(), r.output,
+             r.onnx_output.empty() ? "" : " and " + r.onnx_output, r.report_dir);
+}
+
+void run_reduce(pipeline::ReduceOptions o, const DistFlags& dist_flags) {
+  // A distributed run: every rank runs the same search; rank 0 alone prints and writes (docs/distributed.md).
+  std::unique_ptr<dist::Group> group = join_ranks(dist_flags);
+  o.group = group.get();
+  const bool leader = !group || group->leader();
   ConsoleProgress progress;
   pipeline::ReduceCallbacks callbacks;
-  callbacks.progress = &progress;
+  callbacks.progress = leader ? &progress : nullptr;
   callbacks.stop = &g_stop;
   // Only the search stops cleanly; before it (data, baseline training) a signal ends the process as usual.
   callbacks.search_begins = [] {
@@ -68,15 +84,7 @@ void run_reduce(const pipeline::ReduceOptions& o) {
     std::signal(SIGTERM, on_signal_remove_debris);
   };
   const pipeline::ReduceResult r = pipeline::reduce(o, callbacks);
-  const nlohmann::json& report = r.report;
-  print_table(report["baseline"], report["final"]);
-  const nlohmann::json& test = report["test_comparison"];
-  fmt::print("test samples only the baseline gets right: {}, only the reduced model: {} (exact McNemar p = {:.3g})\n",
-             test["baseline_only_correct"].get<int64_t>(), test["final_only_correct"].get<int64_t>(),
-             test["mcnemar_p"].get<double>());
-  fmt::print("{}\n", report["tolerance"]["meaning"].get<std::string>());
-  fmt::print("stopped: {}\nsaved {}{}; report in {}\n", report["stop_reason"].get<std::string>(), r.output,
-             r.onnx_output.empty() ? "" : " and " + r.onnx_output, r.report_dir);
+  if (leader) print_result(r);
   if (r.interrupted) {
     throw Error(g_signal.load() == SIGTERM ? ExitCode::kTerminated : ExitCode::kInterrupted,
                 "interrupted: saved the last accepted model that holds the tolerance on the confirmation split; "
@@ -161,7 +169,9 @@ void register_reduce(CLI::App& app) {
                   "(ONNX Runtime on x86: 16 with AVX-512, 8 with AVX2)")
       ->capture_default_str();
   cmd->add_option("--train-samples", o->train_samples, "Use only the first N training samples (quick trials)");
-  cmd->callback([o]() { run_reduce(*o); });
+  auto dist_flags = std::make_shared<DistFlags>();
+  add_dist_options(*cmd, *dist_flags);
+  cmd->callback([o, dist_flags]() { run_reduce(*o, *dist_flags); });
 }
 
 }  // namespace snare::cli

@@ -7,6 +7,8 @@
 #include "cli/common_options.h"
 #include "cli/console_progress.h"
 #include "common/error.h"
+#include "common/fingerprint.h"
+#include "common/version.h"
 #include "exec/network.h"
 #include "exec/train.h"
 #include "io/model_file.h"
@@ -23,6 +25,7 @@ void register_train(CLI::App& app) {
     double val_split = 0.0;
     std::string keep = "best";
     std::string output;
+    DistFlags dist;
   };
   auto o = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand(
@@ -52,15 +55,31 @@ void register_train(CLI::App& app) {
   cmd->add_option("--cosine", o->train.cosine, "Cosine learning-rate decay to 0 over the run (true/false)")
       ->capture_default_str();
   cmd->add_option("-o,--output", o->output, "Output model file (.h5, .keras, .onnx)")->required();
+  add_dist_options(*cmd, o->dist);
   cmd->callback([o]() {
     o->train.optimizer = exec::optimizer_from_name(o->optimizer);
     o->train.seed = o->source.seed;
     o->train.augment = exec::parse_augment(o->augment);
     o->train.restore_best = o->keep == "best";
-    check_output_path(o->output);
+    // A distributed run: every rank trains on its share of each batch; rank 0 alone prints and writes.
+    std::unique_ptr<dist::Group> group = join_ranks(o->dist);
+    o->train.group = group.get();
+    const bool writes = !group || group->leader();
+    if (writes) check_output_path(o->output);
     ir::Graph g = load_source(o->source);
     data::Dataset d = load_data(o->data, g, &g);
-    ConsoleProgress progress;
+    if (group) {
+      group->agree({{"snare version", kVersion},
+                    {"model", o->source.path.empty() ? "arch:" + o->source.arch : file_fingerprint(o->source.path)},
+                    {"data samples", fmt::format("{} training, {} test", d.train.size(), d.test.size())},
+                    {"options", fmt::format("epochs {} lr {} batch {} optimizer {} seed {} augment {} val-split {} keep {} "
+                                            "patience {} cosine {}", o->train.epochs, o->train.lr, o->train.batch_size,
+                                            o->optimizer, o->source.seed, o->augment, o->val_split, o->keep,
+                                            o->train.patience, o->train.cosine)}},
+                   "training (model, data and options)");
+    }
+    ConsoleProgress console;
+    ProgressSink& progress = writes ? static_cast<ProgressSink&>(console) : null_progress();
     exec::TrainResult r;
     if (o->val_split > 0 || d.validation.size() > 0) {
       // A validation split the data brings (x_val, y_val) is used as it is.
@@ -71,9 +90,12 @@ void register_train(CLI::App& app) {
     }
     exec::ExecOptions eo;
     eo.device = o->train.device;
+    eo.group = group.get();
     exec::EvalResult test = exec::evaluate(r.graph, d.test, eo);
+    if (!writes) return;
     io::save_model(r.graph, o->output);
-    fmt::print("trained {} on {}: test accuracy {:.4f} (loss {:.4f}); saved {}\n", r.graph.name, d.name, test.accuracy,
+    fmt::print("trained {} on {}{}: test accuracy {:.4f} (loss {:.4f}); saved {}\n", r.graph.name, d.name,
+               group ? fmt::format(" over {} ranks (same weights on each, checked)", group->size()) : "", test.accuracy,
                test.loss, o->output);
   });
 }

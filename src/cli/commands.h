@@ -12,5 +12,6 @@ void register_prune(CLI::App& app);
 void register_factorize(CLI::App& app);
 void register_reduce(CLI::App& app);
 void register_export(CLI::App& app);
+void register_launch(CLI::App& app);
 
 }  // namespace snare::cli

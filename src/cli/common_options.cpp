@@ -59,6 +59,31 @@ void add_augment_option(CLI::App& cmd, std::string& spec) {
       ->capture_default_str();
 }
 
+void add_dist_options(CLI::App& cmd, DistFlags& flags) {
+  cmd.add_option("--world-size", flags.world_size,
+                 "Processes of a distributed run, on this and other machines (default $WORLD_SIZE, else 1; "
+                 "docs/distributed.md)");
+  cmd.add_option("--rank", flags.rank, "This process's rank, 0 to world size - 1; rank 0 writes every file "
+                                        "(default $RANK)");
+  cmd.add_option("--rendezvous", flags.rendezvous,
+                 "Where rank 0 meets the others, tcp://HOST:PORT (default tcp://$MASTER_ADDR:$MASTER_PORT, else "
+                 "tcp://127.0.0.1:29500)");
+  cmd.add_option("--dist-timeout", flags.timeout_s,
+                 "Seconds a rank waits for the others (rendezvous, each exchange) before it stops with exit 7")
+      ->capture_default_str();
+}
+
+std::unique_ptr<dist::Group> join_ranks(const DistFlags& flags) {
+  dist::DistConfig c = dist::config_from_environment();
+  if (flags.world_size != 0) c.world_size = flags.world_size;
+  if (flags.rank != -1) c.rank = flags.rank;
+  if (!flags.rendezvous.empty()) dist::parse_rendezvous(flags.rendezvous, c);
+  c.timeout_s = flags.timeout_s;
+  dist::check(c);
+  if (c.world_size == 1) return nullptr;
+  return std::make_unique<dist::Group>(c);
+}
+
 void require_positive(double value, const std::string& flag) {
   if (!(value > 0)) throw UsageError(fmt::format("{}: must be positive, got {}", flag, value));
 }

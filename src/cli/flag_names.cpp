@@ -44,6 +44,13 @@ const std::vector<std::pair<std::string, std::string>>& field_flags() {
       {"ReduceOptions::no_units", "--no-units"},
       {"ReduceOptions::no_masks", "--no-masks"},
       {"ReduceOptions::no_lowrank", "--no-lowrank"},
+      // dist::DistConfig
+      {"DistConfig::world_size", "--world-size"},
+      {"DistConfig::rank", "--rank"},
+      {"DistConfig::rendezvous", "--rendezvous"},
+      {"DistConfig::host", "--rendezvous"},
+      {"DistConfig::port", "--rendezvous"},
+      {"DistConfig::timeout_s", "--dist-timeout"},
       // search::SearchOptions
       {"SearchOptions::max_loss_pp", "--max-loss"},
       {"SearchOptions::margin_se", "--margin"},

@@ -20,6 +20,7 @@ enum class ExitCode : int {
   kUnsupported = 4,  ///< model uses layers/ops snare does not support
   kData = 5,         ///< data set missing, corrupt, mismatched
   kOutput = 6,       ///< output could not be written
+  kDistributed = 7,  ///< a distributed run failed: a rank died, hung, was unreachable or runs something else
   kInterrupted = 130, ///< stopped by Ctrl-C (SIGINT; 128 + 2) after saving
   kTerminated = 143,  ///< stopped by SIGTERM (128 + 15) after saving
 };
@@ -60,6 +61,11 @@ struct DataError : Error {
 };
 struct OutputError : Error {
   explicit OutputError(const std::string& m) : Error(ExitCode::kOutput, m) {}
+};
+/// A distributed run that cannot go on (docs/distributed.md): another rank died or hung beyond the timeout, the
+/// rendezvous failed, or the ranks run other versions, models or options.
+struct DistError : Error {
+  explicit DistError(const std::string& m) : Error(ExitCode::kDistributed, m) {}
 };
 /// A broken invariant inside snare (not the user's fault).
 struct InternalError : Error {

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "common/error.h"
+#include "dist/group.h"
 #include "exec/lowering.h"
 
 namespace snare::exec {
@@ -370,29 +371,34 @@ EvalResult evaluate(const ir::Graph& graph, const data::Split& split, const Exec
   if (max_label >= classes) {
     throw DataError(fmt::format("labels go up to {} but model '{}' has {} outputs", max_label, graph.name, classes));
   }
-  at::Tensor correct_per_class = at::zeros({classes}, at::kLong), total_per_class = at::zeros({classes}, at::kLong);
-  double loss_sum = 0;
-  int64_t correct = 0;
-  EvalResult r;
-  r.correct.reserve(static_cast<size_t>(split.size()));
-  for (int64_t start = 0; start < split.size(); start += options.batch_size) {
-    int64_t len = std::min(options.batch_size, split.size() - start);
+  // In a distributed run this rank evaluates rows [begin, end) and the sums below are summed over the ranks
+  // (doubles hold the counts exactly), so every rank gets the same result.
+  const int64_t n = split.size();
+  const auto [begin, end] = options.group ? dist::shard_of(n, options.group->rank(), options.group->size())
+                                          : std::pair<int64_t, int64_t>{0, n};
+  at::Tensor per_class = at::zeros({2, classes}, at::kDouble);  // hits, totals
+  at::Tensor hits = at::zeros({n}, at::kDouble);
+  at::Tensor loss_sum = at::zeros({1}, at::kDouble);
+  for (int64_t start = begin; start < end; start += options.batch_size) {
+    int64_t len = std::min(options.batch_size, end - start);
     at::Tensor logits = net.forward(split.x.narrow(0, start, len), false, true).to(at::kCPU);
     at::Tensor y = split.y.narrow(0, start, len);
-    loss_sum += at::cross_entropy_loss(logits, y, {}, at::Reduction::Sum).item<double>();
-    at::Tensor hit = logits.argmax(1).eq(y);
-    correct += hit.sum().item<int64_t>();
-    at::Tensor hit_bytes = hit.to(at::kByte).contiguous();
-    r.correct.insert(r.correct.end(), hit_bytes.data_ptr<uint8_t>(), hit_bytes.data_ptr<uint8_t>() + len);
-    correct_per_class.index_add_(0, y, hit.to(at::kLong));
-    total_per_class.index_add_(0, y, at::ones_like(y));
+    loss_sum += at::cross_entropy_loss(logits, y, {}, at::Reduction::Sum).to(at::kDouble);
+    at::Tensor hit = logits.argmax(1).eq(y).to(at::kDouble);
+    hits.narrow(0, start, len).copy_(hit);
+    per_class[0].index_add_(0, y, hit);
+    per_class[1].index_add_(0, y, at::ones_like(hit));
   }
-  r.samples = split.size();
-  r.accuracy = static_cast<double>(correct) / static_cast<double>(r.samples);
-  r.loss = loss_sum / static_cast<double>(r.samples);
+  if (options.group) options.group->sum({hits, per_class, loss_sum});
+  EvalResult r;
+  r.samples = n;
+  at::Tensor hit_bytes = hits.to(at::kByte).contiguous();
+  r.correct.assign(hit_bytes.data_ptr<uint8_t>(), hit_bytes.data_ptr<uint8_t>() + n);
+  r.accuracy = hits.sum().item<double>() / static_cast<double>(n);
+  r.loss = loss_sum.item<double>() / static_cast<double>(n);
   for (int64_t c = 0; c < classes; ++c) {
-    int64_t t = total_per_class[c].item<int64_t>();
-    r.per_class_accuracy.push_back(t ? static_cast<double>(correct_per_class[c].item<int64_t>()) / static_cast<double>(t) : 0.0);
+    const double t = per_class[1][c].item<double>();
+    r.per_class_accuracy.push_back(t > 0 ? per_class[0][c].item<double>() / t : 0.0);
   }
   return r;
 }

@@ -19,6 +19,10 @@
 #include "data/dataset.h"
 #include "ir/graph.h"
 
+namespace snare::dist {
+class Group;
+}
+
 namespace snare::exec {
 
 /// Parses "cpu", "cuda" or "cuda:N". Throws OptionError for other names, and when CUDA is asked for but this
@@ -74,6 +78,9 @@ at::Tensor adapt_input(const ir::Graph& graph, const at::Tensor& x);
 struct ExecOptions {
   int64_t batch_size = 1000;
   std::string device = "cpu";
+  /// evaluate() only: each rank of a distributed run evaluates its shard and the counts are summed, so every
+  /// rank gets the whole split's result (null: this process evaluates all of it).
+  dist::Group* group = nullptr;
 };
 
 /// Model outputs for all of `x`, in eval mode, on CPU.

@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "common/error.h"
+#include "dist/group.h"
 #include "exec/network.h"
 
 namespace snare::exec {
@@ -86,6 +87,10 @@ TrainResult train(const ir::Graph& graph, const data::Split& fit, const data::Sp
   std::unique_ptr<Network> teacher;
   if (o.teacher) teacher = std::make_unique<Network>(*o.teacher, device);
 
+  dist::Group* group = o.group;
+  // Every rank starts from rank 0's weights (as PyTorch's DDP does), whatever its own file or initialisation held.
+  if (group) group->broadcast(net.state());
+
   at::Tensor x_all = fit.x.to(device), y_all = fit.y.to(device);
   const int64_t n = fit.size();
   const int64_t batches_per_epoch = (n + o.batch_size - 1) / o.batch_size;
@@ -103,36 +108,74 @@ TrainResult train(const ir::Graph& graph, const data::Split& fit, const data::Sp
     for (int64_t b = 0; b < batches_per_epoch; ++b) {
       if (o.max_batches > 0 && batches_done >= o.max_batches) break;
       at::Tensor idx = perm.narrow(0, b * o.batch_size, std::min(o.batch_size, n - b * o.batch_size));
-      at::Tensor x = augment_batch(x_all.index_select(0, idx), o.augment, order), y = y_all.index_select(0, idx);
-      at::Tensor logits = net.forward(x, true, true);
-      at::Tensor loss = at::cross_entropy_loss(logits, y);
-      if (teacher) {
-        at::Tensor soft;
-        {
-          at::NoGradGuard no_grad;
-          soft = at::softmax(teacher->forward(x, false, true) / o.distill_temperature, 1);
+      const int64_t batch = idx.size(0);
+      at::Tensor x, y;
+      if (group) {
+        // The whole batch is drawn and augmented on every rank, so the generator advances alike everywhere;
+        // each rank then trains on every size()-th row of it.
+        at::Tensor mine = at::arange(group->rank(), batch, group->size(), at::TensorOptions(at::kLong).device(device));
+        if (o.augment.enabled()) {
+          x = augment_batch(x_all.index_select(0, idx), o.augment, order).index_select(0, mine);
+        } else {
+          x = x_all.index_select(0, idx.index_select(0, mine));
         }
-        double t = o.distill_temperature;
-        at::Tensor kl = at::kl_div(at::log_softmax(logits / t, 1), soft, at::Reduction::Sum) / x.size(0);
-        loss = (1 - o.distill_alpha) * loss + o.distill_alpha * t * t * kl;
+        y = y_all.index_select(0, idx.index_select(0, mine));
+      } else {
+        x = augment_batch(x_all.index_select(0, idx), o.augment, order);
+        y = y_all.index_select(0, idx);
       }
       if (o.cosine) {
         double progress_fraction = static_cast<double>(batches_done) / static_cast<double>(std::max<int64_t>(1, planned));
-        for (auto& group : optimizer->param_groups()) {
-          group.options().set_lr(o.lr * 0.5 * (1.0 + std::cos(M_PI * progress_fraction)));
+        for (auto& param_group : optimizer->param_groups()) {
+          param_group.options().set_lr(o.lr * 0.5 * (1.0 + std::cos(M_PI * progress_fraction)));
         }
       }
       optimizer->zero_grad();
-      loss.backward();
+      double batch_loss = 0;
+      if (x.size(0) > 0) {
+        at::Tensor logits = net.forward(x, true, true);
+        at::Tensor loss = at::cross_entropy_loss(logits, y);
+        if (teacher) {
+          at::Tensor soft;
+          {
+            at::NoGradGuard no_grad;
+            soft = at::softmax(teacher->forward(x, false, true) / o.distill_temperature, 1);
+          }
+          double t = o.distill_temperature;
+          at::Tensor kl = at::kl_div(at::log_softmax(logits / t, 1), soft, at::Reduction::Sum) / x.size(0);
+          loss = (1 - o.distill_alpha) * loss + o.distill_alpha * t * t * kl;
+        }
+        // A rank's mean loss weighted by its share of the batch: the summed gradients are the whole batch's mean.
+        (group ? loss * (static_cast<double>(x.size(0)) / static_cast<double>(batch)) : loss).backward();
+        batch_loss = loss.item<double>();
+      }
+      if (group) {
+        std::vector<at::Tensor> grads;
+        for (at::Tensor& p : params) {
+          if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
+          grads.push_back(p.grad());
+        }
+        group->sum(grads);
+      }
       for (size_t i = 0; i < params.size(); ++i) {
         if (masks[i].defined() && params[i].grad().defined()) params[i].mutable_grad().mul_(masks[i]);
       }
       optimizer->step();
       net.apply_masks();
-      loss_sum += loss.item<double>() * static_cast<double>(x.size(0));
+      loss_sum += batch_loss * static_cast<double>(x.size(0));
       seen += x.size(0);
       ++batches_done;
-      progress.update(b + 1, fmt::format("loss {:.4f}", loss_sum / static_cast<double>(seen)));
+      progress.update(b + 1, fmt::format("loss {:.4f}", seen ? loss_sum / static_cast<double>(seen) : 0.0));
+    }
+    if (group) {
+      // The epoch's loss over the whole data (every rank decides on divergence alike), and BatchNorm's running
+      // statistics, which each rank gathered on its own rows, from rank 0.
+      at::Tensor totals = at::tensor({loss_sum, static_cast<double>(seen)}, at::kDouble);
+      group->sum({totals});
+      loss_sum = totals[0].item<double>();
+      seen = static_cast<int64_t>(totals[1].item<double>());
+      group->check_identical(params, fmt::format("weights after epoch {}", epoch));
+      group->broadcast(net.state());
     }
     EpochRecord rec;
     rec.epoch = epoch;
@@ -145,6 +188,7 @@ TrainResult train(const ir::Graph& graph, const data::Split& fit, const data::Sp
     if (val && val->size() > 0) {
       ExecOptions eo;
       eo.device = o.device;
+      eo.group = group;
       rec.val_accuracy = evaluate(net.to_graph(), *val, eo).accuracy;
       if (rec.val_accuracy > result.best_val_accuracy) {
         result.best_val_accuracy = rec.val_accuracy;

@@ -15,6 +15,10 @@
 #include "exec/augment.h"
 #include "ir/graph.h"
 
+namespace snare::dist {
+class Group;
+}
+
 namespace snare::exec {
 
 enum class Optimizer { kAdam, kSgd };
@@ -51,6 +55,10 @@ struct TrainOptions {
   /// A non-finite epoch loss ends training with an OptionError (TrainOptions::lr) instead of a NaN model. A search's
   /// retraining turns this off: its steps are judged by accuracy, and a diverged one is rolled back.
   bool stop_on_divergence = true;
+  /// Data-parallel training over the ranks of a distributed run (null: this process alone). Each batch of
+  /// batch_size is split over the ranks and the gradients summed, so a run computes what one process would, up to
+  /// the order of float sums; every rank ends with the same weights (checked). Validation is sharded and summed.
+  dist::Group* group = nullptr;
 };
 
 struct EpochRecord {

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include "dist/group.h"
 #include "exec/network.h"
 #include "measure/unit_importance.h"
 
@@ -33,6 +34,7 @@ Hits TorchOracle::hits_on(const ir::Graph& model, const data::Split& split) cons
   if (split.size() == 0) return {};
   exec::ExecOptions eo;
   eo.device = options_.device;
+  eo.group = options_.group;
   return exec::evaluate(model, split, eo).correct;
 }
 
@@ -43,6 +45,7 @@ Hits TorchOracle::confirm(const ir::Graph& model) { return hits_on(model, confir
 double TorchOracle::probe(const ir::Graph& model) {
   exec::ExecOptions eo;
   eo.device = options_.device;
+  eo.group = options_.group;
   return exec::evaluate(model, probe_, eo).accuracy;
 }
 
@@ -55,6 +58,7 @@ exec::TrainOptions TorchOracle::train_options(uint64_t seed) const {
   o.device = options_.device;
   o.teacher = options_.teacher;
   o.augment = options_.augment;
+  o.group = options_.group;
   return o;
 }
 
@@ -82,7 +86,14 @@ ir::Graph TorchOracle::finetune(const ir::Graph& model, uint64_t seed) {
 }
 
 std::vector<double> TorchOracle::importance(const ir::Graph& model, const analysis::UnitGroup& group) {
-  return unit_importance(model, group, options_.criterion, &importance_sample_);
+  std::vector<double> scores = unit_importance(model, group, options_.criterion, &importance_sample_);
+  if (options_.group && !scores.empty()) {
+    // Rank 0's scores everywhere: a criterion run on data may round differently on another machine's CPU.
+    at::Tensor t = at::tensor(scores, at::kDouble);
+    options_.group->broadcast({t});
+    scores.assign(t.data_ptr<double>(), t.data_ptr<double>() + t.numel());
+  }
+  return scores;
 }
 
 }  // namespace snare::measure

@@ -31,6 +31,9 @@ struct TorchOracleOptions {
   const ir::Graph* teacher = nullptr;
   /// Perturbation of training batches in retraining and fine-tuning (the baseline is never retrained).
   exec::Augment augment;
+  /// A distributed run's ranks: retraining is data-parallel and every evaluation sharded and summed over them, so
+  /// each rank's search takes the same decisions (null: this process alone).
+  dist::Group* group = nullptr;
 };
 
 class TorchOracle : public Oracle {

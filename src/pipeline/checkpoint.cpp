@@ -54,16 +54,14 @@ std::string data_location(const data::Dataset& d) {
 
 }  // namespace
 
-nlohmann::json run_identity(const ReduceOptions& o, const data::Dataset& d, const std::string& baseline_file) {
+nlohmann::json shared_run_identity(const ReduceOptions& o, const data::Dataset& d) {
   nlohmann::json id = nlohmann::json::object();
   id["snare version"] = kVersion;
   if (o.source.path.empty()) {
     id["ModelSource::arch"] = o.source.arch;
-    id["baseline.h5 (trained by the first run)"] = file_fingerprint(baseline_file);
   } else {
     id["input model content"] = file_fingerprint(o.source.path);
   }
-  id["DataOptions::spec"] = data_location(d);
   id["data samples"] = fmt::format("{} training, {} test", d.train.size(), d.test.size());
   const DataOptions& data = o.data;
   id["DataOptions::scale"] = data.scale;
@@ -83,6 +81,13 @@ nlohmann::json run_identity(const ReduceOptions& o, const data::Dataset& d, cons
     // units, masks, lowrank say what is on; their fields say what is off.
     id[field] = field.find("::no_") != std::string::npos ? nlohmann::json(!item.value().get<bool>()) : item.value();
   }
+  return id;
+}
+
+nlohmann::json run_identity(const ReduceOptions& o, const data::Dataset& d, const std::string& baseline_file) {
+  nlohmann::json id = shared_run_identity(o, d);
+  if (o.source.path.empty()) id["baseline.h5 (trained by the first run)"] = file_fingerprint(baseline_file);
+  id["DataOptions::spec"] = data_location(d);
   return id;
 }
 

@@ -14,6 +14,9 @@ namespace snare::pipeline {
 /// The identity of run `o` on data `d`, keyed by the CLI flag of each field. `baseline_file`: the built-in
 /// baseline trained by the first run (read only for --arch).
 nlohmann::json run_identity(const ReduceOptions& o, const data::Dataset& d, const std::string& baseline_file);
+/// The part of run_identity every rank of a distributed run can check at the rendezvous: without where the data
+/// lies and the baseline file, which differ between machines or exist on rank 0 alone.
+nlohmann::json shared_run_identity(const ReduceOptions& o, const data::Dataset& d);
 
 /// A run that starts afresh in a report folder drops an earlier run's checkpoint files (names snare gives them), so
 /// that a later resume cannot mix the two.

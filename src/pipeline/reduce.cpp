@@ -17,9 +17,11 @@
 #include "common/fingerprint.h"
 #include "common/signal_cleanup.h"
 #include "common/version.h"
+#include "dist/group.h"
 #include "exec/network.h"
 #include "exec/paired_test.h"
 #include "exec/train.h"
+#include "io/keras/keras.h"
 #include "io/model_file.h"
 #include "pipeline/checkpoint.h"
 #include "pipeline/run_report.h"
@@ -68,16 +70,27 @@ void check(const ReduceOptions& o) {
           "ReduceOptions::no_units, ReduceOptions::no_masks and ReduceOptions::no_lowrank together leave nothing to do");
 }
 
+/// The bytes of `path` (a file snare wrote).
+std::string file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ModelError(fmt::format("{}: cannot read", path));
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
 }  // namespace
 
 ReduceResult reduce(ReduceOptions o, const ReduceCallbacks& callbacks) {
   o.search.seed = o.source.seed;
   check(o);
   o.oracle.augment = exec::parse_augment(o.augment);
-  check_output_path(o.output);
+  dist::Group* group = o.group;
+  o.oracle.group = group;
+  // Rank 0 alone writes (outputs, report, checkpoints) and reads the checkpoints; other ranks receive them.
+  const bool writes = !group || group->leader();
+  if (writes) check_output_path(o.output);
   if (o.report_dir.empty()) o.report_dir = (fs::path(o.output).parent_path() / (fs::path(o.output).stem().string() + "_report")).string();
   bool made_report_dir = false;
-  {
+  if (writes) {
     // A report folder that is a file, or one that cannot be made, is an output problem (exit 6), not a bug.
     std::error_code ec;
     if (fs::exists(o.report_dir, ec) && !fs::is_directory(o.report_dir, ec)) {
@@ -121,8 +134,11 @@ ReduceResult reduce(ReduceOptions o, const ReduceCallbacks& callbacks) {
   // The model to reduce: a file, or a built-in trained here first (kept for --resume).
   ir::Graph model;
   bool trained_here = false;
-  if (!o.source.arch.empty() && o.resume && fs::exists(baseline_file)) {
-    model = io::load_model(baseline_file);
+  bool resume_baseline = !o.source.arch.empty() && o.resume && writes && fs::exists(baseline_file);
+  if (group && !o.source.arch.empty() && o.resume) resume_baseline = group->any(resume_baseline);
+  if (resume_baseline) {
+    model = writes ? io::load_model(baseline_file) : io::keras::read_keras_bytes(group->share(""), "rank 0's baseline.h5");
+    if (group && writes) group->share(file_bytes(baseline_file));
   } else {
     model = load_source(o.source);
     trained_here = !o.source.arch.empty();
@@ -132,6 +148,7 @@ ReduceResult reduce(ReduceOptions o, const ReduceCallbacks& callbacks) {
     d.train = data::subset(d.train, at::arange(o.train_samples, at::TensorOptions(at::kLong)));
   }
   data::Holdouts parts = data::holdouts_of(d, o.val_split, o.confirm_split, o.source.seed);
+  if (group) group->agree(shared_run_identity(o, d), "run (model, data and options)");
   loading_s = seconds_since(start);
   const data::Split& fit = parts.fit;
   const data::Split& val = parts.validation;
@@ -152,45 +169,62 @@ ReduceResult reduce(ReduceOptions o, const ReduceCallbacks& callbacks) {
                              "kept)", model.name, d.name, o.baseline_recipe, o.baseline_epochs, t.lr,
                              t.cosine ? "with cosine decay" : "constant", t.batch_size));
     t.restore_best = false;
+    t.group = group;
     const auto t0 = std::chrono::steady_clock::now();
     model = exec::train(model, fit, &val, t, progress).graph;
-    io::save_model(model, baseline_file);
+    if (writes) io::save_model(model, baseline_file);
     baseline_s = seconds_since(t0);
   }
   const ir::Graph baseline = model;
-  const nlohmann::json identity = run_identity(o, d, baseline_file);
+  const nlohmann::json identity = writes ? run_identity(o, d, baseline_file) : nlohmann::json();
   o.oracle.teacher = o.distill ? &baseline : nullptr;
   measure::TorchOracle oracle(fit, val, parts.confirmation, o.oracle, &progress);
 
   std::unique_ptr<search::SearchState> resume_state;
-  if (o.resume && fs::exists(ckpt_state)) {
-    std::ifstream in(ckpt_state);
+  // Rank 0 reads the checkpoint and checks it; the other ranks receive its text and models from rank 0.
+  bool resume_found = o.resume && writes && fs::exists(ckpt_state);
+  if (group && o.resume) resume_found = group->any(resume_found);
+  // A checkpoint's model: read by rank 0 and passed on to the other ranks.
+  auto checkpoint_model = [&](const std::string& path) {
+    if (!writes) return io::keras::read_keras_bytes(group->share(""), "rank 0's " + fs::path(path).filename().string());
+    ir::Graph m = io::load_model(path);
+    if (group) group->share(file_bytes(path));
+    return m;
+  };
+  if (resume_found) {
     nlohmann::json j;
-    try {
-      in >> j;
-    } catch (const nlohmann::json::exception& e) {
-      throw ModelError(fmt::format("{}: unreadable checkpoint: {}", ckpt_state, e.what()));
+    if (writes) {
+      std::ifstream in(ckpt_state);
+      try {
+        in >> j;
+      } catch (const nlohmann::json::exception& e) {
+        throw ModelError(fmt::format("{}: unreadable checkpoint: {}", ckpt_state, e.what()));
+      }
+      if (!j.contains("state")) throw ModelError(fmt::format("{}: checkpoint without a search state", ckpt_state));
+      check_resumable(j, o.report_dir, identity);
+      if (group) group->share(j.dump());
+    } else {
+      j = nlohmann::json::parse(group->share(""));
     }
-    if (!j.contains("state")) throw ModelError(fmt::format("{}: checkpoint without a search state", ckpt_state));
-    check_resumable(j, o.report_dir, identity);
     resume_state = std::make_unique<search::SearchState>(search::state_from_json(j.at("state")));
-    resume_state->model = io::load_model((fs::path(o.report_dir) / j.value("model", "")).string());
+    resume_state->model = checkpoint_model((fs::path(o.report_dir) / j.value("model", "")).string());
     if (resume_state->confirmed_step > 0) {
       const int64_t own = own_confirmed_step(*resume_state);
-      resume_state->confirmed_model = own > 0 ? io::load_model(confirmed_file(own)) : resume_state->model;
+      resume_state->confirmed_model = own > 0 ? checkpoint_model(confirmed_file(own)) : resume_state->model;
     }
     progress.log(fmt::format("resuming from {} at step {}", ckpt_state, resume_state->next_step));
   } else if (o.resume) {
     progress.log(fmt::format("ReduceOptions::resume: no checkpoint in {}; starting from the beginning", o.report_dir));
   }
 
-  if (!resume_state) remove_checkpoints(o.report_dir);
+  if (!resume_state && writes) remove_checkpoints(o.report_dir);
   search::SearchHooks hooks;
   hooks.progress = &progress;
   hooks.stop = callbacks.stop;
+  if (group) hooks.any_rank = [group](bool flag) { return group->any(flag); };
   int64_t saved_confirmed = resume_state ? own_confirmed_step(*resume_state) : 0;
   int64_t saved_step = resume_state ? search::last_accepted_step(*resume_state) : -1;
-  hooks.checkpoint = [&](const search::SearchState& st) {
+  if (writes) hooks.checkpoint = [&](const search::SearchState& st) {
     // Models first, each in a file named by its step (the model changes only when a step is accepted), then the
     // state that names them with their fingerprints, then the files it no longer names: a kill between the writes
     // leaves the previous state with the files it names.
@@ -231,6 +265,7 @@ ReduceResult reduce(ReduceOptions o, const ReduceCallbacks& callbacks) {
   const auto evaluation_start = std::chrono::steady_clock::now();
   exec::ExecOptions eo;
   eo.device = o.oracle.device;
+  eo.group = group;
   exec::EvalResult base_test = exec::evaluate(baseline, d.test, eo);
   const double final_val = search::accuracy_of(oracle.validate(r.model));
   const double final_confirm = parts.confirmation.size() ? search::accuracy_of(oracle.confirm(r.model)) : -1;
@@ -238,11 +273,13 @@ ReduceResult reduce(ReduceOptions o, const ReduceCallbacks& callbacks) {
   const exec::PairedComparison paired = exec::compare_paired(base_test.correct, final_test.correct);
   const double evaluation_s = seconds_since(evaluation_start);
   const auto output_start = std::chrono::steady_clock::now();
-  io::save_model(r.model, o.output);
   std::string onnx_out;
   if (io::format_of(o.output) != io::ModelFormat::kOnnx) {
     onnx_out = (fs::path(o.output).parent_path() / (fs::path(o.output).stem().string() + ".onnx")).string();
-    io::save_model(r.model, onnx_out);
+  }
+  if (writes) {
+    io::save_model(r.model, o.output);
+    if (!onnx_out.empty()) io::save_model(r.model, onnx_out);
   }
   // Seconds per phase. Loading, the baseline, evaluation and output are this process's; the search's phases
   // are summed over every process of a resumed run.
@@ -281,13 +318,23 @@ ReduceResult reduce(ReduceOptions o, const ReduceCallbacks& callbacks) {
     report["accept_threshold"] = r.state.baseline_val_accuracy - o.search.max_loss_pp / 100.0 +
                                  search::margin_of(search::tolerance_of(o.search), base);
   }
-  report::write_report(report, o.report_dir);
+  if (group) {
+    // Rank 0's view of the run's communication (each rank sends the same messages).
+    const dist::Group::Traffic& t = group->traffic();
+    report["distributed"] = {{"world_size", group->size()},
+                             {"collectives", t.collectives},
+                             {"bytes_per_rank", t.bytes},
+                             {"collective_seconds", t.seconds}};
+  }
+  if (writes) report::write_report(report, o.report_dir);
   ReduceResult result;
   result.model = r.model;
   result.report = std::move(report);
-  result.output = o.output;
-  result.onnx_output = onnx_out;
-  result.report_dir = o.report_dir;
+  if (writes) {
+    result.output = o.output;
+    result.onnx_output = onnx_out;
+    result.report_dir = o.report_dir;
+  }
   result.interrupted = r.interrupted;
   return result;
 }

@@ -260,7 +260,9 @@ class Loop {
     bool interrupted = false;
     while (!st_.finished) {
       const analysis::ModelStats now = analysis::analyze(st_.model);
-      if (hooks_.stop && hooks_.stop->load()) {
+      bool stop = hooks_.stop && hooks_.stop->load();
+      if (hooks_.any_rank) stop = hooks_.any_rank(stop);
+      if (stop) {
         interrupted = true;
         st_.stop_reason = "interrupted";
         break;
@@ -311,9 +313,9 @@ class Loop {
     if (o_.budget_macs > 0 && now.macs <= o_.budget_macs) {
       return fmt::format("MAC budget met ({} <= {})", now.macs, o_.budget_macs);
     }
-    if (o_.time_limit_s > 0 && std::chrono::duration<double>(Clock::now() - started_).count() > o_.time_limit_s) {
-      return "time limit reached";
-    }
+    bool late = o_.time_limit_s > 0 && std::chrono::duration<double>(Clock::now() - started_).count() > o_.time_limit_s;
+    if (hooks_.any_rank) late = hooks_.any_rank(late);
+    if (late) return "time limit reached";
     return "";
   }
 

@@ -124,6 +124,9 @@ struct SearchHooks {
   /// When set and true, the loop stops before the next step (Ctrl-C).
   const std::atomic<bool>* stop = nullptr;
   ProgressSink* progress = nullptr;
+  /// A distributed run's agreement on the decisions that rest on this process alone (a stop request, the time
+  /// limit): true on every rank when true on any. Unset: this process decides alone.
+  std::function<bool(bool)> any_rank;
 };
 
 struct SearchResult {
