@@ -12,6 +12,7 @@
 #include "common/error.h"
 #include "data/csv.h"
 #include "data/idx.h"
+#include "data/images.h"
 #include "data/npy.h"
 #include "data/user_data.h"
 #include "data/wisdm.h"
@@ -97,6 +98,22 @@ void read_npy(const std::string& bytes) {
 
 void read_csv(const std::string& bytes) { (void)data::read_csv_files({scratch().put("input.csv", bytes)}, {}); }
 
+// A user's data files as `--data npz:F`, `h5:F` and `images:DIR` read them, without a model to match.
+void read_npz(const std::string& bytes) { (void)data::load_user_npz(scratch().put("input.npz", bytes), {}); }
+
+void read_h5_data(const std::string& bytes) { (void)data::load_user_h5(scratch().put("input.h5", bytes), {}); }
+
+void read_image(const std::string& bytes) {
+  // stb_image tells PNG, JPEG and BMP apart by their bytes, not by the name. Decoded as stored, then resized.
+  data::ImageFolder folder{"images", {"a"}, {scratch().put("input.png", bytes)}, {0}};
+  std::vector<int64_t> as_stored;
+  (void)data::read_inputs(*data::open_images(folder, {}), as_stored, data::Layout::kAuto);
+  data::ImageOptions resized;
+  resized.height = 5;
+  resized.width = 7;
+  (void)data::read_inputs(*data::open_images(folder, resized), as_stored, data::Layout::kAuto);
+}
+
 std::string type_name(const std::exception& e) { return typeid(e).name(); }
 
 size_t open_descriptors() {
@@ -117,6 +134,8 @@ const std::vector<Reader>& readers() {
       {"keras_config", "input.keras", read_keras_config}, {"onnx", "input.onnx", read_onnx},
       {"idx", "input.idx", read_idx},                {"arff", "input.arff", read_arff},
       {"npy", "input.npy", read_npy},                {"csv", "input.csv", read_csv},
+      {"npz", "input.npz", read_npz},                {"h5_data", "input.h5", read_h5_data},
+      {"image", "input.png", read_image},
   };
   return all;
 }

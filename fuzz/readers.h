@@ -17,7 +17,8 @@
 namespace snare::fuzz {
 
 struct Reader {
-  const char* name;   ///< "keras_h5", "keras_zip", "keras_config", "onnx", "idx", "arff", "npy", "csv"
+  const char* name;   ///< "keras_h5", "keras_zip", "keras_config", "onnx", "idx", "arff", "npy", "csv", "npz", "h5_data",
+                      ///< "image"
   const char* label;  ///< how the input is named in messages (each reader's refusal must name it)
   void (*read)(const std::string& bytes);
 };

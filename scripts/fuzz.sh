@@ -25,7 +25,7 @@ while (($#)); do
     *) readers+=("$1"); shift ;;
   esac
 done
-((${#readers[@]})) || readers=(keras_h5 keras_zip keras_config onnx idx arff npy csv)
+((${#readers[@]})) || readers=(keras_h5 keras_zip keras_config onnx idx arff npy csv npz h5_data image)
 
 bash scripts/sanitize.sh --build-only
 source scripts/sanitizer_env.sh
@@ -45,6 +45,33 @@ add_shared() {  # READER FILE...
 add_shared keras_h5 "$SHARED"/models/keras/*.h5 "$SHARED"/models/keras/zoo/*.h5
 add_shared keras_zip "$SHARED"/models/keras/*.keras
 add_shared onnx "$SHARED"/models/onnx/*.onnx
+# A user's data files, written by the libraries users write them with (NumPy, h5py, Pillow; scripts/setup.sh).
+/usr/bin/python3 - "$OUT/seeds" <<'PYEOF'
+import io, os, sys
+import h5py, numpy as np
+from PIL import Image
+out = sys.argv[1]
+for d in ("npz", "h5_data", "image"):
+    os.makedirs(os.path.join(out, d), exist_ok=True)
+rng = np.random.default_rng(1)
+x = rng.integers(0, 255, (6, 4, 4), dtype=np.uint8)
+y = np.array([0, 1, 2, 0, 1, 2], dtype=np.int64)
+np.savez(os.path.join(out, "npz", "plain.npz"), x_train=x, y_train=y, x_test=x[:3], y_test=y[:3])
+np.savez_compressed(os.path.join(out, "npz", "compressed.npz"), x_train=x.astype(np.float32) / 255,
+                    y_train=y.astype(np.uint8), x_test=x[:2].astype(np.float32), y_test=y[:2].astype(np.uint8))
+with h5py.File(os.path.join(out, "h5_data", "arrays.h5"), "w") as f:
+    f["x_train"], f["y_train"], f["x_test"], f["y_test"] = x, y, x[:3], y[:3]
+with h5py.File(os.path.join(out, "h5_data", "chunked.h5"), "w") as f:
+    f.create_dataset("x_train", data=x.astype(np.float16), chunks=(2, 4, 4), compression="gzip")
+    f.create_dataset("y_train", data=y.astype(np.uint16))
+    f.create_dataset("x_test", data=x[:2].astype(np.float64))
+    f.create_dataset("y_test", data=y[:2].astype(np.int32))
+rgb = rng.integers(0, 255, (5, 6, 3), dtype=np.uint8)
+Image.fromarray(rgb).save(os.path.join(out, "image", "rgb.png"))
+Image.fromarray(rgb[:, :, 0]).save(os.path.join(out, "image", "gray.png"))
+Image.fromarray(rgb).save(os.path.join(out, "image", "rgb.jpg"), quality=90)
+Image.fromarray(rgb).save(os.path.join(out, "image", "rgb.bmp"))
+PYEOF
 arff="$SHARED/data/wisdm/WISDM_ar_v1.1_transformed.arff"
 [[ -f "$arff" ]] && head -n 60 "$arff" > "$OUT/seeds/arff/wisdm_head.arff"
 

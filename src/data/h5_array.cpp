@@ -5,8 +5,10 @@
 
 #include <cstring>
 #include <fstream>
+#include <limits>
 
 #include "common/error.h"
+#include "common/memory_limit.h"
 
 namespace snare::data {
 
@@ -76,7 +78,24 @@ class H5Dataset : public ArraySource {
     if (rank < 1) throw DataError(fmt::format("{}: a scalar, expected an array with one row per sample", where));
     std::vector<hsize_t> dims(static_cast<size_t>(rank));
     H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
-    for (hsize_t d : dims) info_.shape.push_back(static_cast<int64_t>(d));
+    // A dataset's dims are declared, not stored: a few KB of file can declare terabytes (chunks never written read
+    // as the fill value). Refuse before anything is allocated what the memory limit does not allow (as float32,
+    // which inputs become) and what the stored bytes cannot hold.
+    uint64_t elements = 1;
+    for (hsize_t d : dims) {
+      if (d != 0 && elements > std::numeric_limits<uint64_t>::max() / 8 / d) {
+        throw DataError(fmt::format("{}: declares a shape of more than 2^61 elements", where));
+      }
+      elements *= d;
+      info_.shape.push_back(static_cast<int64_t>(d));
+    }
+    const uint64_t as_float = elements * std::max<uint64_t>(4, at::elementSize(info_.dtype));
+    const uint64_t stored = H5Dget_storage_size(set_.get());
+    if (as_float > memory_limit() || beyond_decompression(elements * at::elementSize(dtype), stored)) {
+      throw DataError(fmt::format("{}: declares {} values ({} as float32) but stores {} bytes; more than the file holds "
+                                  "or the memory limit {} allows", where, elements, size_text(as_float), stored,
+                                  memory_limit_text()));
+    }
   }
   const ArrayInfo& info() const override { return info_; }
   void read_rows(int64_t begin, int64_t count, void* dst) override {

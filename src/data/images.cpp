@@ -9,13 +9,17 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cerrno>
 #include <climits>
 #include <cstring>
 #include <exception>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <mutex>
 
 #include "common/error.h"
+#include "common/memory_limit.h"
 
 namespace snare::data {
 
@@ -69,13 +73,63 @@ struct Decoded {
   int file_channels = 0;  ///< as stored: 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA
 };
 
+/// What is wrong with a PNG's chunk list, or "": a chunk may not claim more bytes than the file has left (stb_image
+/// allocates a chunk's claimed length before it reads it: 1.7 GB for a 103-byte file).
+std::string png_chunk_problem(const std::string& bytes) {
+  static const std::string kSignature = "\x89PNG\r\n\x1a\n";
+  if (bytes.compare(0, kSignature.size(), kSignature) != 0) return "";
+  auto be32 = [&](size_t at) {
+    uint64_t v = 0;
+    for (size_t i = 0; i < 4; ++i) v = (v << 8) | static_cast<unsigned char>(bytes[at + i]);
+    return v;
+  };
+  for (size_t p = kSignature.size(); p + 8 <= bytes.size();) {
+    const uint64_t length = be32(p);
+    if (length > bytes.size() - p - 8) {
+      return fmt::format("the PNG chunk at byte {} claims {} bytes, past the end of the file ({} bytes)", p, length,
+                         bytes.size());
+    }
+    if (bytes.compare(p + 4, 4, "IEND") == 0) break;
+    p += 12 + length;
+  }
+  return "";
+}
+
 Decoded decode(const std::string& file, int channels) {
+  std::string bytes;
+  {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) throw DataError(fmt::format("{}: cannot open image: {}", file, std::strerror(errno)));
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    if (in.bad()) throw DataError(fmt::format("{}: read error", file));
+  }
+  if (bytes.size() > INT_MAX) throw DataError(fmt::format("{}: {} is too large for an image", file, size_text(bytes.size())));
+  if (std::string problem = png_chunk_problem(bytes); !problem.empty()) {
+    throw DataError(fmt::format("{}: cannot decode image: {}", file, problem));
+  }
+  const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
+  const int length = static_cast<int>(bytes.size());
+  // The header's size before the pixels: a few bytes can declare 60000 x 60000 of them, which stb_image would
+  // allocate. Compressed pixels come back at most about 1000:1 (deflate; JPEG and BMP's RLE less).
+  int width = 0, height = 0, stored_channels = 0;
+  if (stbi_info_from_memory(data, length, &width, &height, &stored_channels) != 0) {
+    const uint64_t pixels = static_cast<uint64_t>(width) * static_cast<uint64_t>(height) *
+                            static_cast<uint64_t>(std::max({channels, stored_channels, 1}));
+    if (pixels > memory_limit() || beyond_decompression(pixels, bytes.size())) {
+      throw DataError(fmt::format("{}: declares a {} x {} image with {} channels ({}), more than its {} can hold or the "
+                                  "memory limit {} allows", file, width, height, stored_channels, size_text(pixels),
+                                  size_text(bytes.size()), memory_limit_text()));
+    }
+  }
   Decoded d;
-  d.pixels.reset(stbi_load(file.c_str(), &d.width, &d.height, &d.file_channels, channels));
+  d.pixels.reset(stbi_load_from_memory(data, length, &d.width, &d.height, &d.file_channels, channels));
   if (!d.pixels) {
     // The failure reason is thread-local in stb_image >= 2.24, so this is the reason for this file.
     const char* reason = stbi_failure_reason();
     throw DataError(fmt::format("{}: cannot decode image: {}", file, reason ? reason : "unknown error"));
+  }
+  if (d.width <= 0 || d.height <= 0) {
+    throw DataError(fmt::format("{}: cannot decode image: it has {} x {} pixels", file, d.width, d.height));
   }
   return d;
 }

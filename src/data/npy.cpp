@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/memory_limit.h"
 
 namespace snare::data {
 
@@ -212,6 +213,12 @@ class NpzMember : public NpySourceBase {
       throw DataError(fmt::format("{}: cannot stat the member", where_));
     }
     member_size_ = static_cast<int64_t>(st.size);
+    // The member's declared size bounds every later allocation (the data must fit in it): it must be one the
+    // compressed bytes can give and the memory limit allows.
+    if (st.size > memory_limit() || beyond_decompression(st.size, st.comp_size)) {
+      throw DataError(fmt::format("{}: the member claims {} from {} compressed, beyond what deflate gives or the memory "
+                                  "limit {}", where_, size_text(st.size), size_text(st.comp_size), memory_limit_text()));
+    }
     file_.reset(zip_fopen_index(zip_.get(), static_cast<zip_uint64_t>(index), 0));
     if (!file_) throw DataError(fmt::format("{}: cannot open the member: {}", where_, zip_strerror(zip_.get())));
     // Header: magic, version, length, then the dictionary.
@@ -223,6 +230,10 @@ class NpzMember : public NpySourceBase {
     if (!more.empty()) read_exact(more.data(), static_cast<int64_t>(more.size()));
     head += more;
     const size_t dict_len = head.compare(0, kMagicSize, kMagic, kMagicSize) == 0 ? little_u32(head, 8, len_bytes) : 0;
+    // As for .npy files: the header is at most 64 KB (NumPy writes a few hundred bytes) and inside the member.
+    if (dict_len > 65536 || static_cast<int64_t>(head.size() + dict_len) > member_size_) {
+      throw DataError(fmt::format("{}: the NPY header claims {} bytes; the member has {}", where_, dict_len, member_size_));
+    }
     std::string dict(dict_len, '\0');
     read_exact(dict.data(), static_cast<int64_t>(dict_len));
     NpyHeader h = parse_npy_header(head + dict, where_);

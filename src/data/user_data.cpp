@@ -128,6 +128,13 @@ void set_classes(Dataset& d, const LoadOptions& o) {
     }
     return;
   }
+  // Labels are class indices 0..N-1: a largest label of a billion is a damaged or a regression file, and naming
+  // every class up to it would take gigabytes.
+  constexpr int64_t kMaxClasses = int64_t{1} << 20;
+  if (o.num_classes == 0 && top >= kMaxClasses) {
+    throw DataError(fmt::format("{}: labels go up to {}, expected class indices below {} (labels are classes 0..N-1)",
+                                d.source, top, kMaxClasses));
+  }
   d.num_classes = o.num_classes > 0 ? o.num_classes : top + 1;
   for (int64_t c = 0; c < d.num_classes; ++c) d.class_names.push_back(std::to_string(c));
 }

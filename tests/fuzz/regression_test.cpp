@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "common/error.h"
+#include "data/python_util.h"
 #include "fuzz/readers.h"
 #include "fuzz/seed_graphs.h"
 #include "io/keras/keras.h"
@@ -56,6 +57,25 @@ TEST(FuzzRegressions, EveryReaderReadsItsSeeds) {
   EXPECT_EQ(fuzz::run(*fuzz::find_reader("csv"), "a,b,label\n1,2,x\n3,4,y\n"), fuzz::Outcome::kRead);
   EXPECT_EQ(fuzz::run(*fuzz::find_reader("idx"), std::string("\0\0\x08\x01\0\0\0\x02\x07\x09", 10)),
             fuzz::Outcome::kRead);
+}
+
+TEST(FuzzRegressions, TheUserDataReadersReadFilesNumPyH5pyAndPillowWrote) {
+  if (!test::python_has("h5py") || !test::python_has("PIL")) GTEST_SKIP() << "needs Debian's python3-h5py and python3-pil";
+  test::TempDir tmp;
+  ASSERT_TRUE(test::run_python_in(tmp, "import h5py\nfrom PIL import Image\n", R"(
+x = np.arange(6 * 16, dtype=np.uint8).reshape(6, 4, 4)
+y = np.array([0, 1, 2, 0, 1, 2])
+np.savez_compressed("a.npz", x_train=x, y_train=y, x_test=x[:3], y_test=y[:3])
+with h5py.File("a.h5", "w") as f:
+    f["x_train"], f["y_train"], f["x_test"], f["y_test"] = x.astype(np.float32), y, x[:3], y[:3]
+Image.fromarray(np.arange(30, dtype=np.uint8).reshape(5, 6)).save("a.png")
+Image.fromarray(np.arange(90, dtype=np.uint8).reshape(5, 6, 3)).save("a.jpg")
+)"));
+  EXPECT_EQ(fuzz::run(*fuzz::find_reader("npz"), test::read_file(tmp.str("a.npz"))), fuzz::Outcome::kRead);
+  EXPECT_EQ(fuzz::run(*fuzz::find_reader("h5_data"), test::read_file(tmp.str("a.h5"))), fuzz::Outcome::kRead);
+  EXPECT_EQ(fuzz::run(*fuzz::find_reader("image"), test::read_file(tmp.str("a.png"))), fuzz::Outcome::kRead);
+  EXPECT_EQ(fuzz::run(*fuzz::find_reader("image"), test::read_file(tmp.str("a.jpg"))), fuzz::Outcome::kRead);
+  EXPECT_EQ(fuzz::run(*fuzz::find_reader("image"), "GIF89a no image"), fuzz::Outcome::kRefused);
 }
 
 TEST(FuzzRegressions, ARefusalMustNameTheInput) {
