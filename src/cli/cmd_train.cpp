@@ -8,6 +8,7 @@
 #include "cli/console_progress.h"
 #include "common/error.h"
 #include "common/fingerprint.h"
+#include "common/memory_limit.h"
 #include "common/version.h"
 #include "exec/network.h"
 #include "exec/train.h"
@@ -97,6 +98,11 @@ void register_train(CLI::App& app) {
     fmt::print("trained {} on {}{}: test accuracy {:.4f} (loss {:.4f}); saved {}\n", r.graph.name, d.name,
                group ? fmt::format(" over {} ranks (same weights on each, checked)", group->size()) : "", test.accuracy,
                test.loss, o->output);
+    if (group) {
+      const dist::Group::Traffic& t = group->traffic();
+      fmt::print("rank 0 exchanged {} in {} collectives, {:.1f} s inside them\n", size_text(static_cast<uint64_t>(t.bytes)),
+                 t.collectives, t.seconds);
+    }
   });
 }
 
