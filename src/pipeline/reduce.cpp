@@ -87,6 +87,12 @@ ReduceResult reduce(ReduceOptions o, const ReduceCallbacks& callbacks) {
   o.oracle.group = group;
   // Rank 0 alone writes (outputs, report, checkpoints) and reads the checkpoints; other ranks receive them.
   const bool writes = !group || group->leader();
+  // What decides the order of the exchanges before the full comparison below (which needs the data): ranks that
+  // differ here would wait for each other until the timeout.
+  if (group) {
+    group->agree({{"snare version", kVersion}, {"ReduceOptions::resume", o.resume}, {"ModelSource::arch", o.source.arch}},
+                 "run (version and start)");
+  }
   if (writes) check_output_path(o.output);
   if (o.report_dir.empty()) o.report_dir = (fs::path(o.output).parent_path() / (fs::path(o.output).stem().string() + "_report")).string();
   bool made_report_dir = false;
