@@ -18,12 +18,8 @@
 namespace {
 
 namespace fs = std::filesystem;
+using snare::testing::read_text;
 using snare::testing::run_snare;
-
-std::string read_bytes(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 void write_bytes(const fs::path& p, const std::string& bytes) {
   std::ofstream out(p, std::ios::binary);
@@ -62,7 +58,7 @@ std::vector<Variant> broken_copies(const std::string& good, int cuts, int overwr
 /// exit code and the message.
 void expect_clean_failures(const fs::path& original, const fs::path& place, const std::string& args,
                            const std::vector<int>& allowed, int cuts, int overwrites) {
-  const std::string good = read_bytes(original);
+  const std::string good = read_text(original);
   ASSERT_FALSE(good.empty()) << original;
   int failed_cleanly = 0;
   const std::vector<Variant> variants = broken_copies(good, cuts, overwrites);

@@ -21,12 +21,9 @@
 namespace {
 
 namespace fs = std::filesystem;
+using snare::testing::checkpoint_step;
+using snare::testing::read_text;
 using snare::testing::run_snare;
-
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 /// The test accuracy `snare train` prints.
 double test_accuracy(const std::string& output) {
@@ -113,16 +110,6 @@ TEST(Distributed, RanksWithOtherOptionsOrBadFlagsAreRefused) {
 const std::string kReduce =
     "reduce --arch lenet5 --data mnist --seed 3 --train-samples 2000 --baseline-epochs 1 --retrain-batches 4 "
     "--finetune-epochs 1 --no-lowrank --budget-params 20000 --max-loss 5";
-
-int64_t checkpoint_step(const fs::path& report) {
-  std::ifstream in(report / "checkpoint.json");
-  if (!in) return 0;
-  try {
-    return nlohmann::json::parse(in)["state"]["next_step"].get<int64_t>();
-  } catch (const nlohmann::json::exception&) {
-    return 0;
-  }
-}
 
 TEST(Distributed, ReduceOverTwoRanksSurvivesAKilledRankThroughResume) {
   if (!snare::testing::have_mnist()) GTEST_SKIP() << "no MNIST";

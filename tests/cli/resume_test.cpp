@@ -20,6 +20,8 @@
 namespace {
 
 namespace fs = std::filesystem;
+using snare::testing::checkpoint_step;
+using snare::testing::read_text;
 using snare::testing::run_snare;
 
 const std::string kQuick =
@@ -33,16 +35,6 @@ nlohmann::json steps_without_time(const fs::path& report) {
   nlohmann::json steps = j["steps"];
   for (auto& s : steps) s.erase("seconds");
   return steps;
-}
-
-int64_t checkpoint_step(const fs::path& report) {
-  std::ifstream in(report / "checkpoint.json");
-  if (!in) return 0;
-  try {
-    return nlohmann::json::parse(in)["state"]["next_step"].get<int64_t>();
-  } catch (const nlohmann::json::exception&) {
-    return 0;
-  }
 }
 
 /// Starts `snare ARGS` in the background, its output discarded; -1 when it cannot be started.
@@ -185,11 +177,6 @@ std::string with_commas(int64_t n) {
     out += digits[i];
   }
   return out;
-}
-
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 fs::path checkpoint_model(const fs::path& report) {

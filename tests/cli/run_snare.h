@@ -7,6 +7,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <nlohmann/json.hpp>
 #include <string>
 
 namespace snare::testing {
@@ -44,6 +47,23 @@ inline std::filesystem::path scratch(const std::string& name) {
   std::filesystem::remove_all(d);
   std::filesystem::create_directories(d);
   return d;
+}
+
+/// A file's bytes ("" when it cannot be read).
+inline std::string read_text(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+/// The step a reduce run's checkpoint.json in `report` would resume at; 0 while there is none (or it is being written).
+inline int64_t checkpoint_step(const std::filesystem::path& report) {
+  std::ifstream in(report / "checkpoint.json");
+  if (!in) return 0;
+  try {
+    return nlohmann::json::parse(in)["state"]["next_step"].get<int64_t>();
+  } catch (const nlohmann::json::exception&) {
+    return 0;
+  }
 }
 
 inline bool have_mnist() { return std::filesystem::exists("data/mnist/train-images-idx3-ubyte"); }
