@@ -417,14 +417,20 @@ ir::Graph read_zip_entries(std::map<std::string, std::string> entries, const std
   return g;
 }
 
+/// `g` once ir::verify accepts it (unique names, known inputs, order): a config can name two layers alike.
+ir::Graph verified(ir::Graph g) {
+  ir::verify(g);
+  return g;
+}
+
 }  // namespace
 
 ir::Graph read_keras(const std::string& path) {
   return with_file_named(path, [&] {
     h5::silence_hdf5_errors();
     if (!std::ifstream(path, std::ios::binary)) throw ModelError(fmt::format("{}: cannot open the file", path));
-    if (archive::is_zip(path)) return read_zip_entries(archive::read_entries(path, kZipEntries), path);
-    if (h5::has_hdf5_signature(path)) return read_h5(h5::File::open(path), path);
+    if (archive::is_zip(path)) return verified(read_zip_entries(archive::read_entries(path, kZipEntries), path));
+    if (h5::has_hdf5_signature(path)) return verified(read_h5(h5::File::open(path), path));
     throw ModelError(fmt::format("{}: neither an HDF5 file nor a .keras zip archive", path));
   });
 }
@@ -433,9 +439,9 @@ ir::Graph read_keras_bytes(const std::string& bytes, const std::string& label) {
   return with_file_named(label, [&] {
     h5::silence_hdf5_errors();
     if (archive::starts_like_zip(bytes)) {
-      return read_zip_entries(archive::read_entries_in_memory(bytes, label, kZipEntries), label);
+      return verified(read_zip_entries(archive::read_entries_in_memory(bytes, label, kZipEntries), label));
     }
-    if (h5::bytes_have_hdf5_signature(bytes)) return read_h5(h5::File::open_image(bytes, label), label);
+    if (h5::bytes_have_hdf5_signature(bytes)) return verified(read_h5(h5::File::open_image(bytes, label), label));
     throw ModelError(fmt::format("{}: neither an HDF5 file nor a .keras zip archive", label));
   });
 }
@@ -446,7 +452,7 @@ ir::Graph read_keras_parts(const std::string& config_json, const std::string& we
     h5::silence_hdf5_errors();
     std::map<std::string, std::string> entries{{"config.json", config_json}, {"model.weights.h5", weights_h5}};
     if (!metadata_json.empty()) entries["metadata.json"] = metadata_json;
-    return read_zip_entries(std::move(entries), label);
+    return verified(read_zip_entries(std::move(entries), label));
   });
 }
 
