@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -63,6 +64,32 @@ int launch(int processes, int port, const std::vector<std::string>& command) {
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  // Each rank's environment is built here, before fork: between fork and exec a threaded process may only make
+  // async-signal-safe calls (setenv and malloc are not).
+  auto environment_of = [&](int rank) {
+    const std::vector<std::string> replaced = {"WORLD_SIZE", "RANK", "MASTER_ADDR", "MASTER_PORT"};
+    std::vector<std::string> env;
+    bool threads_set = false;
+    for (char** e = environ; *e != nullptr; ++e) {
+      const std::string entry = *e, name = entry.substr(0, entry.find('='));
+      if (std::find(replaced.begin(), replaced.end(), name) != replaced.end()) continue;
+      threads_set = threads_set || name == "SNARE_THREADS";  // the user's choice stands
+      env.push_back(entry);
+    }
+    env.push_back("WORLD_SIZE=" + std::to_string(processes));
+    env.push_back("RANK=" + std::to_string(rank));
+    env.push_back("MASTER_ADDR=127.0.0.1");
+    env.push_back("MASTER_PORT=" + std::to_string(port));
+    if (!threads_set) env.push_back("SNARE_THREADS=" + threads);
+    return env;
+  };
+  std::vector<std::vector<std::string>> environments;
+  for (int rank = 0; rank < processes; ++rank) environments.push_back(environment_of(rank));
+  std::vector<std::vector<char*>> envps(environments.size());
+  for (size_t r = 0; r < environments.size(); ++r) {
+    for (std::string& entry : environments[r]) envps[r].push_back(entry.data());
+    envps[r].push_back(nullptr);
+  }
   std::signal(SIGINT, forward_signal);
   std::signal(SIGTERM, forward_signal);
   for (int rank = 0; rank < processes; ++rank) {
@@ -72,13 +99,9 @@ int launch(int processes, int port, const std::vector<std::string>& command) {
       throw UsageError(fmt::format("launch: cannot start rank {}: {}", rank, std::strerror(errno)));
     }
     if (pid == 0) {
-      setenv("WORLD_SIZE", std::to_string(processes).c_str(), 1);
-      setenv("RANK", std::to_string(rank).c_str(), 1);
-      setenv("MASTER_ADDR", "127.0.0.1", 1);
-      setenv("MASTER_PORT", std::to_string(port).c_str(), 1);
-      setenv("SNARE_THREADS", threads.c_str(), 0);  // the user's choice stands
-      execv("/proc/self/exe", argv.data());
-      std::fprintf(stderr, "snare launch: cannot run rank %d: %s\n", rank, std::strerror(errno));
+      execve("/proc/self/exe", argv.data(), envps[static_cast<size_t>(rank)].data());
+      static const char kFailed[] = "snare launch: cannot run a rank (execve failed)\n";
+      (void)!write(2, kFailed, sizeof kFailed - 1);
       _exit(127);
     }
     g_children.push_back(pid);
