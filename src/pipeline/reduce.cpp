@@ -142,9 +142,15 @@ ReduceResult reduce(ReduceOptions o, const ReduceCallbacks& callbacks) {
   bool trained_here = false;
   bool resume_baseline = !o.source.arch.empty() && o.resume && writes && fs::exists(baseline_file);
   if (group && !o.source.arch.empty() && o.resume) resume_baseline = group->any(resume_baseline);
+  // A model file only rank 0 reads (the baseline, a checkpoint's models): the other ranks receive its bytes.
+  auto model_from_rank0 = [&](const std::string& path) {
+    if (!writes) return io::keras::read_keras_bytes(group->share(""), "rank 0's " + fs::path(path).filename().string());
+    ir::Graph m = io::load_model(path);
+    if (group) group->share(file_bytes(path));
+    return m;
+  };
   if (resume_baseline) {
-    model = writes ? io::load_model(baseline_file) : io::keras::read_keras_bytes(group->share(""), "rank 0's baseline.h5");
-    if (group && writes) group->share(file_bytes(baseline_file));
+    model = model_from_rank0(baseline_file);
   } else {
     model = load_source(o.source);
     trained_here = !o.source.arch.empty();
@@ -190,13 +196,6 @@ ReduceResult reduce(ReduceOptions o, const ReduceCallbacks& callbacks) {
   // Rank 0 reads the checkpoint and checks it; the other ranks receive its text and models from rank 0.
   bool resume_found = o.resume && writes && fs::exists(ckpt_state);
   if (group && o.resume) resume_found = group->any(resume_found);
-  // A checkpoint's model: read by rank 0 and passed on to the other ranks.
-  auto checkpoint_model = [&](const std::string& path) {
-    if (!writes) return io::keras::read_keras_bytes(group->share(""), "rank 0's " + fs::path(path).filename().string());
-    ir::Graph m = io::load_model(path);
-    if (group) group->share(file_bytes(path));
-    return m;
-  };
   if (resume_found) {
     nlohmann::json j;
     if (writes) {
@@ -213,10 +212,10 @@ ReduceResult reduce(ReduceOptions o, const ReduceCallbacks& callbacks) {
       j = nlohmann::json::parse(group->share(""));
     }
     resume_state = std::make_unique<search::SearchState>(search::state_from_json(j.at("state")));
-    resume_state->model = checkpoint_model((fs::path(o.report_dir) / j.value("model", "")).string());
+    resume_state->model = model_from_rank0((fs::path(o.report_dir) / j.value("model", "")).string());
     if (resume_state->confirmed_step > 0) {
       const int64_t own = own_confirmed_step(*resume_state);
-      resume_state->confirmed_model = own > 0 ? checkpoint_model(confirmed_file(own)) : resume_state->model;
+      resume_state->confirmed_model = own > 0 ? model_from_rank0(confirmed_file(own)) : resume_state->model;
     }
     progress.log(fmt::format("resuming from {} at step {}", ckpt_state, resume_state->next_step));
   } else if (o.resume) {
