@@ -168,6 +168,10 @@ void register_reduce(CLI::App& app) {
                   "Keep convolution filters in multiples of N, for runtimes that compute channels in blocks "
                   "(ONNX Runtime on x86: 16 with AVX-512, 8 with AVX2)")
       ->capture_default_str();
+  cmd->add_option("--trials", o->search.trials,
+                  "Candidates retrained per step, the top-scored ones, at once on groups of ranks in a distributed run; "
+                  "the best-scored one that holds is kept (docs/search.md)")
+      ->capture_default_str();
   cmd->add_option("--train-samples", o->train_samples, "Use only the first N training samples (quick trials)");
   auto dist_flags = std::make_shared<DistFlags>();
   add_dist_options(*cmd, *dist_flags);

@@ -62,6 +62,7 @@ const std::vector<std::pair<std::string, std::string>>& field_flags() {
       {"SearchOptions::recovery_rounds", "--recovery-rounds"},
       {"SearchOptions::recovery_window_pp", "--recovery-window"},
       {"SearchOptions::channel_multiple", "--channel-multiple"},
+      {"SearchOptions::trials", "--trials"},
       // measure::TorchOracleOptions, exec::TrainOptions
       {"TorchOracleOptions::retrain_batches", "--retrain-batches"},
       {"TorchOracleOptions::finetune_epochs", "--finetune-epochs"},

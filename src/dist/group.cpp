@@ -97,10 +97,14 @@ std::pair<int64_t, int64_t> shard_of(int64_t n, int rank, int world) {
 
 struct Group::Impl {
   DistConfig config;
+  /// "rank 1 of 4" for the whole run; a trial group adds which one and this rank's place in it.
+  std::string who;
   c10::intrusive_ptr<c10d::Store> store;
+  c10::intrusive_ptr<c10d::ProcessGroupGloo::Options> options;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
-  int64_t next_key = 0;  ///< store keys of agree/share are numbered: every rank calls them in the same order
-  Traffic traffic;
+  int64_t next_key = 0;  ///< store keys of agree/share/split are numbered: every rank calls them in the same order
+  /// Shared with the groups split from this one, so the run's report counts their collectives too.
+  std::shared_ptr<Traffic> traffic = std::make_shared<Traffic>();
 
   /// Runs a c10d call; a peer's failure (c10::Error, gloo's IoException or EnforceNotMet, all std::exception) becomes
   /// a DistError that says which rank, what and how long it waited.
@@ -114,9 +118,9 @@ struct Group::Impl {
       std::string reason = e.what();
       const size_t newline = reason.find('\n');  // c10 appends a backtrace
       if (newline != std::string::npos) reason.resize(newline);
-      throw DistError(fmt::format("rank {} of {}: {} failed: {}. Another rank stopped (it died or failed: see its own "
+      throw DistError(fmt::format("{}: {} failed: {}. Another rank stopped (it died or failed: see its own "
                                   "message), could not be reached, or did not get here within --dist-timeout {} s",
-                                  config.rank, config.world_size, what, reason, config.timeout_s));
+                                  who, what, reason, config.timeout_s));
     }
   }
   /// Runs one collective on `buffer` and counts it.
@@ -124,15 +128,16 @@ struct Group::Impl {
     const auto t0 = std::chrono::steady_clock::now();
     std::vector<at::Tensor> message{buffer};
     start(message)->wait(timeout_of(config));
-    traffic.collectives += 1;
-    traffic.bytes += static_cast<int64_t>(buffer.numel() * buffer.element_size());
-    traffic.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    traffic->collectives += 1;
+    traffic->bytes += static_cast<int64_t>(buffer.numel() * buffer.element_size());
+    traffic->seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
 };
 
 Group::Group(const DistConfig& config) : impl_(std::make_unique<Impl>()) {
   check(config);
   impl_->config = config;
+  impl_->who = fmt::format("rank {} of {}", config.rank, config.world_size);
   const std::string where = fmt::format("rendezvous at {}:{}", config.host, config.port);
   impl_->guarded(where, [&] {
     c10d::TCPStoreOptions so;
@@ -153,17 +158,44 @@ Group::Group(const DistConfig& config) : impl_(std::make_unique<Impl>()) {
     } else {
       options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
     }
+    impl_->options = options;
     impl_->group = c10::make_intrusive<c10d::ProcessGroupGloo>(impl_->store, config.rank, config.world_size, options);
     return 0;
   });
 }
 
+Group::Group(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
 Group::~Group() = default;
+
+std::unique_ptr<Group> Group::split(int parts) {
+  if (parts < 1 || parts > size()) {
+    throw OptionError("Group::split", fmt::format("parts must be from 1 to the world size {}, got {}", size(), parts));
+  }
+  const int part = rank() % parts;
+  auto child = std::make_unique<Impl>();
+  child->config = impl_->config;
+  child->config.rank = rank() / parts;
+  child->config.world_size = (size() - part + parts - 1) / parts;
+  child->who = fmt::format("{} (rank {} of {} in trial group {})", impl_->who, child->config.rank,
+                           child->config.world_size, part);
+  child->options = impl_->options;
+  child->traffic = impl_->traffic;
+  // Each group meets under its own store prefix, numbered like agree/share so every rank names the same one.
+  const std::string prefix = fmt::format("split/{}/{}", impl_->next_key++, part);
+  child->store = c10::make_intrusive<c10d::PrefixStore>(prefix, impl_->store);
+  impl_->guarded(fmt::format("forming trial group {} of {}", part, parts), [&] {
+    child->group = c10::make_intrusive<c10d::ProcessGroupGloo>(child->store, child->config.rank,
+                                                               child->config.world_size, child->options);
+    return 0;
+  });
+  return std::unique_ptr<Group>(new Group(std::move(child)));
+}
 
 int Group::rank() const { return impl_->config.rank; }
 int Group::size() const { return impl_->config.world_size; }
 const DistConfig& Group::config() const { return impl_->config; }
-const Group::Traffic& Group::traffic() const { return impl_->traffic; }
+const Group::Traffic& Group::traffic() const { return *impl_->traffic; }
 
 void Group::sum(const std::vector<at::Tensor>& tensors) {
   if (tensors.empty()) return;

@@ -67,6 +67,12 @@ class Group {
   /// True on every rank when `flag` is true on any rank (a stop request seen by one).
   bool any(bool flag);
 
+  /// The ranks r with r % parts == rank() % parts as a group of their own, numbered r / parts: the trial groups of
+  /// a step with parallel trials. Every rank calls it with the same `parts`, in the same order; a group of one rank
+  /// is made too (its collectives cost nothing). Its collectives count in this group's traffic. Throws OptionError
+  /// unless 1 <= parts <= size().
+  std::unique_ptr<Group> split(int parts);
+
   /// What this rank's collectives (sum, broadcast) cost so far: for the report and the scaling estimate.
   struct Traffic {
     int64_t collectives = 0;
@@ -77,6 +83,7 @@ class Group {
 
  private:
   struct Impl;
+  explicit Group(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -30,17 +30,19 @@ TorchOracle::TorchOracle(data::Split fit, data::Split validation, data::Split co
   importance_sample_ = head(fit_, options_.importance_samples);
 }
 
-Hits TorchOracle::hits_on(const ir::Graph& model, const data::Split& split) const {
+TorchOracle::~TorchOracle() = default;
+
+Hits TorchOracle::hits_on(const ir::Graph& model, const data::Split& split, dist::Group* group) const {
   if (split.size() == 0) return {};
   exec::ExecOptions eo;
   eo.device = options_.device;
-  eo.group = options_.group;
+  eo.group = group;
   return exec::evaluate(model, split, eo).correct;
 }
 
-Hits TorchOracle::validate(const ir::Graph& model) { return hits_on(model, validation_); }
+Hits TorchOracle::validate(const ir::Graph& model) { return hits_on(model, validation_, options_.group); }
 
-Hits TorchOracle::confirm(const ir::Graph& model) { return hits_on(model, confirmation_); }
+Hits TorchOracle::confirm(const ir::Graph& model) { return hits_on(model, confirmation_, options_.group); }
 
 double TorchOracle::probe(const ir::Graph& model) {
   exec::ExecOptions eo;
@@ -49,7 +51,7 @@ double TorchOracle::probe(const ir::Graph& model) {
   return exec::evaluate(model, probe_, eo).accuracy;
 }
 
-exec::TrainOptions TorchOracle::train_options(uint64_t seed) const {
+exec::TrainOptions TorchOracle::train_options(uint64_t seed, dist::Group* group) const {
   exec::TrainOptions o;
   o.stop_on_divergence = false;  // a diverged step is rolled back, not the end of the run
   o.lr = options_.lr;
@@ -58,13 +60,15 @@ exec::TrainOptions TorchOracle::train_options(uint64_t seed) const {
   o.device = options_.device;
   o.teacher = options_.teacher;
   o.augment = options_.augment;
-  o.group = options_.group;
+  o.group = group;
   return o;
 }
 
-ir::Graph TorchOracle::retrain(const ir::Graph& model, uint64_t seed) {
+ir::Graph TorchOracle::retrain(const ir::Graph& model, uint64_t seed) { return retrain_on(model, seed, options_.group); }
+
+ir::Graph TorchOracle::retrain_on(const ir::Graph& model, uint64_t seed, dist::Group* group) const {
   if (options_.retrain_batches <= 0) return model;
-  exec::TrainOptions o = train_options(seed);
+  exec::TrainOptions o = train_options(seed, group);
   int64_t per_epoch = (fit_.size() + o.batch_size - 1) / o.batch_size;
   o.max_batches = options_.retrain_batches;
   o.epochs = std::max<int64_t>(1, (options_.retrain_batches + per_epoch - 1) / per_epoch);
@@ -77,7 +81,7 @@ ir::Graph TorchOracle::retrain(const ir::Graph& model, uint64_t seed) {
 }
 
 ir::Graph TorchOracle::finetune(const ir::Graph& model, uint64_t seed) {
-  exec::TrainOptions o = train_options(seed);
+  exec::TrainOptions o = train_options(seed, options_.group);
   o.epochs = options_.finetune_epochs;
   o.lr = options_.lr * options_.finetune_lr_scale;
   o.patience = options_.finetune_patience;
@@ -94,6 +98,54 @@ std::vector<double> TorchOracle::importance(const ir::Graph& model, const analys
     scores.assign(t.data_ptr<double>(), t.data_ptr<double>() + t.numel());
   }
   return scores;
+}
+
+dist::Group& TorchOracle::trial_group(int parts) {
+  std::unique_ptr<dist::Group>& g = trial_groups_[parts];
+  if (!g) g = options_.group->split(parts);
+  return *g;
+}
+
+std::vector<search::Trial> TorchOracle::trials(const std::vector<const ir::Graph*>& models,
+                                               const std::vector<uint64_t>& seeds) {
+  dist::Group* world = options_.group;
+  if (world == nullptr || world->size() == 1 || models.size() <= 1) return Oracle::trials(models, seeds);
+  const int parts = std::min(static_cast<int>(models.size()), world->size());
+  dist::Group& mine = trial_group(parts);
+  // A trial group of one rank trains alone: the same computation as a run without ranks.
+  dist::Group* within = mine.size() > 1 ? &mine : nullptr;
+  const int part = world->rank() % parts;
+  std::vector<search::Trial> out(models.size());
+  for (size_t t = 0; t < models.size(); ++t) {
+    search::Trial& trial = out[t];
+    if (static_cast<int>(t % static_cast<size_t>(parts)) == part) {
+      trial.model = retrain_on(*models[t], seeds[t], within);
+      trial.validation = hits_on(trial.model, validation_, within);
+      trial.confirmation = hits_on(trial.model, confirmation_, within);
+    } else {  // the structure is the candidate's on every rank; the weights and hits come from the trial's group
+      trial.model = *models[t];
+      for (ir::Layer& l : trial.model.layers) {
+        for (auto& [name, w] : l.weights) w = w.clone();
+      }
+      trial.validation.assign(static_cast<size_t>(validation_.size()), 0);
+      trial.confirmation.assign(static_cast<size_t>(confirmation_.size()), 0);
+    }
+  }
+  for (size_t t = 0; t < models.size(); ++t) {
+    search::Trial& trial = out[t];
+    std::vector<at::Tensor> weights;
+    for (ir::Layer& l : trial.model.layers) {
+      for (auto& [name, w] : l.weights) weights.push_back(w);
+    }
+    const int root = static_cast<int>(t % static_cast<size_t>(parts));  // the trial group's rank 0
+    world->broadcast(weights, root);
+    for (Hits* hits : {&trial.validation, &trial.confirmation}) {
+      if (hits->empty()) continue;
+      at::Tensor h = at::from_blob(hits->data(), {static_cast<int64_t>(hits->size())}, at::kByte);
+      world->broadcast({h}, root);  // unflattened into `h`, which is the hits' own memory
+    }
+  }
+  return out;
 }
 
 }  // namespace snare::measure

@@ -2,6 +2,7 @@
 // in-memory splits (exec), unit importance by the criteria of measure/unit_importance.h.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 
@@ -41,6 +42,7 @@ class TorchOracle : public Oracle {
   /// `confirmation` may be empty (a run without one).
   TorchOracle(data::Split fit, data::Split validation, data::Split confirmation, TorchOracleOptions options,
               ProgressSink* progress = nullptr);
+  ~TorchOracle() override;
 
   Hits validate(const ir::Graph& model) override;
   Hits confirm(const ir::Graph& model) override;
@@ -48,14 +50,23 @@ class TorchOracle : public Oracle {
   ir::Graph retrain(const ir::Graph& model, uint64_t seed) override;
   ir::Graph finetune(const ir::Graph& model, uint64_t seed) override;
   std::vector<double> importance(const ir::Graph& model, const analysis::UnitGroup& group) override;
+  /// In a distributed run, the trials run at once: rank r takes trial t when t % P == r % P (P = fewer of trials and
+  /// ranks), data-parallel with the other ranks of its trial group; then each trial group's first rank broadcasts
+  /// its retrained weights and hits to every rank.
+  std::vector<search::Trial> trials(const std::vector<const ir::Graph*>& models,
+                                    const std::vector<uint64_t>& seeds) override;
 
  private:
-  exec::TrainOptions train_options(uint64_t seed) const;
-  Hits hits_on(const ir::Graph& model, const data::Split& split) const;
+  exec::TrainOptions train_options(uint64_t seed, dist::Group* group) const;
+  ir::Graph retrain_on(const ir::Graph& model, uint64_t seed, dist::Group* group) const;
+  Hits hits_on(const ir::Graph& model, const data::Split& split, dist::Group* group) const;
+  /// This rank's trial group when the world is split in `parts` (made once per count, on every rank alike).
+  dist::Group& trial_group(int parts);
 
   data::Split fit_, validation_, confirmation_, probe_, importance_sample_;
   TorchOracleOptions options_;
   ProgressSink* progress_;
+  std::map<int, std::unique_ptr<dist::Group>> trial_groups_;
 };
 
 }  // namespace snare::measure

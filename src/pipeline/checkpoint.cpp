@@ -29,6 +29,7 @@ std::string field_of(const std::string& key) {
       {"channel_multiple", "SearchOptions::channel_multiple"},
       {"recovery_rounds", "SearchOptions::recovery_rounds"},
       {"recovery_window", "SearchOptions::recovery_window_pp"},
+      {"trials", "SearchOptions::trials"},
       {"retrain_batches", "TorchOracleOptions::retrain_batches"},
       {"batch_size", "TorchOracleOptions::batch_size"},
       {"lr", "TorchOracleOptions::lr"},

@@ -11,6 +11,12 @@
 
 namespace snare::search {
 
+/// A candidate retrained and assessed: one of the parallel trials of a step.
+struct Trial {
+  ir::Graph model;
+  Hits validation, confirmation;
+};
+
 class Oracle {
  public:
   virtual ~Oracle() = default;
@@ -27,6 +33,20 @@ class Oracle {
   virtual ir::Graph finetune(const ir::Graph& model, uint64_t seed) = 0;
   /// Importance of each unit of `group` (higher = keep).
   virtual std::vector<double> importance(const ir::Graph& model, const analysis::UnitGroup& group) = 0;
+  /// Retrains each of `models` with its seed and assesses it (validate, confirm). This one runs them one after the
+  /// other; a distributed oracle runs them at once on groups of ranks. Either way the results are the same up to the
+  /// order of float sums, and every rank gets all of them.
+  virtual std::vector<Trial> trials(const std::vector<const ir::Graph*>& models, const std::vector<uint64_t>& seeds) {
+    std::vector<Trial> out;
+    for (size_t i = 0; i < models.size(); ++i) {
+      Trial t;
+      t.model = retrain(*models[i], seeds[i]);
+      t.validation = validate(t.model);
+      t.confirmation = confirm(t.model);
+      out.push_back(std::move(t));
+    }
+    return out;
+  }
 };
 
 }  // namespace snare::search

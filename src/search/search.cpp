@@ -178,6 +178,23 @@ void on_reject(SearchState& st, const Candidate& c, const SearchOptions& o) {
   if (f >= o.max_failures || too_small) st.retired.insert(c.key);
 }
 
+/// The candidates a step retrains: the `k` best probed scores (> 0), one per target (key), best first; ties go to the
+/// earlier candidate.
+std::vector<size_t> top_picks(const std::vector<Candidate>& cands, const std::vector<CandidateScore>& scores, int k) {
+  std::vector<size_t> order;
+  for (size_t i = 0; i < scores.size(); ++i) {
+    if (scores[i].probed && scores[i].score > 0) order.push_back(i);
+  }
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return scores[a].score > scores[b].score; });
+  std::vector<size_t> picks;
+  std::set<std::string> keys;
+  for (size_t i : order) {
+    if (static_cast<int>(picks.size()) == k) break;
+    if (keys.insert(cands[i].key).second) picks.push_back(i);
+  }
+  return picks;
+}
+
 StepRecord record_of(int64_t step, const Candidate& c, const analysis::ModelStats& s) {
   StepRecord r;
   r.step = step;
@@ -235,6 +252,7 @@ void check_options(const SearchOptions& o) {
           fmt::format(kFinite, o.recovery_window_pp));
   require(o.channel_multiple >= 1, "SearchOptions::channel_multiple",
           fmt::format("must be >= 1, got {}", o.channel_multiple));
+  require(o.trials >= 1 && o.trials <= 64, "SearchOptions::trials", fmt::format("must be from 1 to 64, got {}", o.trials));
 }
 
 namespace {
@@ -361,18 +379,20 @@ class Loop {
     std::vector<size_t> order(cands.size());
     std::iota(order.begin(), order.end(), 0);
     std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return bound[a] > bound[b]; });
-    double best = 0;
-    size_t best_index = cands.size();
+    // The last of the step's picks (the best, or the k-th with --trials k): a candidate must beat it to be picked.
+    double last = 0;
+    size_t last_index = cands.size();
     for (size_t i : order) {
       CandidateScore& s = scores[i];
       if (s.score < 0 || bound[i] <= 0) continue;
-      if (bound[i] < best || (bound[i] == best && i > best_index)) break;  // no later one can win either
+      if (bound[i] < last || (bound[i] == last && i > last_index)) break;  // no later one can be picked either
       s.sensitivity = probe_now() - oracle_.probe(cands[i].result);
       s.score = gain[i] / (std::max(0.0, s.sensitivity) + kFloor) * std::pow(0.5, s.failures);
       s.probed = true;
-      if (s.score > best || (s.score == best && i < best_index)) {
-        best = s.score;
-        best_index = i;
+      const std::vector<size_t> picks = top_picks(cands, scores, o_.trials);
+      if (static_cast<int>(picks.size()) == o_.trials) {
+        last = scores[picks.back()].score;
+        last_index = picks.back();
       }
     }
     for (size_t i = 0; i < cands.size(); ++i) {
@@ -387,7 +407,8 @@ class Loop {
     return *probe_now_;
   }
 
-  /// Scores the candidates, retrains the best and keeps it if it holds; false when nothing is left to try.
+  /// Scores the candidates, retrains the best (or the best few, --trials) and keeps it if it holds; false when
+  /// nothing is left to try.
   bool step(const analysis::ModelStats& now) {
     const auto t0 = Clock::now();
     std::vector<Candidate> cands;
@@ -397,28 +418,91 @@ class Loop {
       cands = candidates();
       scores = score(cands, now);
     }
-    size_t best = scores.size();
-    for (size_t i = 0; i < scores.size(); ++i) {
-      if (scores[i].score > 0 && (best == scores.size() || scores[i].score > scores[best].score)) best = i;
+    const std::vector<size_t> picks = top_picks(cands, scores, o_.trials);
+    if (picks.empty()) return false;
+    if (o_.trials == 1) {
+      const size_t best = picks.front();
+      const int64_t step = st_.next_step++;
+      log_pick(step, cands[best], scores[best], "");
+      int rounds = 0;
+      StepRecord rec;
+      ir::Graph retrained = retrain_with_recovery(cands[best], step, rec, rounds);
+      decide(cands[best], scores, std::move(retrained), rec, rounds, t0, "");
+      return true;
     }
-    if (best == scores.size()) return false;
-    const Candidate& pick = cands[best];
-    const int64_t step = st_.next_step++;
-    progress_.log(fmt::format("step {}: {} {} (score {:.3g}, probe drop {:.4f})", step, op_name(pick.op), pick.target,
-                              scores[best].score, scores[best].sensitivity));
-    int rounds = 0;
-    StepRecord rec;
-    ir::Graph retrained = retrain_with_recovery(pick, step, rec, rounds);
+    // Parallel trials: every pick is retrained (at once on groups of ranks), then decided in score order as if one
+    // after the other: the first that holds is kept, those before it are rolled back, those after it are dropped.
+    const int64_t first_step = st_.next_step;
+    std::vector<const ir::Graph*> models;
+    std::vector<uint64_t> seeds;
+    for (size_t t = 0; t < picks.size(); ++t) {
+      models.push_back(&cands[picks[t]].result);
+      seeds.push_back(trial_seed(first_step, static_cast<int>(t)));
+    }
+    progress_.log(fmt::format("step {}: {} trials at once: {}", first_step, picks.size(),
+                              fmt::join(trial_names(cands, picks), ", ")));
+    std::vector<Trial> outcomes;
+    {
+      Stopwatch retraining(st_.timing.retraining);
+      outcomes = oracle_.trials(models, seeds);
+    }
+    auto since = t0;
+    for (size_t t = 0; t < picks.size(); ++t) {
+      const Candidate& pick = cands[picks[t]];
+      const std::string trial = fmt::format("trial {} of {}", t + 1, picks.size());
+      const int64_t step = st_.next_step++;
+      log_pick(step, pick, scores[picks[t]], trial);
+      StepRecord rec = record_of(step, pick, analysis::analyze(outcomes[t].model));
+      {
+        Stopwatch validating(st_.timing.validation);
+        assess_hits(outcomes[t].validation, outcomes[t].confirmation, rec);
+      }
+      int rounds = 1;
+      ir::Graph retrained = recover(std::move(outcomes[t].model), step, rec, rounds);
+      const bool kept = decide(pick, scores, std::move(retrained), rec, rounds, since, trial);
+      since = Clock::now();
+      if (kept) {
+        if (t + 1 < picks.size()) {
+          progress_.log(fmt::format("step {}: trials {} to {} dropped undecided (a better-scored trial holds)", step,
+                                    t + 2, picks.size()));
+        }
+        break;
+      }
+    }
+    return true;
+  }
+
+  /// The seed of a step's trial `t`: trial 0 retrains with the seed a step of one candidate would have.
+  uint64_t trial_seed(int64_t step, int t) const {
+    return step_seed(o_.seed, step) + 0xD1B54A32D192ED03ULL * static_cast<uint64_t>(t);
+  }
+
+  static std::vector<std::string> trial_names(const std::vector<Candidate>& cands, const std::vector<size_t>& picks) {
+    std::vector<std::string> names;
+    for (size_t i : picks) names.push_back(fmt::format("{} {}", op_name(cands[i].op), cands[i].target));
+    return names;
+  }
+
+  void log_pick(int64_t step, const Candidate& pick, const CandidateScore& score, const std::string& trial) {
+    progress_.log(fmt::format("step {}: {} {} (score {:.3g}, probe drop {:.4f}){}", step, op_name(pick.op),
+                              pick.target, score.score, score.sensitivity, trial.empty() ? "" : ", " + trial));
+  }
+
+  /// Records the step of `pick`, retrained to `retrained` and assessed in `rec`, and keeps or rolls it back; true when
+  /// kept. `since`: when the step's time began.
+  bool decide(const Candidate& pick, const std::vector<CandidateScore>& scores, ir::Graph retrained, StepRecord& rec,
+              int rounds, Clock::time_point since, const std::string& trial) {
     rec.plan = pick.plan.describe(st_.model);
     rec.scores = scores;
     rec.accepted = holds(tol_, rec.val_loss);
-    rec.reason = fmt::format("val accuracy {:.4f}, loss {:+.2f} pp, margin {:.2f} pp: {} {} pp{}", rec.val_accuracy,
+    rec.reason = fmt::format("val accuracy {:.4f}, loss {:+.2f} pp, margin {:.2f} pp: {} {} pp{}{}", rec.val_accuracy,
                              100 * rec.val_loss.loss(), 100 * margin_of(tol_, rec.val_loss),
                              rec.accepted ? "within" : "beyond", o_.max_loss_pp,
-                             rounds > 1 ? fmt::format(" after {} rounds of retraining", rounds) : "");
-    rec.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+                             rounds > 1 ? fmt::format(" after {} rounds of retraining", rounds) : "",
+                             trial.empty() ? "" : " (" + trial + ")");
+    rec.seconds = std::chrono::duration<double>(Clock::now() - since).count();
     st_.history.push_back(rec);
-    progress_.log(fmt::format("step {}: {} -> {} non-zero params, {} MACs, val {:.4f}: {}", step,
+    progress_.log(fmt::format("step {}: {} -> {} non-zero params, {} MACs, val {:.4f}: {}", rec.step,
                               rec.plan.substr(0, rec.plan.find('\n')), rec.nonzero_params, rec.macs, rec.val_accuracy,
                               rec.accepted ? "accepted" : "rolled back"));
     if (rec.accepted) {
@@ -432,7 +516,7 @@ class Loop {
       st_.timing.rolled_back += rec.seconds;
       on_reject(st_, pick, o_);
     }
-    return true;
+    return rec.accepted;
   }
 
   void checkpoint() {
@@ -452,10 +536,17 @@ class Loop {
     }
     rec = record_of(step, pick, analysis::analyze(retrained));
     assess(retrained, rec);
+    rounds = 1;
+    return recover(std::move(retrained), step, rec, rounds);
+  }
+
+  /// Retrains `retrained` again while it misses the tolerance by less than the recovery window, up to
+  /// recovery_rounds times, reassessing into `rec`; `rounds` counts the retrainings.
+  ir::Graph recover(ir::Graph retrained, int64_t step, StepRecord& rec, int& rounds) {
     // Positive = how far a step misses the tolerance (loss + margin - max_loss), as a fraction.
     auto shortfall = [&](const PairedLoss& l) { return l.loss() + margin_of(tol_, l) - o_.max_loss_pp / 100.0; };
-    for (rounds = 1; shortfall(rec.val_loss) > 1e-12 && shortfall(rec.val_loss) <= o_.recovery_window_pp / 100.0 &&
-                     rounds <= o_.recovery_rounds;
+    for (; shortfall(rec.val_loss) > 1e-12 && shortfall(rec.val_loss) <= o_.recovery_window_pp / 100.0 &&
+           rounds <= o_.recovery_rounds;
          ++rounds) {
       progress_.log(fmt::format("step {}: val {:.4f} just short of the tolerance: retraining once more", step,
                                 rec.val_accuracy));
@@ -473,9 +564,13 @@ class Loop {
   void assess(const ir::Graph& m, StepRecord& rec) {
     Stopwatch validating(st_.timing.validation);
     const Hits val = oracle_.validate(m);
+    assess_hits(val, base_confirm_.empty() ? Hits{} : oracle_.confirm(m), rec);
+  }
+
+  void assess_hits(const Hits& val, const Hits& confirm, StepRecord& rec) const {
     rec.val_accuracy = accuracy_of(val);
     rec.val_loss = paired_loss(base_val_, val);
-    if (!base_confirm_.empty()) rec.confirm_loss = paired_loss(base_confirm_, oracle_.confirm(m));
+    if (!base_confirm_.empty()) rec.confirm_loss = paired_loss(base_confirm_, confirm);
     rec.confirm_holds = holds(confirm_tol_, rec.confirm_loss);
   }
 

@@ -56,6 +56,10 @@ struct SearchOptions {
   bool units = true, masks = true, lowrank = true;
   double mac_weight = 0.5;        ///< weight of the MAC gain against the non-zero-parameter gain
   bool final_finetune = true;
+  /// Candidates retrained per step (the top-scored ones, one per target; Oracle::trials, at once on groups of
+  /// ranks in a distributed run): the best-scored one that holds is kept, the ones scored above it are rolled back
+  /// and the ones below it are dropped undecided (docs/search.md).
+  int trials = 1;
 };
 
 /// One scored candidate of a step.

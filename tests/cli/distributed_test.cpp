@@ -159,4 +159,42 @@ TEST(Distributed, ReduceOverTwoRanksSurvivesAKilledRankThroughResume) {
             snare::ir::dump(snare::io::load_model((dir / "full.h5").string())));
 }
 
+// --trials 2 over two ranks: each rank retrains one of the step's two trials alone, then both get both results. The
+// steps are those of the same trials run one after the other in one process (same input model, one thread each), as
+// every count summed over ranks is exact; only the final fine-tuning, data-parallel over the ranks, may differ.
+TEST(Distributed, ParallelTrialsOverTwoRanksTakeTheStepsOfOneProcess) {
+  if (!snare::testing::have_mnist()) GTEST_SKIP() << "no MNIST";
+  auto dir = snare::testing::scratch("dist_trials");
+  const fs::path base = dir / "base.h5";
+  auto trained = run_snare(kTrain + " -o " + base.string(), "SNARE_THREADS=1");
+  ASSERT_EQ(trained.exit_code, 0) << trained.output;
+  const std::string reduce = "reduce " + base.string() +
+                             " --data mnist --seed 3 --train-samples 2000 --retrain-batches 4 --finetune-epochs 1 "
+                             "--no-lowrank --budget-params 22000 --max-loss 1 --trials 2";
+  auto two = run_snare("launch -n 2 -- " + reduce + " -o " + (dir / "two.h5").string(), "SNARE_THREADS=1");
+  ASSERT_EQ(two.exit_code, 0) << two.output;
+  auto one = run_snare(reduce + " -o " + (dir / "one.h5").string(), "SNARE_THREADS=1");
+  ASSERT_EQ(one.exit_code, 0) << one.output;
+  EXPECT_NE(one.output.find("2 trials at once"), std::string::npos) << one.output;
+  const nlohmann::json r2 = nlohmann::json::parse(read_text(dir / "two_report" / "report.json"));
+  const nlohmann::json r1 = nlohmann::json::parse(read_text(dir / "one_report" / "report.json"));
+  EXPECT_EQ(r2["options"]["trials"], 2);
+  EXPECT_EQ(r2["distributed"]["world_size"], 2);
+  const nlohmann::json& s2 = r2["steps"];
+  const nlohmann::json& s1 = r1["steps"];
+  ASSERT_EQ(s2.size(), s1.size());
+  ASSERT_GE(s1.size(), 3u);
+  int second_trials_kept = 0;
+  for (size_t i = 0; i + 1 < s1.size(); ++i) {  // the last one is the fine-tuning
+    for (const char* key : {"step", "op", "target", "nonzero_params", "val_accuracy", "accepted", "reason"}) {
+      EXPECT_EQ(s2[i][key], s1[i][key]) << "step record " << i << ", " << key;
+    }
+    const bool second = s1[i]["reason"].get<std::string>().find("(trial 2 of 2)") != std::string::npos;
+    second_trials_kept += second && s1[i]["accepted"].get<bool>() ? 1 : 0;
+  }
+  // At this tolerance some steps keep their second trial: rank 1's retraining reached rank 0's decision.
+  EXPECT_GT(second_trials_kept, 0);
+  EXPECT_NO_THROW(snare::io::load_model((dir / "two.h5").string()));
+}
+
 }  // namespace

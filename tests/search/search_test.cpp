@@ -9,6 +9,9 @@
 #include <iterator>
 #include <limits>
 #include <map>
+#include <set>
+
+#include <fmt/format.h>
 
 #include "analysis/stats.h"
 #include "common/error.h"
@@ -392,6 +395,68 @@ TEST(Search, FineTuningCountsAsALastStepForConfirmation) {
   EXPECT_EQ(r.returned_step, r.last_accepted_step);
 }
 
+/// Remembers how many candidates each step retrained as parallel trials.
+class TrialCountingOracle : public FakeOracle {
+ public:
+  std::vector<snare::search::Trial> trials(const std::vector<const snare::ir::Graph*>& models,
+                                           const std::vector<uint64_t>& seeds) override {
+    calls.push_back(models.size());
+    return Oracle::trials(models, seeds);
+  }
+  std::vector<size_t> calls;
+};
+
+// --trials k: each step retrains the k best-scored candidates (one per target) and decides them in score order: those
+// before the first that holds are rolled back, that one is kept, the rest are dropped without a record.
+TEST(Search, ParallelTrialsKeepTheBestScoredOneThatHolds) {
+  TrialCountingOracle oracle;
+  SearchOptions o;
+  o.trials = 3;
+  const auto r = snare::search::run(mlp(), oracle, o);
+  ASSERT_FALSE(oracle.calls.empty());
+  size_t at = 0;
+  int kept_early = 0;
+  for (size_t n : oracle.calls) {
+    ASSERT_LT(at, r.state.history.size());
+    const auto& scores = r.state.history[at].scores;
+    // The picks: the n best probed scores, one per target, ties to the earlier candidate.
+    std::vector<size_t> order;
+    for (size_t i = 0; i < scores.size(); ++i) {
+      if (scores[i].probed && scores[i].score > 0) order.push_back(i);
+    }
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return scores[a].score > scores[b].score; });
+    std::vector<size_t> picks;
+    std::set<std::string> seen;
+    for (size_t i : order) {
+      const std::string key = std::string(snare::search::op_name(scores[i].op)) + scores[i].target;
+      if (picks.size() < n && seen.insert(key).second) picks.push_back(i);
+    }
+    ASSERT_EQ(picks.size(), n) << "step " << r.state.history[at].step;
+    if (n == 3) {  // nothing unprobed could have made the top 3
+      for (const auto& s : scores) {
+        if (!s.probed && s.score >= 0) EXPECT_LE(s.score_bound, scores[picks.back()].score) << s.target;
+      }
+    }
+    for (size_t t = 0; t < n; ++t) {
+      ASSERT_LT(at, r.state.history.size());
+      const auto& rec = r.state.history[at++];
+      EXPECT_EQ(rec.target, scores[picks[t]].target);
+      EXPECT_EQ(rec.op, scores[picks[t]].op);
+      EXPECT_NE(rec.reason.find(fmt::format("(trial {} of {})", t + 1, n)), std::string::npos) << rec.reason;
+      if (rec.accepted) {
+        if (t + 1 < n) ++kept_early;
+        break;
+      }
+    }
+  }
+  // Then the final fine-tuning, and nothing else.
+  ASSERT_EQ(at + 1, r.state.history.size());
+  EXPECT_EQ(r.state.history.back().op, Op::kFinetune);
+  EXPECT_GT(kept_early, 0) << "no step kept a trial before the last: the test did not see trials dropped";
+  EXPECT_GE(oracle.accuracy(r.model), 0.95 - 0.0039);
+  EXPECT_LT(snare::analysis::analyze(r.model).nonzero_params, snare::analysis::analyze(mlp()).nonzero_params / 2);
+}
+
 TEST(Search, NegativeToleranceIsRejected) {
   FakeOracle oracle;
   SearchOptions o;
@@ -415,6 +480,7 @@ TEST(Search, OptionsOutOfRangeNameTheirField) {
       {[&](SearchOptions& o) { o.time_limit_s = nan; }, "SearchOptions::time_limit_s"},
       {[&](SearchOptions& o) { o.recovery_rounds = -1; }, "SearchOptions::recovery_rounds"},
       {[&](SearchOptions& o) { o.channel_multiple = 0; }, "SearchOptions::channel_multiple"},
+      {[&](SearchOptions& o) { o.trials = 0; }, "SearchOptions::trials"},
       {[&](SearchOptions& o) {
          o.budget_params = 1000;
          o.budget_macs = 1000;
