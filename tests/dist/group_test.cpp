@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 #include <unistd.h>
@@ -65,6 +66,34 @@ TEST(Dist, SumsBroadcastsAndAgreesOverTwoRanks) {
   EXPECT_EQ(sums, std::vector<double>({3 * 3 + 4 * 10.0, 3 * 3 + 4 * 10.0}));
   EXPECT_EQ(broadcasts, std::vector<double>({5, 5}));
   EXPECT_EQ(any, std::vector<bool>({true, true}));
+}
+
+// Three ranks split in two trial groups: {0, 2} and {1}. Each group sums among its own ranks only, and a broadcast
+// over the world from group 1's first rank (world rank 1) reaches everyone; the split's traffic counts in the world's.
+TEST(Dist, SplitGroupsSumAmongTheirOwnRanks) {
+  std::vector<double> within(3), from_group1(3);
+  std::vector<int> sub_rank(3), sub_size(3);
+  std::vector<int64_t> counted(3);
+  auto errors = on_ranks(3, port_for(5), [&](Group& g) {
+    const auto r = static_cast<size_t>(g.rank());
+    std::unique_ptr<Group> mine = g.split(2);
+    sub_rank[r] = mine->rank();
+    sub_size[r] = mine->size();
+    at::Tensor t = at::full({2}, static_cast<double>(g.rank() + 1));
+    mine->sum({t});
+    within[r] = t[0].item<double>();
+    at::Tensor b = at::full({1}, static_cast<double>(100 + g.rank()));
+    g.broadcast({b}, 1);
+    from_group1[r] = b.item<double>();
+    counted[r] = g.traffic().collectives;
+    EXPECT_THROW(g.split(4), snare::OptionError);
+  });
+  EXPECT_EQ(errors, std::vector<std::string>(3, ""));
+  EXPECT_EQ(sub_rank, std::vector<int>({0, 0, 1}));
+  EXPECT_EQ(sub_size, std::vector<int>({2, 1, 2}));
+  EXPECT_EQ(within, std::vector<double>({1 + 3, 2, 1 + 3}));
+  EXPECT_EQ(from_group1, std::vector<double>({101, 101, 101}));
+  EXPECT_EQ(counted, std::vector<int64_t>({2, 2, 2}));
 }
 
 TEST(Dist, RanksThatDifferAreRefusedOnEveryRankNamingTheDifference) {
