@@ -463,8 +463,9 @@ class Loop {
       since = Clock::now();
       if (kept) {
         if (t + 1 < picks.size()) {
-          progress_.log(fmt::format("step {}: trials {} to {} dropped undecided (a better-scored trial holds)", step,
-                                    t + 2, picks.size()));
+          const std::string rest = t + 2 == picks.size() ? fmt::format("trial {}", t + 2)
+                                                         : fmt::format("trials {} to {}", t + 2, picks.size());
+          progress_.log(fmt::format("step {}: {} dropped undecided (a better-scored trial holds)", step, rest));
         }
         break;
       }
