@@ -49,7 +49,8 @@
 // dist::Group group(dist::DistConfig{world_size, rank, host, port, timeout_s}): meets the other processes of one run
 //   (c10d with Gloo over TCP; dist::config_from_environment() reads torchrun's WORLD_SIZE, RANK, MASTER_ADDR,
 //   MASTER_PORT). Every process calls pipeline::reduce with the same options and options.group = &group: training
-//   is data-parallel, evaluation sharded, and rank 0 alone writes files. A peer that dies or hangs is a DistError.
+//   is data-parallel, evaluation sharded, and rank 0 alone writes files. With options.search.trials = K, each
+//   step's K best candidates retrain at once on groups of ranks instead. A peer that dies or hangs is a DistError.
 //   docs/distributed.md.
 #include "dist/group.h"
 
