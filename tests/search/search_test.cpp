@@ -434,7 +434,9 @@ TEST(Search, ParallelTrialsKeepTheBestScoredOneThatHolds) {
     ASSERT_EQ(picks.size(), n) << "step " << r.state.history[at].step;
     if (n == 3) {  // nothing unprobed could have made the top 3
       for (const auto& s : scores) {
-        if (!s.probed && s.score >= 0) EXPECT_LE(s.score_bound, scores[picks.back()].score) << s.target;
+        if (!s.probed && s.score >= 0) {
+          EXPECT_LE(s.score_bound, scores[picks.back()].score) << s.target;
+        }
       }
     }
     for (size_t t = 0; t < n; ++t) {
