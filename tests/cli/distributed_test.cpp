@@ -1,7 +1,8 @@
 // Distributed runs on 127.0.0.1 as a user starts them: `snare launch -n 2 -- ...`, or two processes with
 // --world-size/--rank/--rendezvous. Data-parallel training gives the same weights on both ranks and the accuracy of
 // one process; a reduce over two ranks ends with a valid model and report; a rank that dies ends the other with
-// exit 7, and --resume finishes the run; ranks with other options are refused at the rendezvous.
+// exit 7, and --resume finishes the run; ranks with other options are refused at the rendezvous; --trials 2 over two
+// ranks takes the steps of --trials 2 in one process.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
