@@ -142,11 +142,13 @@ ReduceResult reduce(ReduceOptions o, const ReduceCallbacks& callbacks) {
   bool trained_here = false;
   bool resume_baseline = !o.source.arch.empty() && o.resume && writes && fs::exists(baseline_file);
   if (group && !o.source.arch.empty() && o.resume) resume_baseline = group->any(resume_baseline);
-  // A model file only rank 0 reads (the baseline, a checkpoint's models): the other ranks receive its bytes.
+  // A model file only rank 0 reads (the baseline, a checkpoint's models): it reads the bytes once and shares them,
+  // and every rank parses the same bytes alike.
   auto model_from_rank0 = [&](const std::string& path) {
-    if (!writes) return io::keras::read_keras_bytes(group->share(""), "rank 0's " + fs::path(path).filename().string());
-    ir::Graph m = io::load_model(path);
-    if (group) group->share(file_bytes(path));
+    if (!group) return io::load_model(path);
+    const std::string bytes = group->share(writes ? file_bytes(path) : "");
+    ir::Graph m = io::keras::read_keras_bytes(bytes, writes ? path : "rank 0's " + fs::path(path).filename().string());
+    m.infer_shapes();
     return m;
   };
   if (resume_baseline) {
