@@ -14,6 +14,12 @@ target_link_libraries(snare_torch INTERFACE ${TORCH_LIBRARIES})
 target_compile_options(snare_torch INTERFACE ${TORCH_CXX_FLAGS})
 # Torch's headers are third-party: keep their warnings out of -Werror.
 target_include_directories(snare_torch SYSTEM INTERFACE ${TORCH_INCLUDE_DIRS})
+# at::parallel_for is an inline template over OpenMP pragmas: in our own code (max pooling, image decoding) it runs
+# serially unless our translation units are compiled with OpenMP too. LibTorch's CPU build uses the same libgomp.
+find_package(OpenMP)
+if(OpenMP_CXX_FOUND)
+  target_link_libraries(snare_torch INTERFACE OpenMP::OpenMP_CXX)
+endif()
 
 if(NOT TARGET CLI11::CLI11)
   find_path(CLI11_INCLUDE_DIR CLI/CLI.hpp REQUIRED)

@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "ir/layer.h"
 
@@ -18,5 +19,9 @@ at::Tensor activate(const at::Tensor& x, ir::Activation a, double alpha);
 /// return_sequences, else [N, U'] (U' = recurrent_output_units). `weight` looks up the layer's tensors by ir name.
 at::Tensor recurrent(const at::Tensor& x, const ir::Layer& l, const std::function<const at::Tensor&(const std::string&)>& weight,
                      bool training);
+
+/// Max pooling of x [N, C, L] (one kernel size) or [N, C, H, W] (two), no padding, floor mode: LibTorch's results
+/// bit for bit, from a faster kernel for float CPU tensors (max_pool.cpp).
+at::Tensor max_pool(const at::Tensor& x, const std::vector<int64_t>& kernel, const std::vector<int64_t>& strides);
 
 }  // namespace snare::exec::detail

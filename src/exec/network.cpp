@@ -17,6 +17,7 @@ namespace snare::exec {
 
 using ir::LayerKind;
 using detail::activate;
+using detail::max_pool;
 
 namespace {
 
@@ -85,10 +86,10 @@ at::Tensor pool(const at::Tensor& x, const ir::Layer& l, bool max) {
   }
   at::Tensor out;
   if (l.kernel.size() == 1) {
-    out = max ? at::max_pool1d(in, l.kernel, strides) : at::avg_pool1d(in, l.kernel, strides);
+    out = max ? max_pool(in, l.kernel, strides) : at::avg_pool1d(in, l.kernel, strides);
     if (count.defined()) out = out / at::avg_pool1d(count, l.kernel, strides);
   } else {
-    out = max ? at::max_pool2d(in, l.kernel, strides) : at::avg_pool2d(in, l.kernel, strides);
+    out = max ? max_pool(in, l.kernel, strides) : at::avg_pool2d(in, l.kernel, strides);
     if (count.defined()) out = out / at::avg_pool2d(count, l.kernel, strides);
   }
   return out;
