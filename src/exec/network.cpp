@@ -5,12 +5,15 @@
 #include <ATen/core/grad_mode.h>
 #include <fmt/format.h>
 
+#include <functional>
 #include <limits>
 #include <numeric>
 #include <thread>
 
 #include "common/error.h"
+#include "common/fingerprint.h"
 #include "dist/group.h"
+#include "exec/activation_cache.h"
 #include "exec/lowering.h"
 
 namespace snare::exec {
@@ -337,6 +340,41 @@ at::Tensor Network::forward(const at::Tensor& x, bool training, bool logits) {
   return values.at(graph_.output().name);
 }
 
+at::Tensor Network::forward_cached(const at::Tensor& x, uint64_t batch_key, bool logits, ActivationCache& cache) {
+  const size_t n = graph_.layers.size();
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < n; ++i) index[graph_.layers[i].name] = i;
+  if (path_keys_.empty()) {
+    for (const ir::Layer& l : graph_.layers) {
+      uint64_t h = ir::layer_fingerprint(l);
+      for (const std::string& in : l.inputs) h = snare::fnv1a(&path_keys_.at(index.at(in)), sizeof(uint64_t), h);
+      path_keys_.push_back(h);
+    }
+  }
+  // From the output back: a layer found in the cache needs none of the layers before it.
+  std::vector<at::Tensor> values(n);
+  std::function<at::Tensor(size_t)> value = [&](size_t i) -> at::Tensor {
+    if (values[i].defined()) return values[i];
+    const ir::Layer& l = graph_.layers[i];
+    const bool skip_softmax = logits && is_softmax_end(graph_, l);
+    uint64_t key = snare::fnv1a(&batch_key, sizeof batch_key, path_keys_[i]);
+    key = snare::fnv1a(&skip_softmax, sizeof skip_softmax, key);
+    at::Tensor y = cache.find(key);
+    if (!y.defined()) {
+      std::vector<at::Tensor> ins;
+      if (l.kind == LayerKind::kInput) {
+        ins.push_back(adapt_input(graph_, x).to(device_, at::kFloat));
+      } else {
+        for (const std::string& in : l.inputs) ins.push_back(value(index.at(in)));
+      }
+      y = run_layer(l, ins, false, skip_softmax);
+      cache.insert(key, y);
+    }
+    return values[i] = y;
+  };
+  return value(index.at(graph_.output().name));
+}
+
 at::Tensor adapt_input(const ir::Graph& graph, const at::Tensor& x) {
   const ir::Shape& want = graph.input().input_shape;
   std::vector<int64_t> got(x.sizes().begin() + 1, x.sizes().end());
@@ -382,7 +420,11 @@ EvalResult evaluate(const ir::Graph& graph, const data::Split& split, const Exec
   at::Tensor loss_sum = at::zeros({1}, at::kDouble);
   for (int64_t start = begin; start < end; start += options.batch_size) {
     int64_t len = std::min(options.batch_size, end - start);
-    at::Tensor logits = net.forward(split.x.narrow(0, start, len), false, true).to(at::kCPU);
+    at::Tensor x = split.x.narrow(0, start, len);
+    const uint64_t rows[2] = {static_cast<uint64_t>(start), static_cast<uint64_t>(len)};
+    at::Tensor logits = (options.cache ? net.forward_cached(x, snare::fnv1a(rows, sizeof rows), true, *options.cache)
+                                       : net.forward(x, false, true))
+                            .to(at::kCPU);
     at::Tensor y = split.y.narrow(0, start, len);
     loss_sum += at::cross_entropy_loss(logits, y, {}, at::Reduction::Sum).to(at::kDouble);
     at::Tensor hit = logits.argmax(1).eq(y).to(at::kDouble);

@@ -25,6 +25,8 @@ class Group;
 
 namespace snare::exec {
 
+class ActivationCache;
+
 /// Parses "cpu", "cuda" or "cuda:N". Throws OptionError for other names, and when CUDA is asked for but this
 /// LibTorch build or machine has none.
 c10::Device parse_device(const std::string& name);
@@ -41,6 +43,11 @@ class Network {
   /// `training` enables dropout and batch statistics. With `logits`, a softmax that ends the graph
   /// is skipped so the result suits cross-entropy.
   at::Tensor forward(const at::Tensor& x, bool training = false, bool logits = false);
+
+  /// forward(x, false, logits) that takes the outputs of layers computing the same thing from the same inputs as
+  /// before from `cache` and leaves its own there. `batch_key` names the rows of x (equal for the same rows of the
+  /// same split). For evaluation only: the keys describe the weights the network was built with, not trained ones.
+  at::Tensor forward_cached(const at::Tensor& x, uint64_t batch_key, bool logits, ActivationCache& cache);
 
   /// Trainable tensors (requires_grad) in graph order, and for each its mask or an undefined tensor.
   std::vector<at::Tensor> parameters() const;
@@ -69,6 +76,9 @@ class Network {
   std::map<std::string, std::map<std::string, at::Tensor>> masks_;
   bool record_ = false;
   std::map<std::string, at::Tensor> activations_;
+  /// Per layer: its fingerprint chained with its inputs' (what it computes from the network's input), built on
+  /// the first forward_cached.
+  std::vector<uint64_t> path_keys_;
 };
 
 /// Reshapes a data batch to the graph's input when the per-sample sizes agree but the layouts differ
@@ -77,6 +87,9 @@ at::Tensor adapt_input(const ir::Graph& graph, const at::Tensor& x);
 
 struct ExecOptions {
   int64_t batch_size = 1000;
+  /// evaluate() only: layer outputs reused across evaluations of related models on the same split (one cache per
+  /// split; null: none).
+  ActivationCache* cache = nullptr;
   std::string device = "cpu";
   /// evaluate() only: each rank of a distributed run evaluates its shard and the counts are summed, so every
   /// rank gets the whole split's result (null: this process evaluates all of it).

@@ -554,6 +554,16 @@ void verify(const Graph& graph) {
   copy.infer_shapes();
 }
 
+uint64_t layer_fingerprint(const Layer& l) {
+  uint64_t h = snare::fnv1a(fmt::format("{} {} {} -> {}", kind_name(l.kind), attributes(l), l.factorized_from,
+                                        shape_string(l.output_shape)));
+  for (const auto& [wname, w] : l.weights) {
+    h = snare::fnv1a(fmt::format(" {} {} {:016x}", wname, tensor_shape(w), tensor_fnv1a(w)), h);
+  }
+  for (const auto& [mname, m] : l.masks) h = snare::fnv1a(fmt::format(" mask {} {:016x}", mname, tensor_fnv1a(m)), h);
+  return h;
+}
+
 std::string dump(const Graph& graph) {
   std::string out = fmt::format("graph {}\n", graph.name.empty() ? "<unnamed>" : graph.name);
   for (const Layer& l : graph.layers) {

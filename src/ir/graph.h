@@ -66,6 +66,11 @@ void verify(const Graph& graph);
 /// output shape, and each weight's shape and a checksum. Format in docs/ir.md.
 std::string dump(const Graph& graph);
 
+/// What one layer computes from its inputs, as a 64-bit hash: kind, attributes, output shape, every weight's and
+/// mask's bytes (the layer's dump line, with whole masks instead of their kept counts). Equal fingerprints and equal
+/// inputs give equal outputs; the layer's name does not count.
+uint64_t layer_fingerprint(const Layer& layer);
+
 /// Formats a shape as "(6, 28, 28)".
 std::string shape_string(const Shape& shape);
 

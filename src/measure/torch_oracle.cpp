@@ -48,6 +48,7 @@ double TorchOracle::probe(const ir::Graph& model) {
   exec::ExecOptions eo;
   eo.device = options_.device;
   eo.group = options_.group;
+  eo.cache = &probe_cache_;
   return exec::evaluate(model, probe_, eo).accuracy;
 }
 

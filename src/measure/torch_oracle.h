@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "data/dataset.h"
+#include "exec/activation_cache.h"
 #include "exec/train.h"
 #include "reduce/importance.h"
 #include "search/oracle.h"
@@ -67,6 +68,8 @@ class TorchOracle : public Oracle {
   TorchOracleOptions options_;
   ProgressSink* progress_;
   std::map<int, std::unique_ptr<dist::Group>> trial_groups_;
+  /// Layer outputs on probe_: a candidate probe recomputes only the layers its reduction changed (and after).
+  exec::ActivationCache probe_cache_{int64_t{256} << 20};
 };
 
 }  // namespace snare::measure
