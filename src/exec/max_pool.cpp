@@ -7,6 +7,7 @@
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -149,7 +150,10 @@ at::Tensor max_pool(const at::Tensor& x, const std::vector<int64_t>& kernel, con
   const bool one_d = kernel.size() == 1;
   const bool fast = x.device().is_cpu() && x.scalar_type() == at::kFloat && x.dim() == (one_d ? 3 : 4) &&
                     x.size(0) * x.size(1) > 0 && x.size(-1) >= kernel.back() &&
-                    (one_d || x.size(-2) >= kernel.front()) && x.numel() < (int64_t{1} << 31);
+                    (one_d || x.size(-2) >= kernel.front()) && x.numel() < (int64_t{1} << 31) &&
+                    std::all_of(kernel.begin(), kernel.end(), [](int64_t k) { return k > 0; }) &&
+                    std::all_of(strides.begin(), strides.end(), [](int64_t s) { return s > 0; }) &&
+                    strides.size() == kernel.size();
   if (!fast) return one_d ? at::max_pool1d(x, kernel, strides) : at::max_pool2d(x, kernel, strides);
   // 1-D pooling is 2-D pooling of planes of height 1.
   at::Tensor x4 = (one_d ? x.unsqueeze(2) : x).contiguous();

@@ -87,13 +87,13 @@ at::Tensor adapt_input(const ir::Graph& graph, const at::Tensor& x);
 
 struct ExecOptions {
   int64_t batch_size = 1000;
-  /// evaluate() only: layer outputs reused across evaluations of related models on the same split (one cache per
-  /// split; null: none).
-  ActivationCache* cache = nullptr;
   std::string device = "cpu";
   /// evaluate() only: each rank of a distributed run evaluates its shard and the counts are summed, so every
   /// rank gets the whole split's result (null: this process evaluates all of it).
   dist::Group* group = nullptr;
+  /// evaluate() only: layer outputs reused across evaluations of related models on the same split (one cache per
+  /// split; null: none).
+  ActivationCache* cache = nullptr;
 };
 
 /// Model outputs for all of `x`, in eval mode, on CPU.
