@@ -1,7 +1,5 @@
 #include "exec/activation_cache.h"
 
-#include <ATen/core/TensorBody.h>
-
 namespace snare::exec {
 
 namespace {
