@@ -20,6 +20,8 @@ namespace snare::exec {
 
 using ir::LayerKind;
 using detail::activate;
+using detail::conv_one_channel;
+using detail::conv_one_channel_applies;
 using detail::max_pool;
 
 namespace {
@@ -117,6 +119,9 @@ at::Tensor conv(const at::Tensor& x, const ir::Layer& l, const at::Tensor& weigh
   const bool depthwise = l.kind == ir::LayerKind::kDepthwiseConv2D || l.kind == ir::LayerKind::kSeparableConv1D ||
                          l.kind == ir::LayerKind::kSeparableConv2D;
   const int64_t groups = depthwise ? x.size(1) : l.groups;
+  if (conv_one_channel_applies(in, weight, bias, strides, padding, dilation, groups)) {
+    return conv_one_channel(in, weight, bias, padding);
+  }
   if (l.kernel.size() == 1) return at::conv1d(in, weight, bias, strides, padding, dilation, groups);
   return at::conv2d(in, weight, bias, strides, padding, dilation, groups);
 }
