@@ -1,11 +1,12 @@
-// The forward of a convolution of a one-channel input (grayscale images, raw 1-D signals: the first layer of LeNet-5
-// and of many microcontroller models), for float32 CPU tensors with stride 1 and no dilation. oneDNN, behind LibTorch
-// 1.13's conv2d, handles one input channel poorly: LeNet-5's first convolution of a 128 batch takes about 0.6 ms at
-// 2 threads (about 50 GFLOP/s), mobilenet-mini's (16 filters of 3x3) about 5 ms. Here each sample's zero-padded plane
-// is walked once per block of output channels, with the sums in vector registers: 0.28 and 0.32 ms. The sums are the
-// same but added in another order than oneDNN's, so outputs differ from at::conv2d by rounding; a sample's output does
-// not depend on the batch or the thread count. The backward (weight and bias gradients) is LibTorch's, which is as
-// fast as a kernel of this kind was for LeNet-5 and faster for 3x3 kernels.
+// The forward of convolutions that read one input channel per group: a one-channel input (grayscale images, raw 1-D
+// signals: the first layer of LeNet-5 and of many microcontroller models) and depthwise convolutions (MobileNets),
+// for float32 CPU tensors with stride 1 and no dilation. oneDNN, behind LibTorch 1.13's conv2d, handles them poorly:
+// for a batch of 128 at 2 threads, LeNet-5's first convolution takes about 0.6 ms (about 50 GFLOP/s), mobilenet-mini's
+// (16 filters of 3x3) about 5 ms without autograd, a 3x3 depthwise convolution of 64 channels of 14x14 7-9 ms (2
+// GFLOP/s). Here each sample's zero-padded plane is walked once per block of output channels, with the sums in vector
+// registers. The sums are the same but added in another order than oneDNN's, so outputs differ from at::conv2d by
+// rounding; a sample's output does not depend on the batch or the thread count. The backward (input, weight and bias
+// gradients) is LibTorch's: an own weight-gradient kernel of this kind was as fast for LeNet-5 and slower for 3x3.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>
@@ -79,26 +80,27 @@ void forward_block(const float* plane, const float* w, const float* b, float* ou
   }
 }
 
-int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
-
-/// x [N, 1, H, W], weight [O, 1, KH, KW], bias [O] or undefined; contiguous float CPU.
+/// x [N, G, H, W], weight [O, 1, KH, KW] with O a multiple of G (input channel c feeds outputs c*O/G to (c+1)*O/G - 1:
+/// one channel, or a depthwise convolution), bias [O] or undefined; contiguous float CPU.
 at::Tensor conv_forward(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, int64_t ph, int64_t pw) {
   const Geometry g = geometry(x.sizes(), weight.sizes(), ph, pw);
-  const int64_t n = x.size(0), channels = weight.size(0), taps = g.taps();
-  const int64_t padded_channels = round_up(channels, kChannels);
-  std::vector<float> w(padded_channels * taps, 0.f), b(padded_channels, 0.f);
+  const int64_t n = x.size(0), groups = x.size(1), channels = weight.size(0), taps = g.taps();
+  const int64_t per_group = channels / groups;
+  // Zero rows past the last channel: a block at the end of a group reads the next rows but writes only its own.
+  std::vector<float> w((channels + kChannels) * taps, 0.f), b(channels + kChannels, 0.f);
   std::copy(weight.data_ptr<float>(), weight.data_ptr<float>() + channels * taps, w.begin());
   if (bias.defined()) std::copy(bias.data_ptr<float>(), bias.data_ptr<float>() + channels, b.begin());
   at::Tensor out = at::empty({n, channels, g.oh, g.ow}, x.options());
   const float* in = x.data_ptr<float>();
   float* o = out.data_ptr<float>();
-  at::parallel_for(0, n, 1, [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, n * groups, 1, [&](int64_t begin, int64_t end) {
     std::vector<float> plane(g.plane_h * g.plane_w);
-    for (int64_t s = begin; s < end; ++s) {
-      pad_plane(in + s * g.h * g.w, plane.data(), g);
-      for (int64_t c = 0; c < channels; c += kChannels) {
-        forward_block(plane.data(), w.data() + c * taps, b.data() + c, o + (s * channels + c) * g.oh * g.ow,
-                      std::min(kChannels, channels - c), g);
+    for (int64_t i = begin; i < end; ++i) {  // i: sample i / groups, input channel i % groups
+      pad_plane(in + i * g.h * g.w, plane.data(), g);
+      for (int64_t j = 0; j < per_group; j += kChannels) {
+        const int64_t c = (i % groups) * per_group + j;
+        forward_block(plane.data(), w.data() + c * taps, b.data() + c, o + ((i / groups) * channels + c) * g.oh * g.ow,
+                      std::min(kChannels, per_group - j), g);
       }
     }
   });
@@ -109,6 +111,7 @@ struct ConvOneChannelFunction : public torch::autograd::Function<ConvOneChannelF
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& weight,
                             const at::Tensor& bias, int64_t ph, int64_t pw) {
     ctx->save_for_backward({x, weight});
+    ctx->saved_data["groups"] = x.size(1);
     ctx->saved_data["ph"] = ph;
     ctx->saved_data["pw"] = pw;
     ctx->saved_data["has_bias"] = bias.requires_grad();
@@ -121,9 +124,12 @@ struct ConvOneChannelFunction : public torch::autograd::Function<ConvOneChannelF
     const bool has_bias = ctx->saved_data["has_bias"].toBool();
     const int64_t ph = ctx->saved_data["ph"].toInt(), pw = ctx->saved_data["pw"].toInt();
     const int64_t channels = weight.size(0);
+    const bool input_grad = ctx->needs_input_grad(0);
     const auto grad = at::convolution_backward(grads[0], x, weight, at::IntArrayRef(channels), {1, 1}, {ph, pw}, {1, 1},
-                                               false, {0, 0}, 1, {false, true, has_bias});
-    return {at::Tensor(), std::get<1>(grad), has_bias ? std::get<2>(grad) : at::Tensor(), at::Tensor(), at::Tensor()};
+                                               false, {0, 0}, ctx->saved_data["groups"].toInt(),
+                                               {input_grad, true, has_bias});
+    return {input_grad ? std::get<0>(grad) : at::Tensor(), std::get<1>(grad), has_bias ? std::get<2>(grad) : at::Tensor(),
+            at::Tensor(), at::Tensor()};
   }
 };
 
@@ -144,11 +150,11 @@ bool conv_one_channel_applies(const at::Tensor& x, const at::Tensor& weight, con
   const bool ones = std::all_of(strides.begin(), strides.end(), [](int64_t s) { return s == 1; }) &&
                     std::all_of(dilation.begin(), dilation.end(), [](int64_t d) { return d == 1; });
   const auto cpu_float = [](const at::Tensor& t) { return t.device().is_cpu() && t.scalar_type() == at::kFloat; };
-  // The input's own gradient is not computed here: only a network's input (which needs none) qualifies.
-  return ones && groups == 1 && (x.dim() == 3 || x.dim() == 4) && weight.dim() == x.dim() && x.size(1) == 1 &&
-         weight.size(1) == 1 && x.size(0) > 0 && weight.size(0) > 0 && cpu_float(x) && cpu_float(weight) &&
-         (!bias.defined() || cpu_float(bias)) && !(at::GradMode::is_enabled() && x.requires_grad()) &&
-         x.numel() < (int64_t{1} << 31) && fits(x, weight, padding);
+  if (!ones || (x.dim() != 3 && x.dim() != 4) || weight.dim() != x.dim() || weight.size(1) != 1) return false;
+  // One input channel, or one per group (depthwise, with any multiplier).
+  const bool per_channel = groups == x.size(1) && groups > 0 && weight.size(0) % groups == 0;
+  return per_channel && x.size(0) > 0 && weight.size(0) > 0 && cpu_float(x) && cpu_float(weight) &&
+         (!bias.defined() || cpu_float(bias)) && x.numel() < (int64_t{1} << 31) && fits(x, weight, padding);
 }
 
 at::Tensor conv_one_channel(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, at::IntArrayRef padding) {
@@ -158,7 +164,8 @@ at::Tensor conv_one_channel(const at::Tensor& x, const at::Tensor& weight, const
   at::Tensor w4 = one_d ? weight.unsqueeze(2) : weight;
   const int64_t ph = one_d ? 0 : padding[0], pw = padding.back();
   at::Tensor out;
-  if (at::GradMode::is_enabled() && (weight.requires_grad() || (bias.defined() && bias.requires_grad()))) {
+  if (at::GradMode::is_enabled() &&
+      (x.requires_grad() || weight.requires_grad() || (bias.defined() && bias.requires_grad()))) {
     // A custom Function takes no undefined tensors: no bias is a zero bias that wants no gradient.
     const at::Tensor b = bias.defined() ? bias : at::zeros({weight.size(0)}, weight.options().requires_grad(false));
     out = ConvOneChannelFunction::apply(x4, w4, b, ph, pw);

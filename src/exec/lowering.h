@@ -24,14 +24,15 @@ at::Tensor recurrent(const at::Tensor& x, const ir::Layer& l, const std::functio
 /// bit for bit, from a faster kernel for float CPU tensors (max_pool.cpp).
 at::Tensor max_pool(const at::Tensor& x, const std::vector<int64_t>& kernel, const std::vector<int64_t>& strides);
 
-/// Whether conv_one_channel computes this convolution: x [N, 1, L] or [N, 1, H, W] float on the CPU whose own gradient
-/// is not wanted, groups 1, strides and dilation 1, padding (symmetric, per spatial axis) that leaves an output.
+/// Whether conv_one_channel computes this convolution: x [N, C, L] or [N, C, H, W] float on the CPU with one input
+/// channel per group (C 1 and groups 1, or groups C: depthwise), strides and dilation 1, padding (symmetric, per
+/// spatial axis) that leaves an output.
 bool conv_one_channel_applies(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
                               at::IntArrayRef strides, at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups);
 
-/// at::conv1d / conv2d of a one-channel input with their autograd (weight and bias gradients): the forward from a
-/// kernel that is 2-15x faster than oneDNN's for one input channel, equal to LibTorch's up to rounding; the backward
-/// is LibTorch's (conv_one_channel.cpp).
+/// at::conv1d / conv2d of such a convolution (groups = x.size(1)) with its autograd: the forward from a kernel that is
+/// 2-15x faster than oneDNN's for one input channel per group, equal to LibTorch's up to rounding; the backward is
+/// LibTorch's (conv_one_channel.cpp).
 at::Tensor conv_one_channel(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, at::IntArrayRef padding);
 
 }  // namespace snare::exec::detail

@@ -1,6 +1,7 @@
-// snare's one-input-channel convolution against LibTorch's conv1d/conv2d: outputs and weight and bias gradients
-// equal up to float rounding, on the shapes that exercise every edge of the kernel (row tails, channel and tap
-// blocks, padding, 1-D), and outputs per sample independent of the batch and of the thread count.
+// snare's one-input-channel (and depthwise) convolution against LibTorch's conv1d/conv2d: outputs and input, weight
+// and bias gradients equal up to float rounding, on the shapes that exercise every edge of the kernel (row tails,
+// channel blocks, padding, 1-D, depth multipliers), and outputs per sample independent of the batch and of the
+// thread count.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <gtest/gtest.h>
@@ -17,6 +18,7 @@ using snare::exec::detail::conv_one_channel_applies;
 struct Case {
   std::vector<int64_t> input, weight, padding;
   bool bias;
+  int64_t groups = 1;
 };
 
 /// Max abs difference over max abs reference value.
@@ -33,28 +35,38 @@ TEST(ConvOneChannel, MatchesLibTorchUpToRounding) {
       {{2, 1, 6, 5}, {3, 1, 7, 7}, {3, 3}, true},     // kernel larger than the input, padding makes up for it
       {{4, 1, 50}, {9, 1, 5}, {2}, true},             // 1-D (a raw signal)
       {{1, 1, 17}, {2, 1, 17}, {0}, true},            // 1-D, a kernel as long as the input: one output
+      {{3, 5, 9, 11}, {10, 1, 3, 3}, {1, 1}, true, 5},  // depthwise, multiplier 2
+      {{4, 64, 14, 14}, {64, 1, 3, 3}, {1, 1}, false, 64},  // mobilenet-mini's depthwise_conv2d_1
+      {{2, 3, 20}, {9, 1, 5}, {2}, true, 3},          // 1-D depthwise, multiplier 3
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(::testing::Message() << "input " << at::IntArrayRef(c.input) << " weight " << at::IntArrayRef(c.weight));
     const bool one_d = c.input.size() == 3;
-    at::Tensor x = at::randn(c.input);
+    // A layer inside a network: its input wants a gradient too.
+    at::Tensor x = at::randn(c.input).requires_grad_(true);
+    at::Tensor x_ref = x.detach().clone().requires_grad_(true);
     at::Tensor w = at::randn(c.weight).requires_grad_(true);
     at::Tensor b = c.bias ? at::randn({c.weight[0]}).requires_grad_(true) : at::Tensor();
     at::Tensor w_ref = w.detach().clone().requires_grad_(true);
     at::Tensor b_ref = c.bias ? b.detach().clone().requires_grad_(true) : at::Tensor();
     const std::vector<int64_t> ones(c.padding.size(), 1);
-    ASSERT_TRUE(conv_one_channel_applies(x, w, b, ones, c.padding, ones, 1));
+    ASSERT_TRUE(conv_one_channel_applies(x, w, b, ones, c.padding, ones, c.groups));
     at::Tensor ours = conv_one_channel(x, w, b, c.padding);
-    at::Tensor ref = one_d ? at::conv1d(x, w_ref, b_ref, ones, c.padding) : at::conv2d(x, w_ref, b_ref, ones, c.padding);
+    at::Tensor ref = one_d ? at::conv1d(x_ref, w_ref, b_ref, ones, c.padding, ones, c.groups)
+                           : at::conv2d(x_ref, w_ref, b_ref, ones, c.padding, ones, c.groups);
     ASSERT_EQ(ours.sizes(), ref.sizes());
     EXPECT_LT(relative(ours, ref), 1e-5);
     at::Tensor upstream = at::randn(ref.sizes());
     ours.backward(upstream);
     ref.backward(upstream);
+    EXPECT_LT(relative(x.grad(), x_ref.grad()), 1e-5);
     EXPECT_LT(relative(w.grad(), w_ref.grad()), 1e-5);
     if (c.bias) {
       EXPECT_LT(relative(b.grad(), b_ref.grad()), 1e-5);
     }
+    // Without autograd (evaluation) the same values.
+    at::NoGradGuard no_grad;
+    EXPECT_TRUE(at::equal(conv_one_channel(x.detach(), w.detach(), c.bias ? b.detach() : b, c.padding), ours.detach()));
   }
 }
 
@@ -78,11 +90,12 @@ TEST(ConvOneChannel, LeavesOtherConvolutionsToLibTorch) {
   EXPECT_FALSE(conv_one_channel_applies(x, w, {}, {2, 2}, {0, 0}, {1, 1}, 1));      // strided
   EXPECT_FALSE(conv_one_channel_applies(x, w, {}, {1, 1}, {0, 0}, {2, 2}, 1));      // dilated
   EXPECT_FALSE(conv_one_channel_applies(x, w, {}, {1, 1}, {0, 0}, {1, 1}, 4));      // grouped
+  // Groups of more than one input channel.
+  EXPECT_FALSE(conv_one_channel_applies(at::randn({2, 4, 8, 8}), at::randn({4, 2, 3, 3}), {}, {1, 1}, {0, 0}, {1, 1}, 2));
   EXPECT_FALSE(conv_one_channel_applies(x.to(at::kDouble), w.to(at::kDouble), {}, {1, 1}, {0, 0}, {1, 1}, 1));
   EXPECT_FALSE(conv_one_channel_applies(at::randn({2, 1, 2, 2}), w, {}, {1, 1}, {0, 0}, {1, 1}, 1));  // no output
-  // An input that wants its own gradient (not a network's input) goes to LibTorch.
-  EXPECT_FALSE(conv_one_channel_applies(x.clone().requires_grad_(true), w, {}, {1, 1}, {0, 0}, {1, 1}, 1));
   EXPECT_TRUE(conv_one_channel_applies(x, w, {}, {1, 1}, {0, 0}, {1, 1}, 1));
+  EXPECT_TRUE(conv_one_channel_applies(at::randn({2, 4, 8, 8}), at::randn({8, 1, 3, 3}), {}, {1, 1}, {1, 1}, {1, 1}, 4));
 }
 
 }  // namespace
