@@ -179,6 +179,17 @@ Network::Network(const ir::Graph& graph, c10::Device device) : graph_(graph), de
     }
     for (const auto& [name, m] : l.masks) masks_[l.name][name] = m.to(device_, at::kFloat);
   }
+  for (const ir::Layer& l : graph_.layers) {
+    const bool weighted = l.kind == LayerKind::kDense || l.kind == LayerKind::kConv1D || l.kind == LayerKind::kConv2D ||
+                          l.kind == LayerKind::kDepthwiseConv2D || l.kind == LayerKind::kSeparableConv1D ||
+                          l.kind == LayerKind::kSeparableConv2D;
+    if (!weighted || l.activation != ir::Activation::kRelu || l.name == graph_.output().name) continue;
+    // Only plain ReLU: it maps distinct positive values to distinct values, so the pool picks the same position.
+    std::vector<std::string> readers = graph_.consumers(l.name);
+    if (readers.size() != 1) continue;
+    const ir::Layer& reader = graph_.layer(readers[0]);
+    if (reader.kind == LayerKind::kMaxPool1D || reader.kind == LayerKind::kMaxPool2D) relu_after_pool_.insert(l.name);
+  }
 }
 
 at::Tensor& Network::w(const ir::Layer& l, const std::string& name) {
@@ -241,9 +252,11 @@ ir::Graph Network::to_graph() const {
   return g;
 }
 
-at::Tensor Network::run_layer(const ir::Layer& l, const std::vector<at::Tensor>& in, bool training, bool skip_softmax) {
+at::Tensor Network::run_layer(const ir::Layer& l, const std::vector<at::Tensor>& in, bool training, bool skip_softmax,
+                              bool apply_activation) {
   auto fused = [&](const at::Tensor& y) {
     ir::Activation a = skip_softmax && l.activation == ir::Activation::kSoftmax ? ir::Activation::kLinear : l.activation;
+    if (!apply_activation) a = ir::Activation::kLinear;
     return activate(y, a, l.alpha);
   };
   auto bias = [&]() { return l.use_bias ? w(l, "bias") : at::Tensor(); };
@@ -334,7 +347,10 @@ at::Tensor Network::forward(const at::Tensor& x, bool training, bool logits) {
     } else {
       for (const std::string& i : l.inputs) ins.push_back(values.at(i));
     }
-    at::Tensor y = run_layer(l, ins, training, logits && is_softmax_end(graph_, l));
+    // Recording keeps every layer's own output, so it computes in the graph's order.
+    const bool defer = !record_ && relu_after_pool_.count(l.name);
+    at::Tensor y = run_layer(l, ins, training, logits && is_softmax_end(graph_, l), !defer);
+    if (!record_ && !l.inputs.empty() && relu_after_pool_.count(l.inputs[0])) y = at::relu(y);
     if (record_) {
       // Kept with its gradient so criteria such as first-order Taylor can read dLoss/dActivation.
       if (y.requires_grad()) y.retain_grad();

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -67,7 +68,9 @@ class Network {
   const std::map<std::string, at::Tensor>& activations() const { return activations_; }
 
  private:
-  at::Tensor run_layer(const ir::Layer& layer, const std::vector<at::Tensor>& in, bool training, bool skip_softmax);
+  /// `apply_activation` false: the layer's output before its activation (a ReLU deferred past the max pool that reads it).
+  at::Tensor run_layer(const ir::Layer& layer, const std::vector<at::Tensor>& in, bool training, bool skip_softmax,
+                       bool apply_activation = true);
   at::Tensor& w(const ir::Layer& layer, const std::string& name);
 
   ir::Graph graph_;
@@ -76,6 +79,9 @@ class Network {
   std::map<std::string, std::map<std::string, at::Tensor>> masks_;
   bool record_ = false;
   std::map<std::string, at::Tensor> activations_;
+  /// Layers whose ReLU forward() applies after the max pool that alone reads them: max commutes with ReLU, so
+  /// values and gradients are the same, on a quarter of the elements (LeNet-5's pools) forward and backward.
+  std::set<std::string> relu_after_pool_;
   /// Per layer: its fingerprint chained with its inputs' (what it computes from the network's input), built on
   /// the first forward_cached.
   std::vector<uint64_t> path_keys_;

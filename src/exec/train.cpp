@@ -3,8 +3,6 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
-#include <torch/optim/adam.h>
-#include <torch/optim/sgd.h>
 #include <torch/utils.h>
 
 #include <chrono>
@@ -13,6 +11,7 @@
 
 #include "common/error.h"
 #include "dist/group.h"
+#include "exec/fused_optimizer.h"
 #include "exec/network.h"
 
 namespace snare::exec {
@@ -35,14 +34,6 @@ void check_options(const TrainOptions& o) {
   require(o.batch_size >= 1, "TrainOptions::batch_size", fmt::format("must be at least 1, got {}", o.batch_size));
   require(o.patience >= 0, "TrainOptions::patience", fmt::format("must be >= 0, got {}", o.patience));
   require(o.max_batches >= 0, "TrainOptions::max_batches", fmt::format("must be >= 0, got {}", o.max_batches));
-}
-
-std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<at::Tensor>& params, const TrainOptions& o) {
-  if (o.optimizer == Optimizer::kAdam) {
-    return std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(o.lr).weight_decay(o.weight_decay));
-  }
-  return std::make_unique<torch::optim::SGD>(
-      params, torch::optim::SGDOptions(o.lr).momentum(o.momentum).weight_decay(o.weight_decay));
 }
 
 std::vector<at::Tensor> snapshot(const std::vector<at::Tensor>& params) {
@@ -82,8 +73,7 @@ TrainResult train(const ir::Graph& graph, const data::Split& fit, const data::Sp
   Network net(g, device);
   net.apply_masks();
   std::vector<at::Tensor> params = net.parameters();
-  std::vector<at::Tensor> masks = net.parameter_masks();
-  auto optimizer = make_optimizer(params, o);
+  FusedOptimizer optimizer(params, net.parameter_masks(), o);
   std::unique_ptr<Network> teacher;
   if (o.teacher) teacher = std::make_unique<Network>(*o.teacher, device);
 
@@ -126,11 +116,9 @@ TrainResult train(const ir::Graph& graph, const data::Split& fit, const data::Sp
       }
       if (o.cosine) {
         double progress_fraction = static_cast<double>(batches_done) / static_cast<double>(std::max<int64_t>(1, planned));
-        for (auto& param_group : optimizer->param_groups()) {
-          param_group.options().set_lr(o.lr * 0.5 * (1.0 + std::cos(M_PI * progress_fraction)));
-        }
+        optimizer.set_lr(o.lr * 0.5 * (1.0 + std::cos(M_PI * progress_fraction)));
       }
-      optimizer->zero_grad();
+      optimizer.zero_grad();
       double batch_loss = 0;
       if (x.size(0) > 0) {
         at::Tensor logits = net.forward(x, true, true);
@@ -157,11 +145,7 @@ TrainResult train(const ir::Graph& graph, const data::Split& fit, const data::Sp
         }
         group->sum(grads);
       }
-      for (size_t i = 0; i < params.size(); ++i) {
-        if (masks[i].defined() && params[i].grad().defined()) params[i].mutable_grad().mul_(masks[i]);
-      }
-      optimizer->step();
-      net.apply_masks();
+      optimizer.step();  // masks the gradients and the weights
       loss_sum += batch_loss * static_cast<double>(x.size(0));
       seen += x.size(0);
       ++batches_done;
