@@ -24,6 +24,11 @@ at::Tensor recurrent(const at::Tensor& x, const ir::Layer& l, const std::functio
 /// bit for bit, from a faster kernel for float CPU tensors (max_pool.cpp).
 at::Tensor max_pool(const at::Tensor& x, const std::vector<int64_t>& kernel, const std::vector<int64_t>& strides);
 
+/// Training-mode dropout (LibTorch's semantics: x * noise, noise = 1/(1-rate) with probability 1-rate, else 0),
+/// its mask from a fast counter-based hash for float CPU tensors (dropout.cpp), from at::dropout otherwise. Draws
+/// one number from LibTorch's default generator per call.
+at::Tensor dropout(const at::Tensor& x, double rate);
+
 /// Whether conv_one_channel computes this convolution: x [N, C, L] or [N, C, H, W] float on the CPU with one input
 /// channel per group (C 1 and groups 1, or groups C: depthwise), strides and dilation 1, padding (symmetric, per
 /// spatial axis) that leaves an output.

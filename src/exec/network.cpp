@@ -183,12 +183,19 @@ Network::Network(const ir::Graph& graph, c10::Device device) : graph_(graph), de
     const bool weighted = l.kind == LayerKind::kDense || l.kind == LayerKind::kConv1D || l.kind == LayerKind::kConv2D ||
                           l.kind == LayerKind::kDepthwiseConv2D || l.kind == LayerKind::kSeparableConv1D ||
                           l.kind == LayerKind::kSeparableConv2D;
-    if (!weighted || l.activation != ir::Activation::kRelu || l.name == graph_.output().name) continue;
+    if (!weighted || l.activation != ir::Activation::kRelu) continue;
     // Only plain ReLU: it maps distinct positive values to distinct values, so the pool picks the same position.
-    std::vector<std::string> readers = graph_.consumers(l.name);
-    if (readers.size() != 1) continue;
-    const ir::Layer& reader = graph_.layer(readers[0]);
-    if (reader.kind == LayerKind::kMaxPool1D || reader.kind == LayerKind::kMaxPool2D) relu_after_pool_.insert(l.name);
+    // Dropout between them commutes too (it scales by 0 or a positive factor).
+    auto only_reader = [&](const std::string& name) -> const ir::Layer* {
+      std::vector<std::string> readers = graph_.consumers(name);
+      return readers.size() == 1 && name != graph_.output().name ? &graph_.layer(readers[0]) : nullptr;
+    };
+    const ir::Layer* reader = only_reader(l.name);
+    while (reader && reader->kind == LayerKind::kDropout) reader = only_reader(reader->name);
+    if (reader && (reader->kind == LayerKind::kMaxPool1D || reader->kind == LayerKind::kMaxPool2D)) {
+      relu_deferred_.insert(l.name);
+      relu_after_.insert(reader->name);
+    }
   }
 }
 
@@ -286,7 +293,7 @@ at::Tensor Network::run_layer(const ir::Layer& l, const std::vector<at::Tensor>&
     case LayerKind::kZeroPadding1D: return at::constant_pad_nd(in.at(0), {l.pads[0], l.pads[1]}, 0.0);
     case LayerKind::kZeroPadding2D:
       return at::constant_pad_nd(in.at(0), {l.pads[2], l.pads[3], l.pads[0], l.pads[1]}, 0.0);
-    case LayerKind::kDropout: return training && l.rate > 0 ? at::dropout(in.at(0), l.rate, true) : in.at(0);
+    case LayerKind::kDropout: return training && l.rate > 0 ? detail::dropout(in.at(0), l.rate) : in.at(0);
     case LayerKind::kBatchNorm:
       // Keras scale=False / center=False: no gamma (1) / beta (0) tensor; at::batch_norm takes undefined ones so.
       return at::batch_norm(in.at(0), l.use_scale ? w(l, "weight") : at::Tensor(), bias(), w(l, "running_mean"),
@@ -348,9 +355,9 @@ at::Tensor Network::forward(const at::Tensor& x, bool training, bool logits) {
       for (const std::string& i : l.inputs) ins.push_back(values.at(i));
     }
     // Recording keeps every layer's own output, so it computes in the graph's order.
-    const bool defer = !record_ && relu_after_pool_.count(l.name);
+    const bool defer = !record_ && relu_deferred_.count(l.name);
     at::Tensor y = run_layer(l, ins, training, logits && is_softmax_end(graph_, l), !defer);
-    if (!record_ && !l.inputs.empty() && relu_after_pool_.count(l.inputs[0])) y = at::relu(y);
+    if (!record_ && relu_after_.count(l.name)) y = at::relu(y);
     if (record_) {
       // Kept with its gradient so criteria such as first-order Taylor can read dLoss/dActivation.
       if (y.requires_grad()) y.retain_grad();

@@ -79,9 +79,10 @@ class Network {
   std::map<std::string, std::map<std::string, at::Tensor>> masks_;
   bool record_ = false;
   std::map<std::string, at::Tensor> activations_;
-  /// Layers whose ReLU forward() applies after the max pool that alone reads them: max commutes with ReLU, so
-  /// values and gradients are the same, on a quarter of the elements (LeNet-5's pools) forward and backward.
-  std::set<std::string> relu_after_pool_;
+  /// Layers whose ReLU forward() applies after the max pool that alone reads them (through dropout layers, if
+  /// any), and those pools: max commutes with ReLU, so values and gradients are the same, on a quarter of the
+  /// elements (LeNet-5's pools) forward and backward.
+  std::set<std::string> relu_deferred_, relu_after_;
   /// Per layer: its fingerprint chained with its inputs' (what it computes from the network's input), built on
   /// the first forward_cached.
   std::vector<uint64_t> path_keys_;

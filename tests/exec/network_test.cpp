@@ -50,10 +50,10 @@ TEST(Forward, SamePaddingPutsTheOddPixelAtTheEnd) {
 
 // A ReLU read only by a max pool runs after the pool (a quarter of the work); recording activations keeps the
 // graph's order. Both must give the same outputs and gradients bit for bit, including windows where every value is
-// negative (all ReLUs 0, a tie) and a 1-D network.
+// negative (all ReLUs 0, a tie), and a 1-D network with dropout between the ReLU and the pool.
 TEST(Forward, ReluAfterMaxPoolGivesTheSameValuesAndGradients) {
   snare::arch::GraphBuilder one_d("c1", {3, 20}, 4);
-  one_d.conv1d(5, 3, Padding::kValid, Activation::kRelu).maxpool1d(2).flatten().dense(4, Activation::kSoftmax);
+  one_d.conv1d(5, 3, Padding::kValid, Activation::kRelu).dropout(0.5).maxpool1d(2).flatten().dense(4, Activation::kSoftmax);
   for (const snare::ir::Graph& g : {snare::arch::build("lenet5", 1), one_d.finish()}) {
     std::vector<int64_t> shape{16};
     shape.insert(shape.end(), g.input_shape().begin(), g.input_shape().end());
@@ -65,6 +65,7 @@ TEST(Forward, ReluAfterMaxPoolGivesTheSameValuesAndGradients) {
     for (bool record : {false, true}) {
       snare::exec::Network net(g);
       net.record_activations(record);
+      at::manual_seed(5);  // the same dropout masks
       at::Tensor logits = net.forward(x, true, true);
       at::cross_entropy_loss(logits, y).backward();
       outputs.push_back(logits.detach());
