@@ -180,10 +180,11 @@ Network::Network(const ir::Graph& graph, c10::Device device) : graph_(graph), de
     for (const auto& [name, m] : l.masks) masks_[l.name][name] = m.to(device_, at::kFloat);
   }
   for (const ir::Layer& l : graph_.layers) {
-    const bool weighted = l.kind == LayerKind::kDense || l.kind == LayerKind::kConv1D || l.kind == LayerKind::kConv2D ||
-                          l.kind == LayerKind::kDepthwiseConv2D || l.kind == LayerKind::kSeparableConv1D ||
-                          l.kind == LayerKind::kSeparableConv2D;
-    if (!weighted || l.activation != ir::Activation::kRelu) continue;
+    // The kinds whose run_layer applies l.activation to its result (an Activation layer: to its input).
+    const bool activates = l.kind == LayerKind::kDense || l.kind == LayerKind::kConv1D || l.kind == LayerKind::kConv2D ||
+                           l.kind == LayerKind::kDepthwiseConv2D || l.kind == LayerKind::kSeparableConv1D ||
+                           l.kind == LayerKind::kSeparableConv2D || l.kind == LayerKind::kActivation;
+    if (!activates || l.activation != ir::Activation::kRelu) continue;
     // Only plain ReLU: it maps distinct positive values to distinct values, so the pool picks the same position.
     // Dropout between them commutes too (it scales by 0 or a positive factor).
     auto only_reader = [&](const std::string& name) -> const ir::Layer* {

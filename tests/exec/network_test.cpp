@@ -50,11 +50,15 @@ TEST(Forward, SamePaddingPutsTheOddPixelAtTheEnd) {
 
 // A ReLU read only by a max pool runs after the pool (a quarter of the work); recording activations keeps the
 // graph's order. Both must give the same outputs and gradients bit for bit, including windows where every value is
-// negative (all ReLUs 0, a tie), and a 1-D network with dropout between the ReLU and the pool.
+// negative (all ReLUs 0, a tie), a 1-D network with dropout between the ReLU and the pool, and a ReLU of its own
+// Activation layer.
 TEST(Forward, ReluAfterMaxPoolGivesTheSameValuesAndGradients) {
   snare::arch::GraphBuilder one_d("c1", {3, 20}, 4);
   one_d.conv1d(5, 3, Padding::kValid, Activation::kRelu).dropout(0.5).maxpool1d(2).flatten().dense(4, Activation::kSoftmax);
-  for (const snare::ir::Graph& g : {snare::arch::build("lenet5", 1), one_d.finish()}) {
+  snare::arch::GraphBuilder separate("a", {2, 9, 9}, 4);  // Conv2D, then an Activation layer, then the pool
+  separate.conv2d(4, 3, Padding::kValid, Activation::kLinear).activation(Activation::kRelu).maxpool2d(2).flatten();
+  separate.dense(3, Activation::kSoftmax);
+  for (const snare::ir::Graph& g : {snare::arch::build("lenet5", 1), one_d.finish(), separate.finish()}) {
     std::vector<int64_t> shape{16};
     shape.insert(shape.end(), g.input_shape().begin(), g.input_shape().end());
     at::manual_seed(3);
