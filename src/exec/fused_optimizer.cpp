@@ -20,9 +20,9 @@ struct AdamConstants {
 };
 
 /// PyTorch's Adam for one range of elements, in LibTorch's operation order: grad*mask (mul_), + decay*p (add with
-/// alpha: an FMA), m = m*b1 then + (1-b1)*g (FMA), v = v*b2 then + ((1-b2)*g)*g (addcmul: the compiler fused
-/// its last multiply and add), denominator
-/// sqrt(v) / sqrt(correction2) + eps, p += (-step*m) / denominator (addcdiv), then p*mask.
+/// alpha: an FMA), m = m*b1 then + (1-b1)*g (FMA), v = v*b2 then + ((1-b2)*g)*g (addcmul: the compiler fused its
+/// last multiply and add), denominator sqrt(v) / sqrt(correction2) + eps, p += (-step*m) / denominator (addcdiv),
+/// then p*mask. Which operations fuse was found by comparing each candidate rounding with LibTorch's results.
 __attribute__((target_clones("avx512f", "arch=haswell", "default"))) void adam_range(
     float* p, const float* g, const float* mask, float* m, float* v, int64_t begin, int64_t end, AdamConstants c,
     bool decay) {
