@@ -111,7 +111,6 @@ struct ConvOneChannelFunction : public torch::autograd::Function<ConvOneChannelF
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& weight,
                             const at::Tensor& bias, int64_t ph, int64_t pw) {
     ctx->save_for_backward({x, weight});
-    ctx->saved_data["groups"] = x.size(1);
     ctx->saved_data["ph"] = ph;
     ctx->saved_data["pw"] = pw;
     ctx->saved_data["has_bias"] = bias.requires_grad();
@@ -126,7 +125,7 @@ struct ConvOneChannelFunction : public torch::autograd::Function<ConvOneChannelF
     const int64_t channels = weight.size(0);
     const bool input_grad = ctx->needs_input_grad(0);
     const auto grad = at::convolution_backward(grads[0], x, weight, at::IntArrayRef(channels), {1, 1}, {ph, pw}, {1, 1},
-                                               false, {0, 0}, ctx->saved_data["groups"].toInt(),
+                                               false, {0, 0}, /*groups=*/x.size(1),
                                                {input_grad, true, has_bias});
     return {input_grad ? std::get<0>(grad) : at::Tensor(), std::get<1>(grad), has_bias ? std::get<2>(grad) : at::Tensor(),
             at::Tensor(), at::Tensor()};

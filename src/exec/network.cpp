@@ -179,6 +179,10 @@ Network::Network(const ir::Graph& graph, c10::Device device) : graph_(graph), de
     }
     for (const auto& [name, m] : l.masks) masks_[l.name][name] = m.to(device_, at::kFloat);
   }
+  auto only_reader = [&](const std::string& name) -> const ir::Layer* {
+    std::vector<std::string> readers = graph_.consumers(name);
+    return readers.size() == 1 && name != graph_.output().name ? &graph_.layer(readers[0]) : nullptr;
+  };
   for (const ir::Layer& l : graph_.layers) {
     // The kinds whose run_layer applies l.activation to its result (an Activation layer: to its input).
     const bool activates = l.kind == LayerKind::kDense || l.kind == LayerKind::kConv1D || l.kind == LayerKind::kConv2D ||
@@ -187,10 +191,6 @@ Network::Network(const ir::Graph& graph, c10::Device device) : graph_(graph), de
     if (!activates || l.activation != ir::Activation::kRelu) continue;
     // Only plain ReLU: it maps distinct positive values to distinct values, so the pool picks the same position.
     // Dropout between them commutes too (it scales by 0 or a positive factor).
-    auto only_reader = [&](const std::string& name) -> const ir::Layer* {
-      std::vector<std::string> readers = graph_.consumers(name);
-      return readers.size() == 1 && name != graph_.output().name ? &graph_.layer(readers[0]) : nullptr;
-    };
     const ir::Layer* reader = only_reader(l.name);
     while (reader && reader->kind == LayerKind::kDropout) reader = only_reader(reader->name);
     if (reader && (reader->kind == LayerKind::kMaxPool1D || reader->kind == LayerKind::kMaxPool2D)) {
