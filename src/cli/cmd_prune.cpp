@@ -14,6 +14,7 @@
 #include "cli/common_options.h"
 #include "common/error.h"
 #include "io/model_file.h"
+#include "measure/input_means.h"
 #include "measure/unit_importance.h"
 #include "reduce/importance.h"
 #include "reduce/magnitude.h"
@@ -80,6 +81,7 @@ void register_prune(CLI::App& app) {
     bool global = false;
     std::string criterion = "l2";
     int64_t samples = 512;
+    bool compensate = false;
     bool dry_run = false;
     std::string output;
   };
@@ -94,7 +96,10 @@ void register_prune(CLI::App& app) {
   cmd->add_flag("--global", o->global, "With --sparsity: one magnitude threshold over all selected layers");
   cmd->add_option("--criterion", o->criterion, "Unit importance: " + reduce::criterion_names() + " (" + reduce::criterion_names(true) + " need --data)")
       ->capture_default_str();
-  cmd->add_option("--samples", o->samples, "Training samples the data criteria look at")
+  cmd->add_flag("--compensate", o->compensate,
+                "Bias compensation (needs --data): move the removed units' or masked weights' mean contribution into "
+                "the next layer's bias");
+  cmd->add_option("--samples", o->samples, "Training samples the data criteria and the compensation look at")
       ->check(CLI::Range(int64_t{1}, std::numeric_limits<int64_t>::max()))
       ->capture_default_str();
   add_data_options(*cmd, o->data, false);
@@ -104,6 +109,13 @@ void register_prune(CLI::App& app) {
     ir::Graph g = load_source(o->source);
     bool units = !o->remove.empty() || o->keep >= 0;
     if (units == (o->sparsity >= 0)) throw UsageError("give either --remove/--keep (units) or --sparsity (connections)");
+    // The training sample of the data criteria, and of the layers' input means (bias compensation).
+    if (o->compensate && o->data.spec.empty()) throw UsageError("--compensate needs --data");
+    data::Split sample;
+    if (!o->data.spec.empty()) {
+      data::Dataset d = load_data(o->data, g);
+      sample = data::subset(d.train, at::arange(std::min(o->samples, d.train.size()), at::kLong));
+    }
     reduce::ReductionPlan plan;
     if (o->sparsity >= 0) {
       plan = reduce::magnitude_plan(g, o->sparsity, o->layers, o->global);
@@ -117,14 +129,12 @@ void register_prune(CLI::App& app) {
       }
       int64_t keep = o->keep >= 0 ? o->keep : l.units - parse_removal(o->remove, l.units);
       reduce::Criterion c = reduce::criterion_from_name(o->criterion);
-      data::Split sample;
-      if (reduce::needs_data(c)) {
-        if (o->data.spec.empty()) throw UsageError(fmt::format("--criterion {} needs --data", o->criterion));
-        data::Dataset d = load_data(o->data, g);
-        sample = data::subset(d.train, at::arange(std::min(o->samples, d.train.size()), at::kLong));
+      if (reduce::needs_data(c) && o->data.spec.empty()) {
+        throw UsageError(fmt::format("--criterion {} needs --data", o->criterion));
       }
       plan = measure::keep_most_important(g, l.name, keep, c, &sample);
     }
+    if (o->compensate) plan.input_means = measure::input_means(g, sample);
     finish(g, plan, o->dry_run, o->output);
   });
 }

@@ -158,6 +158,9 @@ void register_reduce(CLI::App& app) {
   cmd->add_flag("--no-units", o->no_units, "Do not remove units");
   cmd->add_flag("--no-masks", o->no_masks, "Do not prune connections");
   cmd->add_flag("--no-lowrank", o->no_lowrank, "Do not factorise layers");
+  cmd->add_flag("--compensate", o->compensate,
+                "Bias compensation: move a removed unit's or masked weight's mean contribution (on training data) "
+                "into the next layer's bias");
   cmd->add_option("--recovery-rounds", o->search.recovery_rounds,
                   "Extra rounds of retraining for a step that misses the threshold by less than --recovery-window")
       ->capture_default_str();

@@ -44,6 +44,7 @@ const std::vector<std::pair<std::string, std::string>>& field_flags() {
       {"ReduceOptions::no_units", "--no-units"},
       {"ReduceOptions::no_masks", "--no-masks"},
       {"ReduceOptions::no_lowrank", "--no-lowrank"},
+      {"ReduceOptions::compensate", "--compensate"},
       // dist::DistConfig
       {"DistConfig::world_size", "--world-size"},
       {"DistConfig::rank", "--rank"},

@@ -4,6 +4,7 @@
 
 #include "dist/group.h"
 #include "exec/network.h"
+#include "measure/input_means.h"
 #include "measure/unit_importance.h"
 
 namespace snare::measure {
@@ -99,6 +100,17 @@ std::vector<double> TorchOracle::importance(const ir::Graph& model, const analys
     scores.assign(t.data_ptr<double>(), t.data_ptr<double>() + t.numel());
   }
   return scores;
+}
+
+std::map<std::string, at::Tensor> TorchOracle::input_means(const ir::Graph& model) {
+  std::map<std::string, at::Tensor> means = measure::input_means(model, importance_sample_);
+  if (options_.group) {
+    // Rank 0's means everywhere (as for importance): every rank must apply the same plans.
+    std::vector<at::Tensor> all;
+    for (auto& [name, mean] : means) all.push_back(mean);
+    if (!all.empty()) options_.group->broadcast(all);
+  }
+  return means;
 }
 
 dist::Group& TorchOracle::trial_group(int parts) {

@@ -51,6 +51,8 @@ class TorchOracle : public Oracle {
   ir::Graph retrain(const ir::Graph& model, uint64_t seed) override;
   ir::Graph finetune(const ir::Graph& model, uint64_t seed) override;
   std::vector<double> importance(const ir::Graph& model, const analysis::UnitGroup& group) override;
+  /// On the importance sample (training data).
+  std::map<std::string, at::Tensor> input_means(const ir::Graph& model) override;
   /// In a distributed run, the trials run at once: rank r takes trial t when t % P == r % P (P = fewer of trials and
   /// ranks), data-parallel with the other ranks of its trial group; then each trial group's first rank broadcasts
   /// its retrained weights and hits to every rank.

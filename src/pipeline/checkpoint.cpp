@@ -37,7 +37,8 @@ std::string field_of(const std::string& key) {
       {"device", "TorchOracleOptions::device"},
       {"units", "ReduceOptions::no_units"},
       {"masks", "ReduceOptions::no_masks"},
-      {"lowrank", "ReduceOptions::no_lowrank"}};
+      {"lowrank", "ReduceOptions::no_lowrank"},
+      {"bias_compensation", "ReduceOptions::compensate"}};
   auto it = kFields.find(key);
   return it != kFields.end() ? it->second : "ReduceOptions::" + key;
 }

@@ -128,6 +128,7 @@ ReduceResult reduce(ReduceOptions o, const ReduceCallbacks& callbacks) {
   o.search.units = !o.no_units;
   o.search.masks = !o.no_masks;
   o.search.lowrank = !o.no_lowrank;
+  o.search.compensate = o.compensate;
   o.oracle.criterion = reduce::criterion_from_name(o.criterion);
   SilentProgress silent;
   ProgressSink& progress = callbacks.progress ? *callbacks.progress : silent;

@@ -32,6 +32,7 @@ struct ReduceOptions {
   bool resume = false;
   bool keep_steps = false;
   bool no_units = false, no_masks = false, no_lowrank = false;
+  bool compensate = false;  ///< SearchOptions::compensate
   /// A distributed run (docs/distributed.md): every rank calls reduce() with the same options; training and
   /// evaluation are shared over the ranks, rank 0 alone writes files and reads checkpoints. Null: this process.
   dist::Group* group = nullptr;

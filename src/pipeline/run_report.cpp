@@ -79,6 +79,7 @@ nlohmann::json options_json(const ReduceOptions& o) {
           {"units", o.search.units},
           {"masks", o.search.masks},
           {"lowrank", o.search.lowrank},
+          {"bias_compensation", o.search.compensate},
           {"channel_multiple", o.search.channel_multiple},
           {"recovery_rounds", o.search.recovery_rounds},
           {"recovery_window", o.search.recovery_window_pp},

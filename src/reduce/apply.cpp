@@ -16,7 +16,43 @@ using ir::LayerKind;
 
 namespace {
 
+using Means = std::map<std::string, at::Tensor>;
+
 at::Tensor index_tensor(const std::vector<int64_t>& v) { return at::tensor(v, at::kLong); }
+
+/// The bias that takes the mean contribution of `l`'s weight `name`, or null where none does: Dense and one-group Conv
+/// weights (their input channels are the weight's dim 1), recurrent input weights, each only with a bias.
+at::Tensor* compensation_bias(ir::Layer& l, const std::string& name) {
+  const bool plain = l.kind == LayerKind::kDense ||
+                     ((l.kind == LayerKind::kConv1D || l.kind == LayerKind::kConv2D) && l.groups == 1);
+  std::string bias;
+  if (plain && name == "weight") bias = "bias";
+  if (ir::is_recurrent(l.kind) && name == "weight_ih") bias = "bias_ih";
+  if (ir::is_recurrent(l.kind) && name == "weight_ih_reverse") bias = "bias_ih_reverse";
+  auto it = bias.empty() ? l.weights.end() : l.weights.find(bias);
+  return it == l.weights.end() ? nullptr : &it->second;
+}
+
+/// Bias compensation: moves the mean contribution of `dropped` (the part of weight `name` that goes, zero where it
+/// stays) into the bias, bias[o] += sum over inputs i and kernel taps of dropped[o, i, ...] * mean[i], so the
+/// layer's output keeps its expected value. Nothing happens without a mean of the layer's input.
+void compensate(ir::Layer& l, const std::string& name, const at::Tensor& dropped, const Means& means) {
+  auto m = means.find(l.name);
+  if (m == means.end()) return;
+  at::Tensor* bias = compensation_bias(l, name);
+  if (!bias || dropped.dim() < 2 || m->second.numel() != dropped.size(1)) return;
+  at::Tensor per_input = dropped.reshape({dropped.size(0), dropped.size(1), -1}).sum(2).to(at::kFloat);  // [O, I]
+  *bias = (*bias + at::mv(per_input, m->second.to(per_input.device(), at::kFloat))).contiguous();
+}
+
+/// compensate() for the input channels `removed` of weight `name`.
+void compensate_columns(ir::Layer& l, const std::string& name, const std::set<int64_t>& removed, const Means& means) {
+  auto w = l.weights.find(name);
+  if (w == l.weights.end() || removed.empty() || !means.count(l.name)) return;
+  at::Tensor idx = index_tensor(std::vector<int64_t>(removed.begin(), removed.end()));
+  at::Tensor dropped = at::zeros_like(w->second).index_copy_(1, idx, w->second.index_select(1, idx));
+  compensate(l, name, dropped, means);
+}
 
 /// Slices weight `name` (and its mask) of `l` along `dim` to `index`.
 void slice(ir::Layer& l, const std::string& name, int64_t dim, const at::Tensor& index) {
@@ -73,7 +109,7 @@ int64_t input_width(const ir::Layer& l, analysis::UnitUse::Kind kind) {
   return l.weights.at("weight").size(1);
 }
 
-void drop_inputs(ir::Layer& l, analysis::UnitUse::Kind kind, const std::set<int64_t>& removed) {
+void drop_inputs(ir::Layer& l, analysis::UnitUse::Kind kind, const std::set<int64_t>& removed, const Means& means) {
   int64_t width = input_width(l, kind);
   std::vector<int64_t> kept;
   for (int64_t i = 0; i < width; ++i) {
@@ -94,9 +130,12 @@ void drop_inputs(ir::Layer& l, analysis::UnitUse::Kind kind, const std::set<int6
     slice(l, "depthwise", 0, idx);
     slice(l, "weight", 1, idx);
   } else if (ir::is_recurrent(l.kind)) {
-    slice(l, "weight_ih", 1, idx);
-    slice(l, "weight_ih_reverse", 1, idx);
+    for (const char* w : {"weight_ih", "weight_ih_reverse"}) {
+      compensate_columns(l, w, removed, means);
+      slice(l, w, 1, idx);
+    }
   } else {
+    compensate_columns(l, "weight", removed, means);
     slice(l, "weight", 1, idx);
   }
 }
@@ -128,7 +167,7 @@ const analysis::UnitGroup* group_named(const std::vector<analysis::UnitGroup>& g
 }
 
 /// Removes the units of `removals`; returns why it cannot ("" when done). Nothing is changed on a problem.
-std::string apply_units(ir::Graph& g, const std::vector<UnitRemoval>& removals) {
+std::string apply_units(ir::Graph& g, const std::vector<UnitRemoval>& removals, const Means& means) {
   if (removals.empty()) return "";
   std::vector<analysis::UnitGroup> groups = analysis::unit_groups(g);
   // Every index below refers to the graph before this step, so all removals are gathered first.
@@ -152,7 +191,7 @@ std::string apply_units(ir::Graph& g, const std::vector<UnitRemoval>& removals) 
     }
   }
   for (auto& [layer, keep] : kept_outputs) keep_output_units(g.layer(layer), keep);
-  for (auto& [key, removed] : removed_inputs) drop_inputs(g.layer(key.first), key.second, removed);
+  for (auto& [key, removed] : removed_inputs) drop_inputs(g.layer(key.first), key.second, removed, means);
   return "";
 }
 
@@ -166,12 +205,13 @@ std::string mask_problem(const ir::Graph& g, const MaskAssignment& m) {
 }
 
 /// Sets the masks of `masks`; returns why it cannot ("" when done).
-std::string apply_masks(ir::Graph& g, const std::vector<MaskAssignment>& masks) {
+std::string apply_masks(ir::Graph& g, const std::vector<MaskAssignment>& masks, const Means& means) {
   for (const MaskAssignment& m : masks) {
     if (std::string problem = mask_problem(g, m); !problem.empty()) return problem;
     ir::Layer& l = g.layer(m.layer);
     auto w = l.weights.find(m.weight);
     at::Tensor mask = m.mask.to(at::kFloat).ne(0).to(at::kFloat);
+    compensate(l, m.weight, w->second * (1 - mask.to(w->second.device())), means);
     l.masks[m.weight] = mask;
     w->second = w->second * mask;
   }
@@ -200,8 +240,8 @@ Applied try_apply(const ir::Graph& graph, const ReductionPlan& plan) {
   out.graph = graph;
   ir::Graph& g = out.graph;
   g.infer_shapes();
-  if (out.problem = apply_units(g, plan.units); !out.problem.empty()) return out;
-  if (out.problem = apply_masks(g, plan.masks); !out.problem.empty()) return out;
+  if (out.problem = apply_units(g, plan.units, plan.input_means); !out.problem.empty()) return out;
+  if (out.problem = apply_masks(g, plan.masks, plan.input_means); !out.problem.empty()) return out;
   for (const Factorization& f : plan.factorizations) {
     if (out.problem = factorize_problem(g, f.layer, f.rank); !out.problem.empty()) return out;
     g = factorize(g, f.layer, f.rank);

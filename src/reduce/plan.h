@@ -10,6 +10,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,11 @@ struct ReductionPlan {
   std::vector<UnitRemoval> units;
   std::vector<MaskAssignment> masks;
   std::vector<Factorization> factorizations;
+  /// Bias compensation: the mean of a layer's input per input channel (Dense column, Conv channel, recurrent
+  /// feature), measured on data. Where a layer loses inputs (a removed unit) or weights (a mask) and its mean is
+  /// here, their mean contribution moves into the layer's bias, so its output keeps its expected value (Dense,
+  /// Conv with one group, the input weights of recurrent layers, each with a bias). Empty: no compensation.
+  std::map<std::string, at::Tensor> input_means;
 
   bool empty() const { return units.empty() && masks.empty() && factorizations.empty(); }
   /// One line per item, e.g. "conv2d_1: keep 10 of 16 units".

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <string>
 #include <vector>
 
 #include "analysis/groups.h"
@@ -33,6 +35,12 @@ class Oracle {
   virtual ir::Graph finetune(const ir::Graph& model, uint64_t seed) = 0;
   /// Importance of each unit of `group` (higher = keep).
   virtual std::vector<double> importance(const ir::Graph& model, const analysis::UnitGroup& group) = 0;
+  /// The mean input of each weighted layer, per input channel (reduce::ReductionPlan::input_means), for bias
+  /// compensation; empty (no compensation) unless an oracle has data to measure it on.
+  virtual std::map<std::string, at::Tensor> input_means(const ir::Graph& model) {
+    (void)model;
+    return {};
+  }
   /// Retrains each of `models` with its seed and assesses it (validate, confirm). This one runs them one after the
   /// other; a distributed oracle runs them at once on groups of ranks. Either way the results are the same up to the
   /// order of float sums, and every rank gets all of them.

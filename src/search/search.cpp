@@ -343,7 +343,18 @@ class Loop {
     if (o_.units) unit_candidates(st_.model, oracle_, o_, st_, cands);
     if (o_.masks) mask_candidates(st_.model, o_, st_, cands);
     if (o_.lowrank) lowrank_candidates(st_.model, o_, st_, cands);
+    if (o_.compensate) {
+      for (Candidate& c : cands) {
+        if (!c.plan.units.empty() || !c.plan.masks.empty()) c.plan.input_means = means_now();
+      }
+    }
     return cands;
+  }
+
+  /// The input means of the current model's layers, measured once per model (as probe_now).
+  const std::map<std::string, at::Tensor>& means_now() {
+    if (!means_now_) means_now_ = oracle_.input_means(st_.model);
+    return *means_now_;
   }
 
   /// Score: (share of non-zero params removed + mac_weight * share of MACs removed) divided by the probe accuracy
@@ -576,6 +587,7 @@ class Loop {
   void accept(const ir::Graph& m, const StepRecord& rec) {
     st_.model = m;
     probe_now_.reset();
+    means_now_.reset();
     if (rec.confirm_holds) {
       st_.confirmed_model = m;
       st_.confirmed_step = rec.step;
@@ -649,6 +661,7 @@ class Loop {
   const double reference_seconds_;  ///< the two reference passes above
   SearchState st_;
   std::optional<double> probe_now_;  ///< probe accuracy of st_.model; reset when it changes
+  std::optional<std::map<std::string, at::Tensor>> means_now_;  ///< input means of st_.model; reset with probe_now_
 };
 
 }  // namespace

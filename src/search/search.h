@@ -54,6 +54,9 @@ struct SearchOptions {
   int max_failures = 3;           ///< a target is retired after this many rejected steps in a row
   double min_mask_step = 0.05;    ///< smaller mask steps are not tried
   bool units = true, masks = true, lowrank = true;
+  /// Bias compensation: a removed unit's or masked weight's mean contribution (Oracle::input_means) moves into the
+  /// next layer's bias, so a step starts from a model whose outputs keep their expected values (docs/search.md).
+  bool compensate = false;
   double mac_weight = 0.5;        ///< weight of the MAC gain against the non-zero-parameter gain
   bool final_finetune = true;
   /// Candidates retrained per step (the top-scored ones, one per target; Oracle::trials, at once on groups of

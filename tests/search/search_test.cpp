@@ -2,6 +2,7 @@
 // loop's decisions can be checked exactly and in milliseconds.
 #include "search/search.h"
 
+#include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -184,6 +185,46 @@ TEST(Search, ReducesWithinToleranceAndStops) {
     EXPECT_EQ(step.accepted, snare::search::holds(tol, step.val_loss) || step.op == Op::kFinetune) << step.reason;
     if (step.op != Op::kFinetune) {
       EXPECT_FALSE(step.scores.empty());
+    }
+  }
+}
+
+/// Reports a mean of 1 for every input of every Dense layer, and remembers the output layer's bias sum at each probe.
+class MeansOracle : public FakeOracle {
+ public:
+  std::map<std::string, at::Tensor> input_means(const snare::ir::Graph& m) override {
+    ++means_calls;
+    std::map<std::string, at::Tensor> out;
+    for (const snare::ir::Layer& l : m.layers) {
+      if (l.kind == snare::ir::LayerKind::kDense) out[l.name] = at::ones({l.weights.at("weight").size(1)});
+    }
+    return out;
+  }
+  double probe(const snare::ir::Graph& m) override {
+    output_bias_sums.insert(m.layer("dense_2").weights.at("bias").sum().item<double>());
+    return FakeOracle::probe(m);
+  }
+  int means_calls = 0;
+  std::set<double> output_bias_sums;
+};
+
+// With compensation, unit and mask candidates carry the oracle's input means, so removing dense_1's units or masking
+// dense_2 moves their contribution into dense_2's bias; without it (and with a retraining that changes nothing) that
+// bias never moves, and the oracle is never asked for means.
+TEST(Search, CompensationMovesWhatAStepDropsIntoTheNextBias) {
+  for (bool compensate : {true, false}) {
+    MeansOracle oracle;
+    SearchOptions o;
+    o.max_loss_pp = 0.39;
+    o.compensate = compensate;
+    auto r = snare::search::run(mlp(), oracle, o);
+    ASSERT_TRUE(r.state.finished);
+    if (compensate) {
+      EXPECT_GE(oracle.means_calls, 1);
+      EXPECT_GT(oracle.output_bias_sums.size(), 1u);
+    } else {
+      EXPECT_EQ(oracle.means_calls, 0);
+      EXPECT_EQ(oracle.output_bias_sums.size(), 1u);
     }
   }
 }
