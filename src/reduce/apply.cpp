@@ -211,7 +211,7 @@ std::string apply_masks(ir::Graph& g, const std::vector<MaskAssignment>& masks, 
     ir::Layer& l = g.layer(m.layer);
     auto w = l.weights.find(m.weight);
     at::Tensor mask = m.mask.to(at::kFloat).ne(0).to(at::kFloat);
-    compensate(l, m.weight, w->second * (1 - mask.to(w->second.device())), means);
+    if (means.count(m.layer)) compensate(l, m.weight, w->second * (1 - mask.to(w->second.device())), means);
     l.masks[m.weight] = mask;
     w->second = w->second * mask;
   }
