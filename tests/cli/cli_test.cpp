@@ -184,13 +184,33 @@ TEST(Cli, PruneRefusesWhatCannotBeDone) {
   for (const char* args : {"--layer dense_3 --keep 5",   // the output layer
                            "--layer conv2d_1 --keep 0",  // emptying a layer
                            "--layer conv2d_1 --remove 100%", "--layer nope --keep 1", "--sparsity 1.0",
-                           "--sparsity -0.5", "--layer flatten_1 --keep 2"}) {
+                           "--sparsity -0.5", "--layer flatten_1 --keep 2",
+                           "--layer conv2d_1 --keep 3 --compensate"}) {  // bias compensation needs --data
     auto r = run_snare(std::string("prune ") + kRyecatcher + " " + args + " -o " + out);
     EXPECT_EQ(r.exit_code, 2) << args << ": " << r.output;
   }
   auto r = run_snare(std::string("factorize ") + kRyecatcher + " --layer dense_1 --rank 5000 -o " + out);
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_FALSE(std::filesystem::exists(out));
+}
+
+// With --compensate, what the removed units fed the next layer on average moves into its bias; without, the bias stays.
+TEST(Cli, PruneCompensateMovesTheRemovedUnitsMeanIntoTheNextBias) {
+  auto dir = scratch("compensate");
+  const std::string model = (dir / "lenet5.h5").string(), plain = (dir / "plain.h5").string(),
+                    compensated = (dir / "compensated.h5").string();
+  auto r = run_snare("export --arch lenet5 -o " + model);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string args = "prune " + model + " --layer dense --remove 50% --data mnist --samples 256 -o ";
+  r = run_snare(args + plain);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = run_snare(args + compensated + " --compensate");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const snare::ir::Graph before = snare::io::load_model(model), a = snare::io::load_model(plain),
+                         b = snare::io::load_model(compensated);
+  EXPECT_TRUE(at::equal(a.layer("dense_1").weights.at("bias"), before.layer("dense_1").weights.at("bias")));
+  EXPECT_FALSE(at::allclose(b.layer("dense_1").weights.at("bias"), a.layer("dense_1").weights.at("bias")));
+  EXPECT_TRUE(at::equal(b.layer("dense_1").weights.at("weight"), a.layer("dense_1").weights.at("weight")));
 }
 
 TEST(Cli, LstmUnitRemovalGivesAValidSmallerModel) {
