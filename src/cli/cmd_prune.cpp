@@ -111,8 +111,9 @@ void register_prune(CLI::App& app) {
     if (units == (o->sparsity >= 0)) throw UsageError("give either --remove/--keep (units) or --sparsity (connections)");
     // The training sample of the data criteria, and of the layers' input means (bias compensation).
     if (o->compensate && o->data.spec.empty()) throw UsageError("--compensate needs --data");
+    const reduce::Criterion c = reduce::criterion_from_name(o->criterion);
     data::Split sample;
-    if (!o->data.spec.empty()) {
+    if (o->compensate || (units && reduce::needs_data(c) && !o->data.spec.empty())) {
       data::Dataset d = load_data(o->data, g);
       sample = data::subset(d.train, at::arange(std::min(o->samples, d.train.size()), at::kLong));
     }
@@ -128,7 +129,6 @@ void register_prune(CLI::App& app) {
         throw UsageError(fmt::format("--layer '{}' ({}) has no units to remove", l.name, ir::kind_name(l.kind)));
       }
       int64_t keep = o->keep >= 0 ? o->keep : l.units - parse_removal(o->remove, l.units);
-      reduce::Criterion c = reduce::criterion_from_name(o->criterion);
       if (reduce::needs_data(c) && o->data.spec.empty()) {
         throw UsageError(fmt::format("--criterion {} needs --data", o->criterion));
       }

@@ -34,8 +34,7 @@ std::map<std::string, at::Tensor> input_means(const ir::Graph& graph, const data
         if (d != 1) axes.push_back(d);
       }
       // Sum over samples, mean over positions: chunks of different sizes then weigh each sample alike.
-      at::Tensor per_channel = in.dim() < 2 ? at::Tensor() : in.to(at::kCPU, at::kDouble).mean(axes) * (end - begin);
-      if (!per_channel.defined()) continue;
+      at::Tensor per_channel = in.to(at::kCPU, at::kDouble).mean(axes) * (end - begin);
       auto it = sums.find(l->name);
       if (it == sums.end()) {
         sums.emplace(l->name, per_channel);

@@ -33,25 +33,23 @@ at::Tensor* compensation_bias(ir::Layer& l, const std::string& name) {
   return it == l.weights.end() ? nullptr : &it->second;
 }
 
-/// Bias compensation: moves the mean contribution of `dropped` (the part of weight `name` that goes, zero where it
-/// stays) into the bias, bias[o] += sum over inputs i and kernel taps of dropped[o, i, ...] * mean[i], so the
-/// layer's output keeps its expected value. Nothing happens without a mean of the layer's input.
-void compensate(ir::Layer& l, const std::string& name, const at::Tensor& dropped, const Means& means) {
-  auto m = means.find(l.name);
-  if (m == means.end()) return;
+/// Bias compensation: moves the mean contribution of `dropped` (what goes of weight `name`: [O, inputs, taps...])
+/// into the bias, bias[o] += sum over inputs i and taps of dropped[o, i, ...] * mean[i], so the layer's output keeps
+/// its expected value.
+void compensate(ir::Layer& l, const std::string& name, const at::Tensor& dropped, const at::Tensor& mean) {
   at::Tensor* bias = compensation_bias(l, name);
-  if (!bias || dropped.dim() < 2 || m->second.numel() != dropped.size(1)) return;
+  if (!bias || dropped.dim() < 2 || mean.numel() != dropped.size(1)) return;
   at::Tensor per_input = dropped.reshape({dropped.size(0), dropped.size(1), -1}).sum(2).to(at::kFloat);  // [O, I]
-  *bias = (*bias + at::mv(per_input, m->second.to(per_input.device(), at::kFloat))).contiguous();
+  *bias = (*bias + at::mv(per_input, mean.to(per_input.device(), at::kFloat))).contiguous();
 }
 
-/// compensate() for the input channels `removed` of weight `name`.
+/// compensate() for the input channels `removed` of weight `name`, where the layer's input mean was measured.
 void compensate_columns(ir::Layer& l, const std::string& name, const std::set<int64_t>& removed, const Means& means) {
   auto w = l.weights.find(name);
-  if (w == l.weights.end() || removed.empty() || !means.count(l.name)) return;
+  auto m = means.find(l.name);
+  if (w == l.weights.end() || m == means.end() || removed.empty() || m->second.numel() != w->second.size(1)) return;
   at::Tensor idx = index_tensor(std::vector<int64_t>(removed.begin(), removed.end()));
-  at::Tensor dropped = at::zeros_like(w->second).index_copy_(1, idx, w->second.index_select(1, idx));
-  compensate(l, name, dropped, means);
+  compensate(l, name, w->second.index_select(1, idx), m->second.index_select(0, idx));
 }
 
 /// Slices weight `name` (and its mask) of `l` along `dim` to `index`.
@@ -211,7 +209,9 @@ std::string apply_masks(ir::Graph& g, const std::vector<MaskAssignment>& masks, 
     ir::Layer& l = g.layer(m.layer);
     auto w = l.weights.find(m.weight);
     at::Tensor mask = m.mask.to(at::kFloat).ne(0).to(at::kFloat);
-    if (means.count(m.layer)) compensate(l, m.weight, w->second * (1 - mask.to(w->second.device())), means);
+    if (auto mean = means.find(m.layer); mean != means.end()) {
+      compensate(l, m.weight, w->second * (1 - mask.to(w->second.device())), mean->second);
+    }
     l.masks[m.weight] = mask;
     w->second = w->second * mask;
   }

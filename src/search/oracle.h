@@ -37,10 +37,7 @@ class Oracle {
   virtual std::vector<double> importance(const ir::Graph& model, const analysis::UnitGroup& group) = 0;
   /// The mean input of each weighted layer, per input channel (reduce::ReductionPlan::input_means), for bias
   /// compensation; empty (no compensation) unless an oracle has data to measure it on.
-  virtual std::map<std::string, at::Tensor> input_means(const ir::Graph& model) {
-    (void)model;
-    return {};
-  }
+  virtual std::map<std::string, at::Tensor> input_means(const ir::Graph& /*model*/) { return {}; }
   /// Retrains each of `models` with its seed and assesses it (validate, confirm). This one runs them one after the
   /// other; a distributed oracle runs them at once on groups of ranks. Either way the results are the same up to the
   /// order of float sums, and every rank gets all of them.
