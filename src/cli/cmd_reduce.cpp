@@ -142,7 +142,7 @@ void register_reduce(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--retrain-batches", o->oracle.retrain_batches, "Batches of retraining after each step")
       ->capture_default_str();
-  cmd->add_option("--finetune-epochs", o->oracle.finetune_epochs, "Epochs of the final fine-tuning")->capture_default_str();
+  cmd->add_option("--finetune-epochs", o->oracle.finetune_epochs, "Epochs of the final fine-tuning and of each consolidation")->capture_default_str();
   cmd->add_option("--baseline-epochs", o->baseline_epochs, "Epochs to train a built-in baseline (--arch)")
       ->capture_default_str();
   cmd->add_option("--baseline-recipe", o->baseline_recipe,
@@ -170,6 +170,10 @@ void register_reduce(CLI::App& app) {
   cmd->add_option("--channel-multiple", o->search.channel_multiple,
                   "Keep convolution filters in multiples of N, for runtimes that compute channels in blocks "
                   "(ONNX Runtime on x86: 16 with AVX-512, 8 with AVX2)")
+      ->capture_default_str();
+  cmd->add_option("--consolidate", o->search.consolidations,
+                  "When no step is left to try, fine-tune the whole network and, when validation holds, start every "
+                  "target afresh; at most N times")
       ->capture_default_str();
   cmd->add_option("--trials", o->search.trials,
                   "Candidates retrained per step, the top-scored ones, at once on groups of ranks in a distributed run; "

@@ -64,6 +64,7 @@ const std::vector<std::pair<std::string, std::string>>& field_flags() {
       {"SearchOptions::recovery_window_pp", "--recovery-window"},
       {"SearchOptions::channel_multiple", "--channel-multiple"},
       {"SearchOptions::trials", "--trials"},
+      {"SearchOptions::consolidations", "--consolidate"},
       // measure::TorchOracleOptions, exec::TrainOptions
       {"TorchOracleOptions::retrain_batches", "--retrain-batches"},
       {"TorchOracleOptions::finetune_epochs", "--finetune-epochs"},

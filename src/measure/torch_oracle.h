@@ -22,9 +22,9 @@ struct TorchOracleOptions {
   int64_t retrain_batches = 400;
   int64_t batch_size = 128;
   double lr = 1e-3;
-  int64_t finetune_epochs = 10;    ///< final fine-tuning (best validation weights kept)
+  int64_t finetune_epochs = 10;    ///< final fine-tuning and each consolidation (best validation weights kept)
   int64_t finetune_patience = 3;
-  double finetune_lr_scale = 0.3;  ///< the final fine-tuning runs at lr * this (settling, not relearning)
+  double finetune_lr_scale = 0.3;  ///< fine-tunings run at lr * this (settling, not relearning)
   int64_t probe_samples = 2000;    ///< validation samples of the sensitivity probe
   int64_t importance_samples = 512;
   reduce::Criterion criterion = reduce::Criterion::kL2;

@@ -30,6 +30,7 @@ std::string field_of(const std::string& key) {
       {"recovery_rounds", "SearchOptions::recovery_rounds"},
       {"recovery_window", "SearchOptions::recovery_window_pp"},
       {"trials", "SearchOptions::trials"},
+      {"consolidations", "SearchOptions::consolidations"},
       {"retrain_batches", "TorchOracleOptions::retrain_batches"},
       {"batch_size", "TorchOracleOptions::batch_size"},
       {"lr", "TorchOracleOptions::lr"},

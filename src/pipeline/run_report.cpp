@@ -84,6 +84,7 @@ nlohmann::json options_json(const ReduceOptions& o) {
           {"recovery_rounds", o.search.recovery_rounds},
           {"recovery_window", o.search.recovery_window_pp},
           {"trials", o.search.trials},
+          {"consolidations", o.search.consolidations},
           {"train_samples", o.train_samples},
           {"baseline_epochs", o.baseline_epochs},
           {"baseline_recipe", o.baseline_recipe},

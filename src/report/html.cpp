@@ -358,7 +358,7 @@ std::string timing_table(const json& r) {
       {"validation", "validation and confirmation"},
       {"rolled_back", "of which in rolled-back steps"},
       {"checkpoints", "checkpoints"},
-      {"finetuning", "final fine-tuning"},
+      {"finetuning", "fine-tuning (consolidations, final)"},
       {"final_evaluation", "final evaluation (test)"},
       {"output", "writing the outputs"}};
   const std::optional<double> wall = number(field(r, "wall_seconds"));

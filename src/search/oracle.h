@@ -31,7 +31,7 @@ class Oracle {
   virtual double probe(const ir::Graph& model) = 0;
   /// Brief retraining after a reduction step; `seed` makes it reproducible.
   virtual ir::Graph retrain(const ir::Graph& model, uint64_t seed) = 0;
-  /// The longer fine-tuning at the end (keeps the best-validation weights).
+  /// The longer fine-tuning: at the end and at each consolidation (keeps the best-validation weights).
   virtual ir::Graph finetune(const ir::Graph& model, uint64_t seed) = 0;
   /// Importance of each unit of `group` (higher = keep).
   virtual std::vector<double> importance(const ir::Graph& model, const analysis::UnitGroup& group) = 0;

@@ -252,6 +252,8 @@ void check_options(const SearchOptions& o) {
           fmt::format(kFinite, o.recovery_window_pp));
   require(o.channel_multiple >= 1, "SearchOptions::channel_multiple",
           fmt::format("must be >= 1, got {}", o.channel_multiple));
+  require(o.consolidations >= 0, "SearchOptions::consolidations",
+          fmt::format("must be >= 0, got {}", o.consolidations));
   require(o.trials >= 1 && o.trials <= 64, "SearchOptions::trials", fmt::format("must be from 1 to 64, got {}", o.trials));
 }
 
@@ -290,11 +292,14 @@ class Loop {
         break;
       }
       if (!step(now)) {
+        if (consolidate()) continue;
         st_.stop_reason = "no reducible part left";
         break;
       }
     }
-    if (o_.final_finetune && !interrupted && !st_.finished) final_finetune();
+    if (o_.final_finetune && !interrupted && !st_.finished && !finetuned_since_last_step()) {
+      finetune("final fine-tuning");
+    }
     if (!interrupted && !st_.finished) {
       st_.finished = true;
       checkpoint();
@@ -594,14 +599,39 @@ class Loop {
     }
   }
 
-  /// Fine-tunes the whole network once more; kept when validation does not get worse.
-  void final_finetune() {
+  /// True when a fine-tuning record follows the last accepted reduction: the model has not changed since.
+  bool finetuned_since_last_step() const {
+    for (auto it = st_.history.rbegin(); it != st_.history.rend(); ++it) {
+      if (it->op == Op::kFinetune) return true;
+      if (it->accepted) return false;
+    }
+    return false;
+  }
+
+  /// A consolidation when the search has run out of candidates (SearchOptions::consolidations): the whole network
+  /// fine-tuned and, when kept, every target's failures, retirement and step size forgotten. False when none is
+  /// left to do, the model has not changed since the last one, or the fine-tuning was not kept.
+  bool consolidate() {
+    const auto done = std::count_if(st_.history.begin(), st_.history.end(),
+                                    [](const StepRecord& r) { return r.op == Op::kFinetune; });
+    if (done >= o_.consolidations || finetuned_since_last_step()) return false;
+    if (!finetune(fmt::format("consolidation {} of {}", done + 1, o_.consolidations))) return false;
+    st_.failures.clear();
+    st_.retired.clear();
+    st_.step_size.clear();
+    checkpoint();
+    return true;
+  }
+
+  /// Fine-tunes the whole network (`what`: for the log); kept, and true, when validation does not get worse.
+  bool finetune(const std::string& what) {
     const auto t0 = Clock::now();
     const int64_t step = st_.next_step++;
     double current_val = st_.baseline_val_accuracy;
     for (const StepRecord& r : st_.history) {
       if (r.accepted) current_val = r.val_accuracy;
     }
+    progress_.log(fmt::format("step {}: {}", step, what));
     ir::Graph tuned;
     {
       Stopwatch finetuning(st_.timing.finetuning);
@@ -612,7 +642,7 @@ class Loop {
     rec.step = step;
     rec.op = Op::kFinetune;
     rec.target = "all";
-    rec.plan = "fine-tune the whole network";
+    rec.plan = "fine-tune the whole network (" + what + ")";
     rec.params = s.params;
     rec.nonzero_params = s.nonzero_params;
     rec.macs = s.macs;
@@ -623,7 +653,8 @@ class Loop {
     rec.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     st_.history.push_back(rec);
     if (rec.accepted) accept(tuned, rec);
-    progress_.log(fmt::format("final fine-tuning: val {:.4f} ({})", rec.val_accuracy, rec.accepted ? "kept" : "discarded"));
+    progress_.log(fmt::format("{}: val {:.4f} ({})", what, rec.val_accuracy, rec.accepted ? "kept" : "discarded"));
+    return rec.accepted;
   }
 
   /// The returned model is the last accepted one that holds on confirmation (the walk-back).

@@ -59,6 +59,10 @@ struct SearchOptions {
   bool compensate = false;
   double mac_weight = 0.5;        ///< weight of the MAC gain against the non-zero-parameter gain
   bool final_finetune = true;
+  /// When no candidate is left, fine-tune the whole network (as the final fine-tuning) and, when validation does
+  /// not get worse, give every target a fresh start (no failures, first step sizes) and go on; at most this many
+  /// times. The fine-tuning wins back accuracy that step after step of short retraining left behind.
+  int consolidations = 0;
   /// Candidates retrained per step (the top-scored ones, one per target; Oracle::trials, at once on groups of
   /// ranks in a distributed run): the best-scored one that holds is kept, the ones scored above it are rolled back
   /// and the ones below it are dropped undecided (docs/search.md).
@@ -102,7 +106,7 @@ struct SearchTiming {
   double retraining = 0;   ///< retraining after each step (recovery rounds included)
   double validation = 0;   ///< validation and confirmation passes, the input model's reference passes included
   double rolled_back = 0;  ///< wall time of the steps that were rolled back (spent within the three above)
-  double finetuning = 0;   ///< the final fine-tuning (its validation counts under `validation`)
+  double finetuning = 0;   ///< the consolidations and the final fine-tuning (their validation counts under `validation`)
   double checkpoints = 0;  ///< the checkpoint hook: writing models and the state
 };
 

@@ -500,6 +500,73 @@ TEST(Search, ParallelTrialsKeepTheBestScoredOneThatHolds) {
   EXPECT_LT(snare::analysis::analyze(r.model).nonzero_params, snare::analysis::analyze(mlp()).nonzero_params / 2);
 }
 
+/// The first fine-tuning wins back what short retraining lost: afterwards accuracy holds down to 100 non-zero
+/// parameters instead of 150.
+class FinetuneRecoversOracle : public FakeOracle {
+ public:
+  double accuracy(const snare::ir::Graph& m) override {
+    auto s = snare::analysis::analyze(m);
+    if (m.layer("dense").units < 4) return 0.5;
+    return 0.95 - 0.001 * static_cast<double>(std::max<int64_t>(0, holds_down_to_ - s.nonzero_params));
+  }
+  snare::ir::Graph finetune(const snare::ir::Graph& m, uint64_t) override {
+    ++finetunes;
+    holds_down_to_ = 100;
+    return m;
+  }
+  int finetunes = 0;
+
+ private:
+  int64_t holds_down_to_ = 150;
+};
+
+// With consolidations, a search out of candidates fine-tunes, forgets its failures and goes on: it reduces past
+// where it stopped without them. A consolidation follows only a changed model, and the final fine-tuning is not
+// repeated on a model just fine-tuned.
+TEST(Search, ConsolidationFineTunesAndGoesOnWhereTheSearchStopped) {
+  auto finetune_steps = [](const SearchState& s) {
+    std::vector<size_t> at;
+    for (size_t i = 0; i < s.history.size(); ++i) {
+      if (s.history[i].op == Op::kFinetune) at.push_back(i);
+    }
+    return at;
+  };
+  SearchOptions o;
+  FinetuneRecoversOracle plain;
+  const auto r0 = snare::search::run(mlp(), plain, o);
+  ASSERT_EQ(finetune_steps(r0.state), std::vector<size_t>{r0.state.history.size() - 1});
+  const int64_t plain_size = snare::analysis::analyze(r0.model).nonzero_params;
+  EXPECT_GE(plain_size, 145);
+
+  o.consolidations = 1;
+  FinetuneRecoversOracle once;
+  const auto r1 = snare::search::run(mlp(), once, o);
+  const std::vector<size_t> at = finetune_steps(r1.state);
+  ASSERT_EQ(at.size(), 2u);
+  const auto& consolidation = r1.state.history[at[0]];
+  EXPECT_TRUE(consolidation.accepted) << consolidation.reason;
+  EXPECT_NE(consolidation.plan.find("consolidation 1 of 1"), std::string::npos) << consolidation.plan;
+  EXPECT_EQ(at[1], r1.state.history.size() - 1);
+  int accepted_after = 0;
+  for (size_t i = at[0] + 1; i < at[1]; ++i) accepted_after += r1.state.history[i].accepted ? 1 : 0;
+  EXPECT_GT(accepted_after, 0);
+  EXPECT_LT(snare::analysis::analyze(r1.model).nonzero_params, plain_size - 30);
+  EXPECT_GE(once.accuracy(r1.model), 0.95 - 0.0039);
+
+  o.consolidations = 5;
+  FinetuneRecoversOracle many;
+  const auto r5 = snare::search::run(mlp(), many, o);
+  const std::vector<size_t> at5 = finetune_steps(r5.state);
+  ASSERT_GE(at5.size(), 2u);
+  EXPECT_LE(at5.size(), 6u);
+  for (size_t k = 1; k < at5.size(); ++k) {  // every fine-tuning follows an accepted reduction
+    bool changed = false;
+    for (size_t i = at5[k - 1] + 1; i < at5[k]; ++i) changed = changed || r5.state.history[i].accepted;
+    EXPECT_TRUE(changed) << "fine-tunings at records " << at5[k - 1] << " and " << at5[k];
+  }
+  EXPECT_EQ(many.finetunes, static_cast<int>(at5.size()));
+}
+
 TEST(Search, NegativeToleranceIsRejected) {
   FakeOracle oracle;
   SearchOptions o;
@@ -524,6 +591,7 @@ TEST(Search, OptionsOutOfRangeNameTheirField) {
       {[&](SearchOptions& o) { o.recovery_rounds = -1; }, "SearchOptions::recovery_rounds"},
       {[&](SearchOptions& o) { o.channel_multiple = 0; }, "SearchOptions::channel_multiple"},
       {[&](SearchOptions& o) { o.trials = 0; }, "SearchOptions::trials"},
+      {[&](SearchOptions& o) { o.consolidations = -1; }, "SearchOptions::consolidations"},
       {[&](SearchOptions& o) {
          o.budget_params = 1000;
          o.budget_macs = 1000;
