@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <onnx/checker.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "arch/zoo.h"
@@ -24,7 +25,7 @@ using ir::Layer;
 using ir::LayerKind;
 using ir::Padding;
 
-constexpr double kRuntimeTolerance = 1e-5;
+constexpr double kRuntimeTolerance = 1e-5;  // of export_and_compare: absolute, relative above unit outputs
 
 /// Builds graphs layer by layer with seeded random weights (non-zero biases, non-trivial batch-norm
 /// statistics) so every weight's layout matters.
@@ -290,9 +291,12 @@ double export_and_compare(const ir::Graph& g, const at::Tensor& x, const test::T
   at::Tensor theirs = test::run_ort(path, x, dir);
   EXPECT_EQ(std::vector<int64_t>(ours.sizes().begin(), ours.sizes().end()),
             std::vector<int64_t>(theirs.sizes().begin(), theirs.sizes().end()));
-  double diff = test::max_abs_diff(ours, theirs);
-  std::printf("%s: ONNX Runtime vs snare max abs diff %.3g (output %s)\n", g.name.c_str(), diff,
-              ir::shape_string(g.output_shape()).c_str());
+  // Absolute below a unit output scale, relative above it: logits in the tens differ in their last float bits
+  // from one CPU to another (mnist-8: 1.1e-5 absolute on an AVX-512 Zen 5).
+  const double scale = std::max(1.0, theirs.abs().max().item<double>());
+  const double diff = test::max_abs_diff(ours, theirs) / scale;
+  std::printf("%s: ONNX Runtime vs snare max abs diff / max(1, max |output|) %.3g (output %s)\n", g.name.c_str(),
+              diff, ir::shape_string(g.output_shape()).c_str());
   return diff;
 }
 
