@@ -172,8 +172,8 @@ void register_reduce(CLI::App& app) {
                   "(ONNX Runtime on x86: 16 with AVX-512, 8 with AVX2)")
       ->capture_default_str();
   cmd->add_option("--consolidate", o->search.consolidations,
-                  "When no step is left to try, fine-tune the whole network and, when validation holds, forget every "
-                  "target's failures and go on; at most N times")
+                  "When no step is left to try, fine-tune the whole network and, when validation holds, start every "
+                  "target afresh; at most N times")
       ->capture_default_str();
   cmd->add_option("--trials", o->search.trials,
                   "Candidates retrained per step, the top-scored ones, at once on groups of ranks in a distributed run; "

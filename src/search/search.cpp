@@ -609,10 +609,8 @@ class Loop {
   }
 
   /// A consolidation when the search has run out of candidates (SearchOptions::consolidations): the whole network
-  /// fine-tuned and, when kept, every target's failures and retirement forgotten. Step sizes stay: each target goes
-  /// on from the step its failures had shrunk it to (the fine-tuning wins back some accuracy, not all of it), so it
-  /// does not fail its way down from the first step again. False when none is left to do, the model has not
-  /// changed since the last one, or the fine-tuning was not kept.
+  /// fine-tuned and, when kept, every target's failures, retirement and step size forgotten. False when none is
+  /// left to do, the model has not changed since the last one, or the fine-tuning was not kept.
   bool consolidate() {
     const auto done = std::count_if(st_.history.begin(), st_.history.end(),
                                     [](const StepRecord& r) { return r.op == Op::kFinetune; });
@@ -620,6 +618,7 @@ class Loop {
     if (!finetune(fmt::format("consolidation {} of {}", done + 1, o_.consolidations))) return false;
     st_.failures.clear();
     st_.retired.clear();
+    st_.step_size.clear();
     checkpoint();
     return true;
   }

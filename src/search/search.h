@@ -60,7 +60,7 @@ struct SearchOptions {
   double mac_weight = 0.5;        ///< weight of the MAC gain against the non-zero-parameter gain
   bool final_finetune = true;
   /// When no candidate is left, fine-tune the whole network (as the final fine-tuning) and, when validation does
-  /// not get worse, forget every target's failures and retirement (not its step size) and go on; at most this many
+  /// not get worse, give every target a fresh start (no failures, first step sizes) and go on; at most this many
   /// times. The fine-tuning wins back accuracy that step after step of short retraining left behind.
   int consolidations = 0;
   /// Candidates retrained per step (the top-scored ones, one per target; Oracle::trials, at once on groups of
