@@ -4,6 +4,7 @@
 #include <hdf5.h>
 #include <gtest/gtest.h>
 
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -180,7 +181,7 @@ TEST(KerasBadInput, UnknownLayersAreListedTogether) {
 TEST(KerasBadInput, ZipWithoutConfig) {
   t::TempDir dir;
   std::string path = dir.str("no_config.keras");
-  keras::archive::write_entries(path, {{"metadata.json", "{}"}, {"model.weights.h5", "x"}});
+  keras::archive::write_entries(path, {{"metadata.json", "{}"}, {"model.weights.h5", "x"}}, std::time(nullptr));
   EXPECT_THROW_WITH(keras::read_keras(path), snare::ModelError, path, "config.json");
 }
 
@@ -189,7 +190,7 @@ TEST(KerasBadInput, ZipWithoutConfig) {
 TEST(KerasBadInput, ZipEntryClaimingGigabytesIsRefusedBeforeReading) {
   t::TempDir dir;
   const std::string path = dir.str("claims.keras");
-  keras::archive::write_entries(path, {{"config.json", std::string(1000, ' ') + "{}"}, {"model.weights.h5", "x"}});
+  keras::archive::write_entries(path, {{"config.json", std::string(1000, ' ') + "{}"}, {"model.weights.h5", "x"}}, std::time(nullptr));
   std::string bytes;
   {
     std::ifstream in(path, std::ios::binary);

@@ -101,7 +101,8 @@ std::map<std::string, std::string> read_entries_in_memory(const std::string& byt
   return read_open_entries(z.get(), label, names);
 }
 
-void write_entries(const std::string& path, const std::vector<std::pair<std::string, std::string>>& entries) {
+void write_entries(const std::string& path, const std::vector<std::pair<std::string, std::string>>& entries,
+                   std::time_t time) {
   int code = 0;
   Archive z(zip_open(path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &code));
   if (!z) throw OutputError(fmt::format("{}: cannot create the zip archive ({})", path, zip_error_text(code)));
@@ -114,6 +115,7 @@ void write_entries(const std::string& path, const std::vector<std::pair<std::str
       throw OutputError(fmt::format("{}: cannot add '{}' to the zip archive: {}", path, name, zip_strerror(z.get())));
     }
     zip_set_file_compression(z.get(), static_cast<zip_uint64_t>(index), ZIP_CM_STORE, 0);
+    zip_file_set_mtime(z.get(), static_cast<zip_uint64_t>(index), time, 0);
   }
   zip_t* raw = z.release();
   if (zip_close(raw) != 0) {

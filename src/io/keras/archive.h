@@ -4,6 +4,7 @@
 //   auto entries = archive::read_entries("model.keras", {"config.json", "model.weights.h5"});
 #pragma once
 
+#include <ctime>
 #include <map>
 #include <string>
 #include <utility>
@@ -24,6 +25,9 @@ std::map<std::string, std::string> read_entries_in_memory(const std::string& byt
                                                           const std::vector<std::string>& names);
 
 /// Writes a zip holding `entries` in the given order, stored without compression. Throws OutputError.
-void write_entries(const std::string& path, const std::vector<std::pair<std::string, std::string>>& entries);
+/// Every entry is stamped with `time` (Keras stamps the time of saving), so the same entries and time give the
+/// same bytes.
+void write_entries(const std::string& path, const std::vector<std::pair<std::string, std::string>>& entries,
+                   std::time_t time);
 
 }  // namespace snare::io::keras::archive

@@ -66,6 +66,14 @@ Handle access_list() {
   return fapl;
 }
 
+/// An object creation property list (file, group or dataset) without modification times: HDF5 stamps every
+/// object with the second it was written, so the same model written twice would differ in its bytes.
+Handle without_times(hid_t property_class) {
+  Handle plist(H5Pcreate(property_class), H5Pclose);
+  H5Pset_obj_track_times(plist.get(), false);
+  return plist;
+}
+
 Handle intermediate_groups() {
   Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
   H5Pset_create_intermediate_group(lcpl.get(), 1);
@@ -179,7 +187,8 @@ Group Group::group(const std::string& name) const {
 Group Group::create_group(const std::string& name) const {
   if (has_group(name)) return group(name);
   Handle lcpl = intermediate_groups();
-  hid_t g = H5Gcreate2(id(), name.c_str(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT);
+  Handle gcpl = without_times(H5P_GROUP_CREATE);
+  hid_t g = H5Gcreate2(id(), name.c_str(), lcpl.get(), gcpl.get(), H5P_DEFAULT);
   if (g < 0) fail(fmt::format("cannot create group '{}'", where(name)));
   return Group(Handle(g, H5Gclose), where(name), label_, writing_);
 }
@@ -348,7 +357,8 @@ void Group::write_dataset(const std::string& name, const at::Tensor& value) cons
                             : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
                H5Sclose);
   Handle lcpl = intermediate_groups();
-  Handle ds(H5Dcreate2(id(), name.c_str(), H5T_IEEE_F32LE, space.get(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT),
+  Handle dcpl = without_times(H5P_DATASET_CREATE);
+  Handle ds(H5Dcreate2(id(), name.c_str(), H5T_IEEE_F32LE, space.get(), lcpl.get(), dcpl.get(), H5P_DEFAULT),
             H5Dclose);
   if (!ds.valid() ||
       (t.numel() > 0 && H5Dwrite(ds.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.data_ptr<float>()) < 0)) {
@@ -390,7 +400,8 @@ File File::create(const std::string& path, const std::string& label) {
   silence_hdf5_errors();
   std::string name = label.empty() ? path : label;
   Handle fapl = access_list();
-  hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
+  Handle fcpl = without_times(H5P_FILE_CREATE);
+  hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl.get());
   if (f < 0) throw OutputError(fmt::format("{}: cannot create the HDF5 file", name));
   return File(Handle(f, H5Fclose), name, true);
 }
@@ -401,7 +412,8 @@ File File::create_in_memory(const std::string& label) {
   H5Pset_fapl_core(fapl.get(), 1 << 20, /*backing_store=*/false);
   static std::atomic<int> counter{0};
   std::string name = fmt::format("snare-memory-{}", counter++);
-  hid_t f = H5Fcreate(name.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
+  Handle fcpl = without_times(H5P_FILE_CREATE);
+  hid_t f = H5Fcreate(name.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl.get());
   if (f < 0) throw OutputError(fmt::format("{}: cannot create an in-memory HDF5 file", label));
   return File(Handle(f, H5Fclose), label, true);
 }

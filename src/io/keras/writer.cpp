@@ -6,7 +6,10 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstdlib>
+#include <ctime>
 #include <numeric>
 #include <optional>
 
@@ -26,6 +29,19 @@ namespace snare::io::keras {
 using ir::LayerKind;
 
 namespace {
+
+/// SOURCE_DATE_EPOCH (reproducible-builds.org), when set to a plausible time: the time a .keras file says it was
+/// saved, so that the same model gives the same bytes. HDF5 files carry no time (hdf5.cpp).
+std::optional<std::time_t> source_date_epoch() {
+  const char* text = std::getenv("SOURCE_DATE_EPOCH");
+  if (!text || !*text) return std::nullopt;
+  char* end = nullptr;
+  errno = 0;
+  long long seconds = std::strtoll(text, &end, 10);
+  // Zip stores years from 1980 to 2107.
+  if (errno != 0 || *end != '\0' || seconds < 315532800 || seconds > 4354819199LL) return std::nullopt;
+  return static_cast<std::time_t>(seconds);
+}
 
 /// The Keras version written into files snare generates from scratch: the dialect it mimics.
 constexpr const char* kGeneratedKeras2Version = "2.15.0";
@@ -523,15 +539,18 @@ struct Writer {
   void write_zip(const std::string& tmp, const std::string& path, const Json& model) const {
     auto metadata = g.meta.find("keras.metadata");
     std::string meta_text;
+    const std::optional<std::time_t> fixed = source_date_epoch();
+    const std::time_t saved = fixed ? *fixed : std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
     if (metadata != g.meta.end()) {
       meta_text = metadata->second;
     } else {
-      auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-      meta_text = Json{{"keras_version", version}, {"date_saved", fmt::format("{:%Y-%m-%d@%H:%M:%S}", fmt::localtime(now))}}
-                      .dump();
+      std::string date = fixed ? fmt::format("{:%Y-%m-%d@%H:%M:%S}", fmt::gmtime(*fixed))
+                               : fmt::format("{:%Y-%m-%d@%H:%M:%S}", fmt::localtime(saved));
+      meta_text = Json{{"keras_version", version}, {"date_saved", date}}.dump();
     }
     std::string weights = weights_image(path + ":model.weights.h5");
-    archive::write_entries(tmp, {{"metadata.json", meta_text}, {"config.json", model.dump()}, {"model.weights.h5", weights}});
+    archive::write_entries(tmp, {{"metadata.json", meta_text}, {"config.json", model.dump()}, {"model.weights.h5", weights}},
+                           saved);
   }
 };
 
