@@ -13,6 +13,7 @@
 
 #include "arch/zoo.h"
 #include "data/dataset.h"
+#include "exec/blas_kernels.h"
 #include "exec/network.h"
 #include "exec/train.h"
 
@@ -49,8 +50,10 @@ int main(int argc, char** argv) {
   exec::ExecOptions eo;
   eo.device = device;
   double acc = exec::evaluate(r.graph, d.test, eo).accuracy;
+  const exec::BlasKernels blas = exec::blas_kernels();
   fmt::print("{{\"impl\":\"snare\",\"device\":\"{}\",\"threads\":{},\"epochs\":{},\"seconds_per_epoch\":{:.3f},"
-             "\"best_epoch_seconds\":{:.3f},\"test_accuracy\":{:.4f}}}\n",
-             device, at::get_num_threads(), epochs, total / static_cast<double>(epochs), best, acc);
+             "\"best_epoch_seconds\":{:.3f},\"test_accuracy\":{:.4f},\"blas_core\":\"{}\",\"blas\":\"{}\"}}\n",
+             device, at::get_num_threads(), epochs, total / static_cast<double>(epochs), best, acc, blas.core,
+             blas.describe());
   return 0;
 }

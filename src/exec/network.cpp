@@ -14,6 +14,7 @@
 #include "common/fingerprint.h"
 #include "dist/group.h"
 #include "exec/activation_cache.h"
+#include "exec/blas_kernels.h"
 #include "exec/lowering.h"
 
 namespace snare::exec {
@@ -165,6 +166,7 @@ c10::Device parse_device(const std::string& name) {
 
 void set_threads(int n) {
   if (n < 0) throw OptionError("set_threads(n)", fmt::format("must be >= 0 (0: every core), got {}", n));
+  select_blas_kernels();
   if (n == 0) n = static_cast<int>(std::thread::hardware_concurrency());
   if (n > 0) at::set_num_threads(n);
 }

@@ -33,7 +33,8 @@ class ActivationCache;
 c10::Device parse_device(const std::string& name);
 
 /// LibTorch's intra-op threads: `n`, or every core when 0. The library never sets them on its own: a program
-/// calls this once at its edge (the CLI does, from $SNARE_THREADS), before any work.
+/// calls this once at its edge (the CLI does, from $SNARE_THREADS), before any work. The first call also
+/// selects OpenBLAS's kernels where OpenBLAS does not know the CPU (select_blas_kernels, blas_kernels.h).
 void set_threads(int n);
 
 class Network {

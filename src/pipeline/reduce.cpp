@@ -18,6 +18,7 @@
 #include "common/signal_cleanup.h"
 #include "common/version.h"
 #include "dist/group.h"
+#include "exec/blas_kernels.h"
 #include "exec/network.h"
 #include "exec/paired_test.h"
 #include "exec/train.h"
@@ -300,7 +301,7 @@ ReduceResult reduce(ReduceOptions o, const ReduceCallbacks& callbacks) {
       {"snare_version", kVersion},
       {"created", now_utc()},
       {"machine", machine_description()},
-      {"versions", {{"snare", kVersion}, {"libtorch", TORCH_VERSION}}},
+      {"versions", {{"snare", kVersion}, {"libtorch", TORCH_VERSION}, {"blas", exec::blas_kernels().describe()}}},
       {"model", {{"name", baseline.name}, {"input", o.source.path.empty() ? "arch:" + o.source.arch : o.source.path},
                  {"output", o.output}, {"onnx", onnx_out}}},
       {"data", d.name},
