@@ -16,11 +16,11 @@ struct BlasKernels {
 
 /// OpenBLAS (DYNAMIC_ARCH builds, as Debian's) picks its kernels from a table of CPU models when it loads; a CPU
 /// newer than its table gets the oldest kernels. OpenBLAS 0.3.21 (Debian 12) runs Intel's family 6 model 207 with
-/// its Prescott (SSE3) kernels: LeNet-5's training epoch takes 17-19 % longer than with the AVX-512 ones. When the
-/// CPU has AVX2 and FMA, OpenBLAS chose a core without AVX2 kernels, and OPENBLAS_CORETYPE is not set, this sets
-/// it to the core the CPU supports (SKYLAKEX with AVX-512 F/BW/VL/DQ/CD, else HASWELL) and re-runs OpenBLAS's
-/// kernel selection, as if the variable had been set at start. Once per process (later calls return the first
-/// result); call it before any work, as exec::set_threads does. Results change by floating-point rounding only.
+/// its Prescott (SSE3) kernels: a LeNet-5 training epoch took 19-23 % longer there than with the AVX-512 ones.
+/// When the CPU has AVX2 and FMA, OpenBLAS chose a core without AVX2 kernels, and OPENBLAS_CORETYPE is not set,
+/// this sets it to the core the CPU supports (SKYLAKEX with AVX-512 F/BW/VL/DQ/CD, else HASWELL) and re-runs
+/// OpenBLAS's kernel selection, as if the variable had been set at start. Once per process (later calls return the
+/// first result); call it before any work, as exec::set_threads does. Results change by floating-point rounding.
 const BlasKernels& select_blas_kernels();
 
 /// The kernels in use now, without selecting any (for reports: a library user may not have called the above).
