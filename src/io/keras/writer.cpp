@@ -544,9 +544,8 @@ struct Writer {
     if (metadata != g.meta.end()) {
       meta_text = metadata->second;
     } else {
-      std::string date = fixed ? fmt::format("{:%Y-%m-%d@%H:%M:%S}", fmt::gmtime(*fixed))
-                               : fmt::format("{:%Y-%m-%d@%H:%M:%S}", fmt::localtime(saved));
-      meta_text = Json{{"keras_version", version}, {"date_saved", date}}.dump();
+      const std::tm when = fixed ? fmt::gmtime(saved) : fmt::localtime(saved);
+      meta_text = Json{{"keras_version", version}, {"date_saved", fmt::format("{:%Y-%m-%d@%H:%M:%S}", when)}}.dump();
     }
     std::string weights = weights_image(path + ":model.weights.h5");
     archive::write_entries(tmp, {{"metadata.json", meta_text}, {"config.json", model.dump()}, {"model.weights.h5", weights}},
