@@ -1,6 +1,7 @@
 #include "cli/cli.h"
 
 #include <fmt/format.h>
+#include <torch/version.h>
 
 #include <cstdlib>
 #include <exception>
@@ -12,7 +13,9 @@
 #include "common/memory_limit.h"
 #include "common/signal_cleanup.h"
 #include "common/version.h"
+#include "exec/blas_kernels.h"
 #include "exec/network.h"
+#include "pipeline/run_report.h"
 
 namespace snare::cli {
 
@@ -31,12 +34,19 @@ int threads_from_environment() {
   return std::stoi(text);
 }
 
+/// `snare --version`: snare's version, the LibTorch and BLAS it runs on, and the machine, as report.json records them.
+std::string version_text() {
+  return fmt::format("snare {}\nLibTorch {}\nBLAS: {}\nmachine: {}", kVersion, TORCH_VERSION,
+                     exec::blas_kernels().describe(), pipeline::machine_description());
+}
+
 }  // namespace
 
 int run(int argc, char** argv) {
   CLI::App app{"snare — Score-based Neural Architecture REduction: makes trained networks small"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", std::string("snare ") + kVersion);
+  // Called after set_threads below (the BLAS kernels are chosen by then): what a bug report needs.
+  app.set_version_flag("--version", [] { return version_text(); });
   app.fallthrough();  // before the subcommands are made: each inherits it
   register_analyze(app);
   register_train(app);

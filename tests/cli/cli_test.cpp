@@ -76,6 +76,17 @@ TEST(Cli, ReportFolderThatIsAFileIsAnOutputError) {
   EXPECT_EQ(r.output.find("internal error"), std::string::npos) << r.output;
 }
 
+// A bug report needs more than snare's version: the LibTorch and BLAS kernels behind the numbers, and the machine.
+TEST(Cli, VersionNamesLibTorchBlasAndMachine) {
+  auto r = run_snare("--version");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output.rfind("snare ", 0), 0u) << r.output;
+  EXPECT_NE(r.output.find("\nLibTorch "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("\nBLAS: "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("\nmachine: "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("cores"), std::string::npos) << r.output;
+}
+
 TEST(Cli, AnalyzeJsonGivesTheReferenceCounts) {
   auto r = run_snare("analyze --arch lenet5 --json");
   ASSERT_EQ(r.exit_code, 0) << r.output;
