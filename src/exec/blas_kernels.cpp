@@ -53,6 +53,8 @@ BlasKernels query() {
   words >> name >> version;
   k.library = name + " " + version;
   k.detected = k.core = corename();
+  const char* env = std::getenv("OPENBLAS_CORETYPE");
+  k.from_environment = env && *env;
   return k;
 }
 
@@ -81,6 +83,8 @@ BlasKernels select() {
 
 std::string BlasKernels::describe() const {
   if (library.empty()) return "not OpenBLAS";
+  // A machine-wide OPENBLAS_CORETYPE is easy to miss, and it decides the rounding of every result: say so.
+  if (from_environment) return fmt::format("{} ({} kernels, set by OPENBLAS_CORETYPE)", library, core);
   if (!reselected) return fmt::format("{} ({} kernels)", library, core);
   return fmt::format("{} ({} kernels, selected by snare: OpenBLAS chose {} on this CPU)", library, core, detected);
 }

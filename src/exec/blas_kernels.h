@@ -11,6 +11,7 @@ struct BlasKernels {
   std::string detected;  // the core OpenBLAS chose at load time ("Prescott", "SkylakeX", ...)
   std::string core;      // the core in use now: `detected`, or the one selected here
   bool reselected = false;
+  bool from_environment = false;  // OPENBLAS_CORETYPE was set before snare looked: the caller's (or machine's) choice
   std::string describe() const;  // one line for reports and benchmarks
 };
 

@@ -85,6 +85,17 @@ TEST(Cli, VersionNamesLibTorchBlasAndMachine) {
   EXPECT_NE(r.output.find("\nBLAS: "), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("\nmachine: "), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("cores"), std::string::npos) << r.output;
+  // A machine-wide OPENBLAS_CORETYPE picks the kernels, and with them the rounding of every result: it is named.
+  // (--version runs no matrix product, so any core name is safe here.)
+  const bool openblas = r.output.find("BLAS: OpenBLAS") != std::string::npos;
+  r = run_snare("--version", "OPENBLAS_CORETYPE=Haswell");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  if (openblas) {
+    EXPECT_NE(r.output.find("set by OPENBLAS_CORETYPE"), std::string::npos) << r.output;
+  }
+  r = run_snare("--version", "env -u OPENBLAS_CORETYPE");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output.find("set by OPENBLAS_CORETYPE"), std::string::npos) << r.output;
 }
 
 TEST(Cli, AnalyzeJsonGivesTheReferenceCounts) {
