@@ -46,7 +46,7 @@ int run(int argc, char** argv) {
   CLI::App app{"snare — Score-based Neural Architecture REduction: makes trained networks small"};
   app.require_subcommand(1);
   // Called after set_threads below (the BLAS kernels are chosen by then): what a bug report needs.
-  app.set_version_flag("--version", [] { return version_text(); });
+  app.set_version_flag("--version", version_text);
   app.fallthrough();  // before the subcommands are made: each inherits it
   register_analyze(app);
   register_train(app);

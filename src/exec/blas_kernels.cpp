@@ -66,9 +66,8 @@ BlasKernels select() {
   if (!corename) return k;
   auto quit = openblas_symbol<Call>("gotoblas_dynamic_quit");
   auto init = openblas_symbol<Call>("gotoblas_dynamic_init");
-  const char* user_choice = std::getenv("OPENBLAS_CORETYPE");
   const std::string wanted = supported_core();
-  if (!quit || !init || (user_choice && *user_choice) || wanted.empty() || has_avx2_kernels(k.detected)) return k;
+  if (!quit || !init || k.from_environment || wanted.empty() || has_avx2_kernels(k.detected)) return k;
   // gotoblas_dynamic_init reads OPENBLAS_CORETYPE and installs that core's kernel table; quit clears the table
   // so that init runs again. Both only swap the table: no BLAS call is running before the first work.
   setenv("OPENBLAS_CORETYPE", wanted.c_str(), 1);
