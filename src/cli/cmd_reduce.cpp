@@ -179,11 +179,6 @@ void register_reduce(CLI::App& app) {
                   "Candidates retrained per step, the top-scored ones, at once on groups of ranks in a distributed run; "
                   "the best-scored one that holds is kept (docs/search.md)")
       ->capture_default_str();
-  cmd->add_option("--walkback-finetunes", o->search.walkback_finetunes,
-                  "When the last accepted model misses on confirmation, fine-tune up to N of the accepted models after "
-                  "the one the walk-back returns (a binary search, from 0 to 5) and return the latest that holds "
-                  "(docs/search.md)")
-      ->capture_default_str();
   cmd->add_option("--train-samples", o->train_samples, "Use only the first N training samples (quick trials)");
   auto dist_flags = std::make_shared<DistFlags>();
   add_dist_options(*cmd, *dist_flags);

@@ -31,7 +31,6 @@ std::string field_of(const std::string& key) {
       {"recovery_window", "SearchOptions::recovery_window_pp"},
       {"trials", "SearchOptions::trials"},
       {"consolidations", "SearchOptions::consolidations"},
-      {"walkback_finetunes", "SearchOptions::walkback_finetunes"},
       {"retrain_batches", "TorchOracleOptions::retrain_batches"},
       {"batch_size", "TorchOracleOptions::batch_size"},
       {"lr", "TorchOracleOptions::lr"},

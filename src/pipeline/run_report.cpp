@@ -85,7 +85,6 @@ nlohmann::json options_json(const ReduceOptions& o) {
           {"recovery_window", o.search.recovery_window_pp},
           {"trials", o.search.trials},
           {"consolidations", o.search.consolidations},
-          {"walkback_finetunes", o.search.walkback_finetunes},
           {"train_samples", o.train_samples},
           {"baseline_epochs", o.baseline_epochs},
           {"baseline_recipe", o.baseline_recipe},

@@ -203,14 +203,9 @@ std::string summary_section(const json& r) {
   if (field(tol, "meaning")) {
     out += fmt::format("<p class=\"note\" id=\"tolerance\">{}", escape(plain(tol, "meaning")));
     if (field(tol, "walked_back") && tol["walked_back"] == true) {
-      const auto last = number(tol, "last_accepted_step"), returned = number(tol, "returned_step");
-      const bool tuned = last && returned && *returned > *last;  // a walk-back's fine-tuning (--walkback-finetunes)
-      out += escape(fmt::format(" The last accepted model (step {}) missed the tolerance there, so the result is {}.",
-                                plain(tol, "last_accepted_step"),
-                                tuned ? fmt::format("step {}, an earlier accepted model fine-tuned until it holds it",
-                                                    plain(tol, "returned_step"))
-                                      : fmt::format("the model of step {}, the last one that holds it",
-                                                    plain(tol, "returned_step"))));
+      out += escape(fmt::format(" The last accepted model (step {}) missed the tolerance there, so the result is the "
+                                "model of step {}, the last one that holds it.",
+                                plain(tol, "last_accepted_step"), plain(tol, "returned_step")));
     }
     out += "</p>\n";
   }

@@ -255,8 +255,6 @@ void check_options(const SearchOptions& o) {
   require(o.consolidations >= 0, "SearchOptions::consolidations",
           fmt::format("must be >= 0, got {}", o.consolidations));
   require(o.trials >= 1 && o.trials <= 64, "SearchOptions::trials", fmt::format("must be from 1 to 64, got {}", o.trials));
-  require(o.walkback_finetunes >= 0 && o.walkback_finetunes <= 5, "SearchOptions::walkback_finetunes",
-          fmt::format("must be from 0 to 5, got {}", o.walkback_finetunes));
 }
 
 namespace {
@@ -302,7 +300,6 @@ class Loop {
     if (o_.final_finetune && !interrupted && !st_.finished && !finetuned_since_last_step()) {
       finetune("final fine-tuning");
     }
-    if (!interrupted && !st_.finished) refine_walkback();
     if (!interrupted && !st_.finished) {
       st_.finished = true;
       checkpoint();
@@ -599,84 +596,6 @@ class Loop {
     if (rec.confirm_holds) {
       st_.confirmed_model = m;
       st_.confirmed_step = rec.step;
-      unconfirmed_.clear();
-    } else if (o_.walkback_finetunes > 0 && rec.op != Op::kFinetune) {
-      remember_unconfirmed(rec.step, m);
-    }
-  }
-
-  /// Keeps `m` (accepted at `step`, missing on confirmation) as a candidate of the walk-back's fine-tunings. A binary
-  /// search of k fine-tunings decides among 2^k - 1 candidates, plus the latest, which the final fine-tuning usually
-  /// tunes already, so no more are kept: when there are more, every other one goes (counted from the latest, which
-  /// stays), and the rest stay spread over the steps.
-  void remember_unconfirmed(int64_t step, const ir::Graph& m) {
-    unconfirmed_.emplace_back(step, m);
-    const size_t cap = size_t{1} << o_.walkback_finetunes;
-    if (unconfirmed_.size() <= cap) return;
-    std::vector<std::pair<int64_t, ir::Graph>> kept;
-    for (size_t i = unconfirmed_.size() % 2 == 0 ? 1 : 0; i < unconfirmed_.size(); i += 2) {
-      kept.push_back(std::move(unconfirmed_[i]));
-    }
-    unconfirmed_ = std::move(kept);
-  }
-
-  /// The walk-back's fine-tunings (SearchOptions::walkback_finetunes): when the last accepted model misses on
-  /// confirmation, a binary search over the accepted models after the returned one fine-tunes the middle candidate;
-  /// one that holds on validation and confirmation becomes the returned model and the search moves to later ones,
-  /// one that misses moves it to earlier ones. Each fine-tuning is a record of its own (op finetune, never
-  /// accepted: the search's state stays where the search ended). The candidates live in memory only, so a resumed
-  /// run chooses among the models accepted after it resumed.
-  void refine_walkback() {
-    if (o_.walkback_finetunes <= 0 || st_.confirmed_step == last_accepted_step(st_)) return;
-    std::vector<std::pair<int64_t, ir::Graph>> pool = std::move(unconfirmed_);
-    unconfirmed_.clear();
-    // The final fine-tuning already tuned the last of them, and missed (or lowered validation).
-    if (!pool.empty() && !st_.history.empty() && st_.history.back().op == Op::kFinetune &&
-        st_.history.back().step > pool.back().first) {
-      pool.pop_back();
-    }
-    // Invariant: the candidates up to lo (-1: the walk-back's own model) hold once tuned, those from hi on do not.
-    int64_t lo = -1, hi = static_cast<int64_t>(pool.size());
-    for (int i = 1; i <= o_.walkback_finetunes && hi - lo > 1; ++i) {
-      const int64_t mid = lo + (hi - lo) / 2;
-      const auto& [from, candidate] = pool[static_cast<size_t>(mid)];
-      const auto t0 = Clock::now();
-      const int64_t step = st_.next_step++;
-      progress_.log(fmt::format("step {}: walk-back: fine-tuning the model of step {} ({} of at most {})", step, from,
-                                i, o_.walkback_finetunes));
-      ir::Graph tuned;
-      {
-        Stopwatch finetuning(st_.timing.finetuning);
-        tuned = oracle_.finetune(candidate, step_seed(o_.seed, step));
-      }
-      const analysis::ModelStats s = analysis::analyze(tuned);
-      StepRecord rec;
-      rec.step = step;
-      rec.op = Op::kFinetune;
-      rec.target = "all";
-      rec.plan = fmt::format("fine-tune the model of step {} (walk-back {} of at most {})", from, i,
-                             o_.walkback_finetunes);
-      rec.params = s.params;
-      rec.nonzero_params = s.nonzero_params;
-      rec.macs = s.macs;
-      assess(tuned, rec);
-      const bool holds_both = holds(tol_, rec.val_loss) && rec.confirm_holds;
-      rec.accepted = false;  // the search's state stays where it ended; only what the run returns changes
-      rec.reason = fmt::format("walk-back: val loss {:+.2f} pp, confirmation loss {:+.2f} pp: {}",
-                               100 * rec.val_loss.loss(), 100 * rec.confirm_loss.loss(),
-                               holds_both ? "holds on both, returned unless a later one holds"
-                                          : "misses the tolerance");
-      rec.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-      st_.history.push_back(rec);
-      progress_.log(fmt::format("walk-back: the model of step {}, fine-tuned: val {:.4f}, {}", from, rec.val_accuracy,
-                                holds_both ? "holds" : "misses"));
-      if (holds_both) {
-        lo = mid;
-        st_.confirmed_model = std::move(tuned);
-        st_.confirmed_step = step;
-      } else {
-        hi = mid;
-      }
     }
   }
 
@@ -748,18 +667,15 @@ class Loop {
     r.confirmation = base_confirm_.empty() ? PairedLoss{} : paired_loss(base_confirm_, base_confirm_);
     r.last_accepted_step = last_accepted_step(st_);
     for (const StepRecord& rec : st_.history) {
-      if (rec.step == st_.confirmed_step) {  // an accepted step, or a walk-back's fine-tuning
+      if (rec.accepted && rec.step == st_.confirmed_step) {
         r.validation = rec.val_loss;
         r.confirmation = rec.confirm_loss;
       }
     }
     if (r.returned_step != r.last_accepted_step) {
-      progress_.log(fmt::format("the model of step {} misses the tolerance on the confirmation split; returning {}",
-                                r.last_accepted_step,
-                                r.returned_step == 0 ? "the input model"
-                                : r.returned_step > r.last_accepted_step
-                                    ? fmt::format("step {}, a fine-tuned earlier model that holds it", r.returned_step)
-                                    : fmt::format("step {}, the last accepted model that holds it", r.returned_step)));
+      progress_.log(fmt::format("the model of step {} misses the tolerance on the confirmation split; returning {}, the "
+                                "last accepted model that holds it", r.last_accepted_step,
+                                r.returned_step == 0 ? "the input model" : fmt::format("step {}", r.returned_step)));
     }
     r.state = st_;
     return r;
@@ -777,8 +693,6 @@ class Loop {
   SearchState st_;
   std::optional<double> probe_now_;  ///< probe accuracy of st_.model; reset when it changes
   std::optional<std::map<std::string, at::Tensor>> means_now_;  ///< input means of st_.model; reset with probe_now_
-  /// Accepted models after the confirmed one, by step: the walk-back's candidates (remember_unconfirmed).
-  std::vector<std::pair<int64_t, ir::Graph>> unconfirmed_;
 };
 
 }  // namespace

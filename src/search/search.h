@@ -67,12 +67,6 @@ struct SearchOptions {
   /// ranks in a distributed run): the best-scored one that holds is kept, the ones scored above it are rolled back
   /// and the ones below it are dropped undecided (docs/search.md).
   int trials = 1;
-  /// When the last accepted model misses the tolerance on confirmation (the run walks back), fine-tune up to this
-  /// many of the accepted models between the one the walk-back returns and the last, picked by a binary search
-  /// from the latest down, and return the latest fine-tuned one that holds on validation and on confirmation
-  /// (0 = off: return the walk-back's model as it is). Short retraining leaves accuracy behind that a full
-  /// fine-tuning wins back, so a later step may hold once fine-tuned (docs/search.md).
-  int walkback_finetunes = 0;
 };
 
 /// One scored candidate of a step.
@@ -122,7 +116,7 @@ struct SearchState {
   double baseline_val_accuracy = -1;
   double baseline_confirm_accuracy = -1;  ///< -1 = no confirmation split
   /// The last accepted model that holds the tolerance on the confirmation split (step 0 = the input
-  /// model), or the walk-back's fine-tuned model (SearchOptions::walkback_finetunes): what the run returns.
+  /// model): what the run returns.
   ir::Graph confirmed_model;
   int64_t confirmed_step = 0;
   int64_t next_step = 1;
@@ -151,9 +145,7 @@ struct SearchResult {
   SearchState state;
   bool interrupted = false;
   int64_t last_accepted_step = 0;  ///< the final fine-tuning counts when it was kept; 0 = none
-  /// state.confirmed_step; != last_accepted_step when it walked back (greater when the walk-back returns a
-  /// fine-tuned model, SearchOptions::walkback_finetunes)
-  int64_t returned_step = 0;
+  int64_t returned_step = 0;       ///< state.confirmed_step; < last_accepted_step when it walked back
   PairedLoss validation, confirmation;  ///< of the returned model against the input model
 };
 

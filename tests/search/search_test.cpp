@@ -427,94 +427,6 @@ TEST(Search, ConfirmationWalksBackToTheLastStepThatHolds) {
   EXPECT_EQ(snare::ir::dump(none.model), snare::ir::dump(mlp()));
 }
 
-/// As ConfirmationDropOracle, but a fine-tuned model (renamed by finetune) loses on confirmation only below
-/// `tuned_drop_below` non-zero parameters: fine-tuning wins back part of what confirmation saw lost.
-class TunedConfirmationOracle : public ConfirmationDropOracle {
- public:
-  TunedConfirmationOracle(int64_t drop_below, int64_t tuned_drop_below)
-      : ConfirmationDropOracle(drop_below), tuned_drop_below_(tuned_drop_below) {}
-  Hits confirm(const snare::ir::Graph& m) override {
-    if (m.name.find("+tuned") == std::string::npos) return ConfirmationDropOracle::confirm(m);
-    const bool dropped = snare::analysis::analyze(m).nonzero_params < tuned_drop_below_;
-    return hits_of(accuracy(m) - (dropped ? 0.02 : 0.0));
-  }
-  snare::ir::Graph finetune(const snare::ir::Graph& m, uint64_t) override {
-    ++finetunes;
-    snare::ir::Graph tuned = m;
-    if (tuned.name.find("+tuned") == std::string::npos) tuned.name += "+tuned";
-    return tuned;
-  }
-  int finetunes = 0;
-
- private:
-  int64_t tuned_drop_below_;
-};
-
-// --walkback-finetunes: a walk-back fine-tunes accepted models after the one it would return and returns the latest
-// that holds once tuned, found by a binary search; the search's own path and state do not change.
-TEST(Search, WalkBackFineTunesLaterStepsAndReturnsTheLatestThatHolds) {
-  SearchOptions o;
-  o.final_finetune = false;
-  FakeOracle plain;
-  const auto models = accepted_models(plain, o);
-  ASSERT_GE(models.size(), 5u);
-  std::vector<int64_t> steps;
-  for (const auto& [step, m] : models) steps.push_back(step);
-  auto nonzero = [&](int64_t step) { return snare::analysis::analyze(models.at(step)).nonzero_params; };
-  // Raw models hold on confirmation up to the second accepted step; tuned ones up to the second-to-last but one.
-  const int64_t held = steps[1], tuned_held = steps[steps.size() - 3];
-  o.final_finetune = true;
-  TunedConfirmationOracle reference_oracle(nonzero(held), nonzero(tuned_held));
-  const auto reference = snare::search::run(mlp(), reference_oracle, o);
-  EXPECT_EQ(reference.returned_step, held);
-
-  o.walkback_finetunes = 5;
-  TunedConfirmationOracle oracle(nonzero(held), nonzero(tuned_held));
-  const auto r = snare::search::run(mlp(), oracle, o);
-  ASSERT_GT(r.state.history.size(), reference.state.history.size());
-  for (size_t i = 0; i < reference.state.history.size(); ++i) {
-    EXPECT_EQ(r.state.history[i].plan, reference.state.history[i].plan) << i;
-    EXPECT_EQ(r.state.history[i].accepted, reference.state.history[i].accepted) << i;
-  }
-  EXPECT_EQ(snare::ir::dump(r.state.model), snare::ir::dump(reference.state.model));
-  EXPECT_EQ(r.last_accepted_step, reference.last_accepted_step);
-  EXPECT_GT(r.returned_step, r.last_accepted_step);
-  EXPECT_EQ(snare::analysis::analyze(r.model).nonzero_params, nonzero(tuned_held));
-  EXPECT_NE(r.model.name.find("+tuned"), std::string::npos);
-  EXPECT_NEAR(r.confirmation.loss(), 0.0, 1e-12);
-  // The final fine-tuning, then the binary search's: never accepted, at most 5, one of them the returned model.
-  const size_t walk_back_records = r.state.history.size() - reference.state.history.size();
-  EXPECT_GE(walk_back_records, 1u);
-  EXPECT_LE(walk_back_records, 5u);
-  EXPECT_EQ(oracle.finetunes, 1 + static_cast<int>(walk_back_records));
-  bool returned_found = false;
-  for (size_t i = reference.state.history.size(); i < r.state.history.size(); ++i) {
-    const auto& rec = r.state.history[i];
-    EXPECT_EQ(rec.op, Op::kFinetune);
-    EXPECT_FALSE(rec.accepted);
-    EXPECT_NE(rec.plan.find("walk-back"), std::string::npos) << rec.plan;
-    if (rec.step == r.returned_step) {
-      returned_found = true;
-      EXPECT_NE(rec.plan.find(fmt::format("step {} ", tuned_held)), std::string::npos) << rec.plan;
-    }
-  }
-  EXPECT_TRUE(returned_found);
-
-  // One fine-tuning at most: the middle candidate only.
-  o.walkback_finetunes = 1;
-  TunedConfirmationOracle once(nonzero(held), nonzero(tuned_held));
-  const auto r1 = snare::search::run(mlp(), once, o);
-  EXPECT_EQ(r1.state.history.size(), reference.state.history.size() + 1);
-  EXPECT_EQ(once.finetunes, 2);
-
-  // Nothing holds even tuned: the walk-back's own model, as without the option.
-  o.walkback_finetunes = 3;
-  TunedConfirmationOracle never(nonzero(held), nonzero(held));
-  const auto rn = snare::search::run(mlp(), never, o);
-  EXPECT_EQ(rn.returned_step, held);
-  EXPECT_EQ(snare::ir::dump(rn.model), snare::ir::dump(models.at(held)));
-}
-
 TEST(Search, FineTuningCountsAsALastStepForConfirmation) {
   FakeOracle plain;
   auto r = snare::search::run(mlp(), plain, {});
@@ -680,7 +592,6 @@ TEST(Search, OptionsOutOfRangeNameTheirField) {
       {[&](SearchOptions& o) { o.channel_multiple = 0; }, "SearchOptions::channel_multiple"},
       {[&](SearchOptions& o) { o.trials = 0; }, "SearchOptions::trials"},
       {[&](SearchOptions& o) { o.consolidations = -1; }, "SearchOptions::consolidations"},
-      {[&](SearchOptions& o) { o.walkback_finetunes = 6; }, "SearchOptions::walkback_finetunes"},
       {[&](SearchOptions& o) {
          o.budget_params = 1000;
          o.budget_macs = 1000;
