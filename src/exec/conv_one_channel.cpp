@@ -51,32 +51,69 @@ void pad_plane(const float* in, float* plane, const Geometry& g) {
   for (int64_t y = 0; y < g.h; ++y) std::copy(in + y * g.w, in + (y + 1) * g.w, plane + (y + g.ph) * g.plane_w + g.pw);
 }
 
-/// kLanes floats in vector registers: GCC/Clang's generic vectors, one AVX-512 register, two AVX2 ones (with FMA) or
-/// four SSE ones, depending on which clone of a function (target_clones) the CPU runs. Loaded and stored with memcpy
-/// (unaligned).
-typedef float Lanes __attribute__((vector_size(kLanes * sizeof(float))));
+/// Vectors of `n` floats in registers: GCC/Clang's generic vectors, loaded and stored with memcpy (unaligned).
+template <int64_t n>
+using Vec __attribute__((vector_size(n * sizeof(float)))) = float;
 
 /// out[o][y][x] for kChannels output channels o of one sample; w holds their taps (kChannels x taps, zero rows past
-/// the last channel), b their biases. `valid` of the kChannels channels are written.
-__attribute__((target_clones("avx512f", "arch=haswell", "default")))
-void forward_block(const float* plane, const float* w, const float* b, float* out, int64_t valid, const Geometry& g) {
+/// the last channel), b their biases. `valid` of the kChannels channels are written. Each row block of kLanes outputs
+/// is summed in kLanes / width vectors of `width` floats per channel: every output's sum runs over the taps in the same
+/// order whatever the width, so all widths give the same results (with FMA where the clone has it).
+template <int64_t width>
+inline __attribute__((always_inline)) void forward_block_of(const float* plane, const float* w, const float* b,
+                                                             float* out, int64_t valid, const Geometry& g) {
+  using V = Vec<width>;
+  constexpr int64_t parts = kLanes / width;
   const int64_t taps = g.taps();
   for (int64_t y = 0; y < g.oh; ++y) {
     for (int64_t x0 = 0; x0 < g.ow_pad; x0 += kLanes) {
-      Lanes acc[kChannels];
-      for (int64_t j = 0; j < kChannels; ++j) acc[j] = Lanes{} + b[j];
+      V acc[kChannels][parts];
+      for (int64_t j = 0; j < kChannels; ++j) {
+        for (int64_t q = 0; q < parts; ++q) acc[j][q] = V{} + b[j];
+      }
       for (int64_t ky = 0; ky < g.kh; ++ky) {
         const float* row = plane + (y + ky) * g.plane_w + x0;
         const float* wt = w + ky * g.kw;
         for (int64_t kx = 0; kx < g.kw; ++kx) {
-          Lanes p;
-          __builtin_memcpy(&p, row + kx, sizeof p);
-          for (int64_t j = 0; j < kChannels; ++j) acc[j] += wt[j * taps + kx] * p;
+          V p[parts];
+          for (int64_t q = 0; q < parts; ++q) __builtin_memcpy(&p[q], row + kx + q * width, sizeof(V));
+          for (int64_t j = 0; j < kChannels; ++j) {
+            for (int64_t q = 0; q < parts; ++q) acc[j][q] += wt[j * taps + kx] * p[q];
+          }
         }
       }
       const int64_t n = std::min(kLanes, g.ow - x0);
-      for (int64_t j = 0; j < valid; ++j) __builtin_memcpy(out + (j * g.oh + y) * g.ow + x0, &acc[j], n * sizeof(float));
+      for (int64_t j = 0; j < valid; ++j) {
+        float sums[kLanes];
+        __builtin_memcpy(sums, acc[j], sizeof sums);
+        __builtin_memcpy(out + (j * g.oh + y) * g.ow + x0, sums, n * sizeof(float));
+      }
     }
+  }
+}
+
+/// One AVX-512 register per row block.
+__attribute__((target("avx512f"))) void forward_block_avx512(const float* plane, const float* w, const float* b,
+                                                              float* out, int64_t valid, const Geometry& g) {
+  forward_block_of<16>(plane, w, b, out, valid, g);
+}
+
+/// Two 8-float vectors per row block: AVX2 registers (with FMA on the "arch=haswell" clone) or pairs of SSE ones.
+/// Sixteen-float vectors here were split through the stack by GCC 12 (the kernel ran at SSE speed on AVX2 CPUs). The
+/// "arch=haswell" clone runs only where the CPU model is Haswell (GCC checks the model, not the features), so the
+/// "avx2" clone (without FMA: the same rounding as the SSE clone) serves other CPUs without AVX-512, such as AMD Zen
+/// 1-3, which ran the SSE clone before.
+__attribute__((target_clones("arch=haswell", "avx2", "default"))) void forward_block_narrow(
+    const float* plane, const float* w, const float* b, float* out, int64_t valid, const Geometry& g) {
+  forward_block_of<8>(plane, w, b, out, valid, g);
+}
+
+void forward_block(const float* plane, const float* w, const float* b, float* out, int64_t valid, const Geometry& g) {
+  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  if (avx512) {
+    forward_block_avx512(plane, w, b, out, valid, g);
+  } else {
+    forward_block_narrow(plane, w, b, out, valid, g);
   }
 }
 
