@@ -100,9 +100,7 @@ __attribute__((target("avx512f"))) void forward_block_avx512(const float* plane,
 
 /// Two 8-float vectors per row block: AVX2 registers (with FMA on the "arch=haswell" clone) or pairs of SSE ones.
 /// Sixteen-float vectors here were split through the stack by GCC 12 (the kernel ran at SSE speed on AVX2 CPUs). The
-/// "arch=haswell" clone runs only where the CPU model is Haswell (GCC checks the model, not the features), so the
-/// "avx2" clone (without FMA: the same rounding as the SSE clone) serves other CPUs without AVX-512, such as AMD Zen
-/// 1-3, which ran the SSE clone before.
+/// clones are SNARE_CPU_CLONES' (exec/cpu_clones.h: why "avx2" beside "arch=haswell") less AVX-512.
 __attribute__((target_clones("arch=haswell", "avx2", "default"))) void forward_block_narrow(
     const float* plane, const float* w, const float* b, float* out, int64_t valid, const Geometry& g) {
   forward_block_of<8>(plane, w, b, out, valid, g);

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <mutex>
 
+#include "exec/cpu_clones.h"
 #include "exec/lowering.h"
 
 namespace snare::exec::detail {
@@ -30,7 +31,7 @@ inline uint32_t mix32(uint32_t x) {
 
 /// out[i] = in[i] * noise[i], noise[i] = scale where the hash's top 24 bits fall below `threshold` (keep probability
 /// threshold / 2^24), else 0.
-__attribute__((target_clones("avx512f", "arch=haswell", "avx2", "default"))) void times_noise(
+SNARE_CPU_CLONES void times_noise(
     const float* in, float* out, int64_t begin, int64_t end, uint32_t key_lo, uint32_t key_hi, uint32_t threshold,
     float scale) {
   for (int64_t i = begin; i < end; ++i) {

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <utility>
 
+#include "exec/cpu_clones.h"
 #include "exec/train.h"
 
 namespace snare::exec {
@@ -23,7 +24,7 @@ struct AdamConstants {
 /// alpha: an FMA), m = m*b1 then + (1-b1)*g (FMA), v = v*b2 then + ((1-b2)*g)*g (addcmul: the compiler fused its
 /// last multiply and add), denominator sqrt(v) / sqrt(correction2) + eps, p += (-step*m) / denominator (addcdiv),
 /// then p*mask. Which operations fuse was found by comparing each candidate rounding with LibTorch's results.
-__attribute__((target_clones("avx512f", "arch=haswell", "avx2", "default"))) void adam_range(
+SNARE_CPU_CLONES void adam_range(
     float* p, const float* g, const float* mask, float* m, float* v, int64_t begin, int64_t end, AdamConstants c,
     bool decay) {
   for (int64_t i = begin; i < end; ++i) {
@@ -41,7 +42,7 @@ __attribute__((target_clones("avx512f", "arch=haswell", "avx2", "default"))) voi
 
 /// PyTorch's SGD with momentum (no dampening) for one range: buf = g on the first step, else buf*momentum + g;
 /// p += -lr * buf (add with alpha: an FMA), then p*mask.
-__attribute__((target_clones("avx512f", "arch=haswell", "avx2", "default"))) void sgd_range(
+SNARE_CPU_CLONES void sgd_range(
     float* p, const float* g, const float* mask, float* buf, int64_t begin, int64_t end, float momentum,
     float neg_lr, float weight_decay, bool decay, bool first) {
   for (int64_t i = begin; i < end; ++i) {
