@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "common/error.h"
+#include "common/hdf5_heaps.h"
 #include "common/memory_limit.h"
 
 namespace snare::data {
@@ -36,6 +37,9 @@ class Id {
 Id open_file(const std::string& path) {
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors come back as exceptions, not prints
   if (!is_hdf5_file(path)) throw DataError(fmt::format("{}: not an HDF5 file (no HDF5 signature)", path));
+  if (std::string problem = hdf5_heap_problem_in_file(path); !problem.empty()) {
+    throw DataError(fmt::format("{}: damaged HDF5 file: {}", path, problem));
+  }
   Id f(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
   if (!f.ok()) throw DataError(fmt::format("{}: cannot open as HDF5 (corrupt or truncated?)", path));
   return f;
@@ -96,6 +100,7 @@ class H5Dataset : public ArraySource {
                                   "or the memory limit {} allows", where, elements, size_text(as_float), stored,
                                   memory_limit_text()));
     }
+    refuse_chunks_never_written(dims);
   }
   const ArrayInfo& info() const override { return info_; }
   void read_rows(int64_t begin, int64_t count, void* dst) override {
@@ -113,6 +118,37 @@ class H5Dataset : public ArraySource {
   }
 
  private:
+  /// HDF5 reads a chunked dataset chunk by chunk, a look-up in the chunk index each (tens of microseconds), written
+  /// or not: a few KB of file can declare millions of chunks never written, which read as the fill value and take
+  /// minutes. Chunks a file stores cost bytes of it; refuse a layout of mostly chunks never written.
+  void refuse_chunks_never_written(const std::vector<hsize_t>& dims) const {
+    constexpr uint64_t kAlwaysRead = 65536;  // a second or two of look-ups at most
+    Id plist(H5Dget_create_plist(set_.get()), H5Pclose);
+    if (!plist.ok() || H5Pget_layout(plist.get()) != H5D_CHUNKED) return;
+    const int rank = static_cast<int>(dims.size());
+    std::vector<hsize_t> chunk(dims.size(), 0);
+    if (H5Pget_chunk(plist.get(), rank, chunk.data()) != rank) {
+      throw DataError(fmt::format("{}: chunked, but its chunk shape has not {} dimensions (corrupt?)", info_.where,
+                                  rank));
+    }
+    uint64_t chunks = 1;
+    for (size_t i = 0; i < dims.size(); ++i) {
+      if (chunk[i] == 0) throw DataError(fmt::format("{}: a chunk dimension of 0 (corrupt?)", info_.where));
+      chunks *= (dims[i] + chunk[i] - 1) / chunk[i];  // at most the element count, checked above
+    }
+    if (chunks <= kAlwaysRead) return;
+    Id space(H5Dget_space(set_.get()), H5Sclose);
+    hsize_t written = 0;
+    if (H5Dget_num_chunks(set_.get(), space.get(), &written) < 0) {
+      throw DataError(fmt::format("{}: cannot count its chunks (corrupt or truncated?)", info_.where));
+    }
+    if (chunks > 2 * written) {
+      throw DataError(fmt::format("{}: declares {} chunks but stores {}; the others would read as the fill value, "
+                                  "one look-up each (write the whole dataset, or larger chunks)",
+                                  info_.where, chunks, written));
+    }
+  }
+
   Id file_;
   Id set_;
   hid_t mem_type_;

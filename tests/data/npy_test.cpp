@@ -1,6 +1,7 @@
 #include "data/npy.h"
 
 #include <ATen/ATen.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/hdf5_heaps.h"
 #include "data/h5_array.h"
 #include "python_util.h"
 #include "temp_dir.h"
@@ -658,6 +660,69 @@ TEST(H5, UnreadableFilesAndDatasetsAreDataErrors) {
   EXPECT_TRUE(contains(m, cut)) << m;
   m = data_error_of([&] { open_h5_dataset(tmp.str("missing.h5"), "x"); });
   EXPECT_TRUE(contains(m, tmp.str("missing.h5"))) << m;
+}
+
+TEST(H5, DatasetsOfMostlyUnwrittenChunksAreRefused) {
+  if (!python_has("h5py")) GTEST_SKIP() << "needs /usr/bin/python3 with numpy and h5py";
+  TempDir tmp;
+  // 70000 one-byte chunks: all written (read, a look-up each), or 100 written (the rest would read as fill values).
+  ASSERT_TRUE(run_python(tmp,
+                         "import h5py\n"
+                         "with h5py.File('c.h5', 'w') as f:\n"
+                         "  d = f.create_dataset('dense', shape=(70000,), dtype='u1', chunks=(1,))\n"
+                         "  d[:] = np.arange(70000) % 251\n"
+                         "  s = f.create_dataset('sparse', shape=(70000,), dtype='u1', chunks=(1,))\n"
+                         "  s[:100] = 7\n"));
+  const std::string path = tmp.str("c.h5");
+  auto dense = open_h5_dataset(path, "dense");
+  ASSERT_NE(dense, nullptr);
+  const std::vector<uint8_t> values = test::values<uint8_t>(read_all(*dense));
+  ASSERT_EQ(values.size(), 70000u);
+  EXPECT_EQ(values[69999], 69999 % 251);
+  const std::string m = data_error_of([&] { open_h5_dataset(path, "sparse"); });
+  EXPECT_TRUE(contains(m, path + ": sparse")) << m;
+  EXPECT_TRUE(contains(m, "declares 70000 chunks but stores 100")) << m;
+}
+
+/// `bytes` with the 8 bytes at `at` set to `value` (little-endian).
+std::string with_u64(std::string bytes, size_t at, uint64_t value) {
+  for (int i = 0; i < 8; ++i) bytes[at + static_cast<size_t>(i)] = static_cast<char>((value >> (8 * i)) & 0xff);
+  return bytes;
+}
+
+uint64_t u64_at(const std::string& bytes, size_t at) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(bytes[at + static_cast<size_t>(i)]);
+  return v;
+}
+
+TEST(H5, LocalHeapFreeListsThatLoopAreRefusedBeforeHdf5ReadsThem) {
+  // HDF5 1.10 follows a group's local heap free list, a node allocated per step, until memory runs out (fuzzing
+  // found one leading to itself). Here h5py's root group heap, its free list made to loop in one and in two steps.
+  if (!python_has("h5py")) GTEST_SKIP() << "needs /usr/bin/python3 with numpy and h5py";
+  TempDir tmp;
+  ASSERT_TRUE(run_python(tmp, kH5Script));
+  const std::string path = tmp.str("d.h5");
+  const std::string whole = read_file(path);
+  EXPECT_EQ(hdf5_heap_problem_in_file(path), "");
+  const size_t heap = whole.find("HEAP");
+  ASSERT_NE(heap, std::string::npos);
+  const uint64_t data_size = u64_at(whole, heap + 8), first = u64_at(whole, heap + 16), data = u64_at(whole, heap + 24);
+  ASSERT_LE(first + 32, data_size) << "the root heap's free space has room for two free blocks";
+  const std::string one_step = with_u64(whole, data + first, first);
+  std::string two_steps = with_u64(whole, data + first, first + 16);
+  two_steps = with_u64(with_u64(two_steps, data + first + 8, 16), data + first + 16, first);
+  two_steps = with_u64(two_steps, data + first + 24, 16);
+  for (const std::string& damaged : {one_step, two_steps}) {
+    const std::string loop = tmp.str("loop.h5");
+    write_file(loop, damaged);
+    const std::string problem = hdf5_heap_problem_in_file(loop);
+    EXPECT_TRUE(contains(problem, fmt::format("the free list of the local heap at byte {} leads back", heap)))
+        << problem;
+    EXPECT_EQ(hdf5_heap_problem(damaged), problem);
+    const std::string m = data_error_of([&] { open_h5_dataset(loop, "x_train"); });
+    EXPECT_TRUE(contains(m, loop + ": damaged HDF5 file: " + problem)) << m;
+  }
 }
 
 }  // namespace

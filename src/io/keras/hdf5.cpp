@@ -10,8 +10,8 @@
 #include <mutex>
 
 #include "common/error.h"
+#include "common/hdf5_heaps.h"
 #include "common/memory_limit.h"
-#include "io/keras/global_heap.h"
 
 namespace snare::io::keras::h5 {
 
@@ -369,7 +369,7 @@ void Group::write_dataset(const std::string& name, const at::Tensor& value) cons
 File File::open(const std::string& path) {
   silence_hdf5_errors();
   Handle fapl = access_list();
-  if (std::string problem = global_heap_problem_in_file(path); !problem.empty()) {
+  if (std::string problem = hdf5_heap_problem_in_file(path); !problem.empty()) {
     throw ModelError(fmt::format("{}: damaged HDF5 file: {}", path, problem));
   }
   hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get());
@@ -388,7 +388,7 @@ File File::open_image(const std::string& bytes, const std::string& label) {
   H5Pset_file_image(fapl.get(), const_cast<char*>(bytes.data()), bytes.size());
   static std::atomic<int> counter{0};
   std::string name = fmt::format("snare-image-{}", counter++);
-  if (std::string problem = global_heap_problem(bytes); !problem.empty()) {
+  if (std::string problem = hdf5_heap_problem(bytes); !problem.empty()) {
     throw ModelError(fmt::format("{}: damaged HDF5 file: {}", label, problem));
   }
   hid_t f = H5Fopen(name.c_str(), H5F_ACC_RDONLY, fapl.get());
