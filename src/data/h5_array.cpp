@@ -28,11 +28,26 @@ class Id {
   Id& operator=(Id&&) = delete;
   hid_t get() const { return id_; }
   bool ok() const { return id_ >= 0; }
+  /// Gives up ownership.
+  hid_t release() {
+    hid_t id = id_;
+    id_ = -1;
+    return id;
+  }
 
  private:
   hid_t id_;
   herr_t (*close_)(hid_t);
 };
+
+}  // namespace
+
+struct H5File::Handle {
+  explicit Handle(hid_t id) : file(id, H5Fclose) {}
+  Id file;
+};
+
+namespace {
 
 Id open_file(const std::string& path) {
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors come back as exceptions, not prints
@@ -71,7 +86,8 @@ std::pair<at::ScalarType, hid_t> memory_type_of(hid_t stored, const std::string&
 
 class H5Dataset : public ArraySource {
  public:
-  H5Dataset(Id file, hid_t dataset, const std::string& where) : file_(std::move(file)), set_(dataset, H5Dclose) {
+  H5Dataset(std::shared_ptr<const H5File::Handle> file, hid_t dataset, const std::string& where)
+      : file_(std::move(file)), set_(dataset, H5Dclose) {
     info_.where = where;
     Id type(H5Dget_type(set_.get()), H5Tclose);
     auto [dtype, mem] = memory_type_of(type.get(), where);
@@ -149,7 +165,7 @@ class H5Dataset : public ArraySource {
     }
   }
 
-  Id file_;
+  std::shared_ptr<const H5File::Handle> file_;  // the file stays open while a dataset of it is read
   Id set_;
   hid_t mem_type_;
   ArrayInfo info_;
@@ -169,19 +185,29 @@ bool is_hdf5_file(const std::string& path) {
   return in.gcount() == 8 && std::memcmp(sig, "\x89HDF\r\n\x1a\n", 8) == 0;
 }
 
-std::unique_ptr<ArraySource> open_h5_dataset(const std::string& path, const std::string& name) {
-  Id file = open_file(path);
-  if (H5Lexists(file.get(), name.c_str(), H5P_DEFAULT) <= 0) return nullptr;
-  hid_t set = H5Dopen2(file.get(), name.c_str(), H5P_DEFAULT);
-  if (set < 0) throw DataError(fmt::format("{}: '{}' is not a dataset", path, name));
-  return std::make_unique<H5Dataset>(std::move(file), set, fmt::format("{}: {}", path, name));
+H5File::H5File(const std::string& path) : path_(path) {
+  Id f = open_file(path);
+  file_ = std::make_shared<const Handle>(f.release());
 }
 
-std::vector<std::string> h5_dataset_names(const std::string& path) {
-  Id file = open_file(path);
+std::unique_ptr<ArraySource> H5File::dataset(const std::string& name) const {
+  const hid_t f = file_->file.get();
+  if (H5Lexists(f, name.c_str(), H5P_DEFAULT) <= 0) return nullptr;
+  hid_t set = H5Dopen2(f, name.c_str(), H5P_DEFAULT);
+  if (set < 0) throw DataError(fmt::format("{}: '{}' is not a dataset", path_, name));
+  return std::make_unique<H5Dataset>(file_, set, fmt::format("{}: {}", path_, name));
+}
+
+std::vector<std::string> H5File::dataset_names() const {
   std::vector<std::string> names;
-  H5Ovisit2(file.get(), H5_INDEX_NAME, H5_ITER_INC, collect_dataset, &names, H5O_INFO_BASIC);
+  H5Ovisit2(file_->file.get(), H5_INDEX_NAME, H5_ITER_INC, collect_dataset, &names, H5O_INFO_BASIC);
   return names;
 }
+
+std::unique_ptr<ArraySource> open_h5_dataset(const std::string& path, const std::string& name) {
+  return H5File(path).dataset(name);
+}
+
+std::vector<std::string> h5_dataset_names(const std::string& path) { return H5File(path).dataset_names(); }
 
 }  // namespace snare::data

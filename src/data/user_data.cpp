@@ -396,9 +396,10 @@ Dataset load_user_npy(const std::string& dir, const LoadOptions& o) {
 Dataset load_user_h5(const std::string& path, const LoadOptions& o) {
   if (path.empty()) throw OptionError("DataOptions::spec", "h5:FILE.h5: no file given");
   if (!fs::is_regular_file(path)) throw DataError(fmt::format("{}: HDF5 file not found", path));
+  const H5File file(path);  // one heap scan and one open for all its datasets
   return assemble_named_arrays(
-      "h5", path, [&](const std::string& name) { return open_h5_dataset(path, name); },
-      [&] { return h5_dataset_names(path); }, o);
+      "h5", path, [&](const std::string& name) { return file.dataset(name); }, [&] { return file.dataset_names(); },
+      o);
 }
 
 Dataset load_user_csv(const std::string& spec, const LoadOptions& o) {

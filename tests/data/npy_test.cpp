@@ -614,6 +614,17 @@ TEST(H5, DatasetsReadExactly) {
   packed->read_rows(4, 1, buf.data() + 4 * row);
   EXPECT_TRUE(buf == read_file(tmp.str("x.raw")));
 
+  // One checked and opened file for several datasets, which outlive the H5File that returned them.
+  std::unique_ptr<ArraySource> x, chunked;
+  {
+    const H5File file(path);
+    x = file.dataset("x_train");
+    chunked = file.dataset("packed");
+    EXPECT_EQ(file.dataset("x_test"), nullptr);
+  }
+  EXPECT_TRUE(bytes_of(read_all(*x)) == read_file(tmp.str("x.raw")));
+  EXPECT_TRUE(bytes_of(read_all(*chunked)) == read_file(tmp.str("x.raw")));
+
   EXPECT_EQ(open_h5_dataset(path, "x_test"), nullptr);
   EXPECT_EQ(open_h5_dataset(path, "g/missing"), nullptr);
   EXPECT_EQ(open_h5_dataset(path, "nogroup/x"), nullptr);
