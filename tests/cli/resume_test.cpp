@@ -101,11 +101,11 @@ TEST(Resume, KilledAndResumedRunEndsLikeAnUninterruptedOne) {
   const nlohmann::json j = nlohmann::json::parse(in);
   EXPECT_FALSE(j["versions"]["blas"].get<std::string>().empty());
   EXPECT_EQ(j["options"]["augment"], "scale=0.1,noise=0,shift=2");
-  // The default confirmation split: 10% of the 2,000 samples, judged and explained in the report.
-  EXPECT_EQ(j["tolerance"]["confirmation"]["samples"], 200);
+  // The default confirmation split: 20% of the 2,000 samples, judged and explained in the report.
+  EXPECT_EQ(j["tolerance"]["confirmation"]["samples"], 400);
   EXPECT_EQ(j["tolerance"]["rule"], "paired");
   EXPECT_FALSE(j["final"]["confirm_accuracy"].is_null());
-  EXPECT_NE(j["tolerance"]["meaning"].get<std::string>().find("200 confirmation samples"), std::string::npos);
+  EXPECT_NE(j["tolerance"]["meaning"].get<std::string>().find("400 confirmation samples"), std::string::npos);
   // Where the time went: every phase recorded, and the disjoint ones fit in the wall time.
   const nlohmann::json& t = j["timing"];
   double disjoint = 0;
