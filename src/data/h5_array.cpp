@@ -28,12 +28,6 @@ class Id {
   Id& operator=(Id&&) = delete;
   hid_t get() const { return id_; }
   bool ok() const { return id_ >= 0; }
-  /// Gives up ownership.
-  hid_t release() {
-    hid_t id = id_;
-    id_ = -1;
-    return id;
-  }
 
  private:
   hid_t id_;
@@ -43,7 +37,7 @@ class Id {
 }  // namespace
 
 struct H5File::Handle {
-  explicit Handle(hid_t id) : file(id, H5Fclose) {}
+  explicit Handle(Id f) : file(std::move(f)) {}
   Id file;
 };
 
@@ -185,10 +179,7 @@ bool is_hdf5_file(const std::string& path) {
   return in.gcount() == 8 && std::memcmp(sig, "\x89HDF\r\n\x1a\n", 8) == 0;
 }
 
-H5File::H5File(const std::string& path) : path_(path) {
-  Id f = open_file(path);
-  file_ = std::make_shared<const Handle>(f.release());
-}
+H5File::H5File(const std::string& path) : path_(path), file_(std::make_shared<const Handle>(open_file(path))) {}
 
 std::unique_ptr<ArraySource> H5File::dataset(const std::string& name) const {
   const hid_t f = file_->file.get();
