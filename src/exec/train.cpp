@@ -97,6 +97,10 @@ TrainResult train(const ir::Graph& graph, const data::Split& fit, const data::Sp
     int64_t seen = 0;
     for (int64_t b = 0; b < batches_per_epoch; ++b) {
       if (o.max_batches > 0 && batches_done >= o.max_batches) break;
+      if (!group && o.stop && o.stop->load()) {
+        result.stopped = true;
+        break;
+      }
       at::Tensor idx = perm.narrow(0, b * o.batch_size, std::min(o.batch_size, n - b * o.batch_size));
       const int64_t batch = idx.size(0);
       at::Tensor x, y;
@@ -151,6 +155,10 @@ TrainResult train(const ir::Graph& graph, const data::Split& fit, const data::Sp
       ++batches_done;
       progress.update(b + 1, fmt::format("loss {:.4f}", seen ? loss_sum / static_cast<double>(seen) : 0.0));
     }
+    if (result.stopped) {
+      progress.end(fmt::format("epoch {}: stopped after {} batches", epoch, batches_done));
+      break;
+    }
     if (group) {
       // The epoch's loss over the whole data (every rank decides on divergence alike), and BatchNorm's running
       // statistics, which each rank gathered on its own rows, from rank 0.
@@ -192,7 +200,7 @@ TrainResult train(const ir::Graph& graph, const data::Split& fit, const data::Sp
     if (o.patience > 0 && since_best >= o.patience) break;
     if (o.max_batches > 0 && batches_done >= o.max_batches) break;
   }
-  if (!best.empty()) {
+  if (!best.empty() && !result.stopped) {
     at::NoGradGuard no_grad;
     std::vector<at::Tensor> state = net.state();
     for (size_t i = 0; i < state.size(); ++i) state[i].copy_(best[i]);

@@ -6,6 +6,7 @@
 //   exec::TrainResult r = exec::train(graph, fit, &val, o, sink);   // r.graph holds the new weights
 #pragma once
 
+#include <atomic>
 #include <optional>
 #include <string>
 #include <vector>
@@ -59,6 +60,10 @@ struct TrainOptions {
   /// batch_size is split over the ranks and the gradients summed, so a run computes what one process would, up to
   /// the order of float sums; every rank ends with the same weights (checked). Validation is sharded and summed.
   dist::Group* group = nullptr;
+  /// When set and true (a signal), training ends after the current batch with TrainResult::stopped set; its weights
+  /// are then those of an unfinished run, for the caller to discard. Not read with a group: every rank must run the
+  /// same batches.
+  const std::atomic<bool>* stop = nullptr;
 };
 
 struct EpochRecord {
@@ -73,6 +78,7 @@ struct TrainResult {
   std::vector<EpochRecord> epochs;
   double best_val_accuracy = -1;
   int64_t best_epoch = 0;
+  bool stopped = false;  ///< ended early through TrainOptions::stop
 };
 
 /// Trains a copy of `graph` on `fit`, validating on `val` when given. Throws OptionError for bad

@@ -63,6 +63,7 @@ exec::TrainOptions TorchOracle::train_options(uint64_t seed, dist::Group* group)
   o.teacher = options_.teacher;
   o.augment = options_.augment;
   o.group = group;
+  o.stop = options_.stop;
   return o;
 }
 

@@ -2,6 +2,7 @@
 // in-memory splits (exec), unit importance by the criteria of measure/unit_importance.h.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <optional>
@@ -36,6 +37,9 @@ struct TorchOracleOptions {
   /// A distributed run's ranks: retraining is data-parallel and every evaluation sharded and summed over them, so
   /// each rank's search takes the same decisions (null: this process alone).
   dist::Group* group = nullptr;
+  /// When set and true (a signal), a retraining or fine-tuning ends after its current batch and the search, which
+  /// sees the same flag, discards it (exec::TrainOptions::stop; not read with a group).
+  const std::atomic<bool>* stop = nullptr;
 };
 
 class TorchOracle : public Oracle {

@@ -194,6 +194,7 @@ ReduceResult reduce(ReduceOptions o, const ReduceCallbacks& callbacks) {
   const ir::Graph baseline = model;
   const nlohmann::json identity = writes ? run_identity(o, d, baseline_file) : nlohmann::json();
   o.oracle.teacher = o.distill ? &baseline : nullptr;
+  o.oracle.stop = callbacks.stop;
   measure::TorchOracle oracle(fit, val, parts.confirmation, o.oracle, &progress);
 
   std::unique_ptr<search::SearchState> resume_state;

@@ -26,7 +26,9 @@ namespace snare::pipeline {
 /// How a run talks to its caller; every member is optional.
 struct ReduceCallbacks {
   ProgressSink* progress = nullptr;            ///< progress lines and bars (none: silent)
-  const std::atomic<bool>* stop = nullptr;     ///< set to stop before the next step (the run saves and returns)
+  /// Set to stop (a signal): a retraining or fine-tuning under way ends after its batch and is discarded, and the
+  /// run saves its state and returns (resumable).
+  const std::atomic<bool>* stop = nullptr;
   std::function<void()> search_begins;         ///< after the baseline and data are ready (e.g. install a signal handler)
   std::function<void()> search_ends;           ///< when the search has returned
 };

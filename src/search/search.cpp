@@ -277,14 +277,10 @@ class Loop {
 
   SearchResult run(const SearchState* resume) {
     start(resume);
-    bool interrupted = false;
     while (!st_.finished) {
       const analysis::ModelStats now = analysis::analyze(st_.model);
-      bool stop = hooks_.stop && hooks_.stop->load();
-      if (hooks_.any_rank) stop = hooks_.any_rank(stop);
-      if (stop) {
-        interrupted = true;
-        st_.stop_reason = "interrupted";
+      if (interrupted_ || stop_requested()) {
+        interrupted_ = true;
         break;
       }
       if (std::string reason = budget_reason(now); !reason.empty()) {
@@ -292,21 +288,22 @@ class Loop {
         break;
       }
       if (!step(now)) {
-        if (consolidate()) continue;
+        if (consolidate() || interrupted_) continue;
         st_.stop_reason = "no reducible part left";
         break;
       }
     }
-    if (o_.final_finetune && !interrupted && !st_.finished && !finetuned_since_last_step()) {
+    if (o_.final_finetune && !interrupted_ && !st_.finished && !finetuned_since_last_step()) {
       finetune("final fine-tuning");
     }
-    if (!interrupted && !st_.finished) {
+    if (interrupted_) {
+      st_.stop_reason = "interrupted";
+      checkpoint();
+    } else if (!st_.finished) {
       st_.finished = true;
       checkpoint();
-    } else if (interrupted) {
-      checkpoint();
     }
-    return result(interrupted);
+    return result(interrupted_);
   }
 
  private:
@@ -326,6 +323,24 @@ class Loop {
                               st_.baseline_val_accuracy,
                               base_confirm_.empty() ? "" : fmt::format(", confirmation {:.4f}", st_.baseline_confirm_accuracy),
                               o_.max_loss_pp, o_.margin_se, rule_name(o_.rule)));
+  }
+
+  /// A stop request (Ctrl-C, SIGTERM), agreed by every rank of a distributed run.
+  bool stop_requested() const {
+    bool stop = hooks_.stop && hooks_.stop->load();
+    if (hooks_.any_rank) stop = hooks_.any_rank(stop);
+    return stop;
+  }
+
+  /// After a retraining or fine-tuning that a stop request may have cut short (the oracle's training reads the same
+  /// flag): true when it came, and then the work of `step` is forgotten (its number too), so that --resume does
+  /// it again with the same seed and the run ends as one never interrupted.
+  bool cut_short(int64_t step, const std::string& what) {
+    if (!stop_requested()) return false;
+    interrupted_ = true;
+    st_.next_step = step;
+    progress_.log(fmt::format("step {}: {} stopped by a signal and discarded; --resume does it again", step, what));
+    return true;
   }
 
   /// Why the run stops before another step (a budget met, the time limit); "" to go on.
@@ -443,6 +458,7 @@ class Loop {
       int rounds = 0;
       StepRecord rec;
       ir::Graph retrained = retrain_with_recovery(cands[best], step, rec, rounds);
+      if (cut_short(step, "its retraining")) return true;
       decide(cands[best], scores, std::move(retrained), rec, rounds, t0, "");
       return true;
     }
@@ -462,6 +478,7 @@ class Loop {
       Stopwatch retraining(st_.timing.retraining);
       outcomes = oracle_.trials(models, seeds);
     }
+    if (cut_short(first_step, "its trials' retraining")) return true;
     auto since = t0;
     for (size_t t = 0; t < picks.size(); ++t) {
       const Candidate& pick = cands[picks[t]];
@@ -623,7 +640,8 @@ class Loop {
     return true;
   }
 
-  /// Fine-tunes the whole network (`what`: for the log); kept, and true, when validation does not get worse.
+  /// Fine-tunes the whole network (`what`: for the log); kept, and true, when validation does not get worse; false,
+  /// with interrupted_ set, when a stop request cut it short.
   bool finetune(const std::string& what) {
     const auto t0 = Clock::now();
     const int64_t step = st_.next_step++;
@@ -637,6 +655,7 @@ class Loop {
       Stopwatch finetuning(st_.timing.finetuning);
       tuned = oracle_.finetune(st_.model, step_seed(o_.seed, step));
     }
+    if (cut_short(step, what)) return false;
     analysis::ModelStats s = analysis::analyze(tuned);
     StepRecord rec;
     rec.step = step;
@@ -691,6 +710,7 @@ class Loop {
   const Hits base_val_, base_confirm_;
   const double reference_seconds_;  ///< the two reference passes above
   SearchState st_;
+  bool interrupted_ = false;  ///< a stop request came: the run saves its state and returns
   std::optional<double> probe_now_;  ///< probe accuracy of st_.model; reset when it changes
   std::optional<std::map<std::string, at::Tensor>> means_now_;  ///< input means of st_.model; reset with probe_now_
 };

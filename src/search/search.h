@@ -132,7 +132,8 @@ struct SearchState {
 struct SearchHooks {
   /// Called after every accepted step (and at the end) with the state to checkpoint.
   std::function<void(const SearchState&)> checkpoint;
-  /// When set and true, the loop stops before the next step (Ctrl-C).
+  /// When set and true (Ctrl-C), the loop stops before the next step; checked again after each retraining and
+  /// fine-tuning, which is then discarded (an oracle whose training reads the same flag ends it early).
   const std::atomic<bool>* stop = nullptr;
   ProgressSink* progress = nullptr;
   /// A distributed run's agreement on the decisions that rest on this process alone (a stop request, the time

@@ -50,6 +50,11 @@ pid_t start_snare(const std::string& args) {
   return pid;
 }
 
+/// As start_snare, with stderr (the progress log) written to `log`.
+pid_t start_snare_logging(const std::string& args, const fs::path& log) {
+  return start_snare(args + " 2> " + log.string());
+}
+
 /// Polls `ready` until it holds (true) or the process ends or 5 minutes pass (false).
 template <class Ready>
 bool wait_until(pid_t pid, Ready ready) {
@@ -160,6 +165,44 @@ TEST(Resume, SigtermStopsTheSearchWith143AndBeforeItLeavesNothingBehind) {
   EXPECT_EQ(WTERMSIG(status), SIGTERM);
   EXPECT_FALSE(fs::exists(dir / "early_report"));
   EXPECT_FALSE(fs::exists(dir / "early.h5"));
+  EXPECT_TRUE(temporaries_under(dir).empty());
+}
+
+// A signal during a long retraining stops it within a batch: the step is discarded (its number too) and the run
+// saves, where before it waited for the retraining to end. (The resumed run ending like an uninterrupted one is
+// tests/search's SignalDuringTraining...; here a step's retraining would take many minutes.)
+TEST(Resume, SigtermDuringARetrainingStopsItAndDiscardsTheStep) {
+  if (!snare::testing::have_mnist()) GTEST_SKIP() << "no MNIST";
+  auto dir = snare::testing::scratch("sigterm_retraining");
+  const fs::path log = dir / "log.txt";
+  pid_t pid = start_snare_logging(
+      "reduce --arch lenet5 --data mnist --seed 3 --train-samples 2000 --baseline-epochs 1 --retrain-batches 200000 "
+      "-o " + (dir / "stopped.h5").string(), log);
+  ASSERT_GE(pid, 0);
+  ASSERT_TRUE(wait_until(pid, [&] { return read_text(log).find("step 1: ") != std::string::npos; }))
+      << read_text(log);
+  kill(pid, SIGTERM);
+  int status = 0;
+  bool ended = false;
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
+       !ended && std::chrono::steady_clock::now() < deadline;) {
+    ended = waitpid(pid, &status, WNOHANG) == pid;
+    if (!ended) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (!ended) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+  }
+  ASSERT_TRUE(ended) << "the retraining did not stop within 5 minutes";
+  ASSERT_TRUE(WIFEXITED(status)) << read_text(log);
+  EXPECT_EQ(WEXITSTATUS(status), 143);
+  const std::string said = read_text(log);
+  EXPECT_NE(said.find("step 1: its retraining stopped by a signal and discarded"), std::string::npos) << said;
+  std::ifstream in(dir / "stopped_report" / "checkpoint.json");
+  const nlohmann::json state = nlohmann::json::parse(in)["state"];
+  EXPECT_EQ(state["next_step"], 1);
+  EXPECT_TRUE(state["history"].empty());
+  EXPECT_EQ(state["stop_reason"], "interrupted");
   EXPECT_TRUE(temporaries_under(dir).empty());
 }
 

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
 #include <limits>
 
@@ -55,6 +56,51 @@ TEST(Train, SameSeedSameWeights) {
   o.seed = 2;
   auto c = snare::exec::train(mlp(), fit, nullptr, o);
   EXPECT_NE(snare::ir::dump(a.graph), snare::ir::dump(c.graph));
+}
+
+/// Sets the stop flag when the current epoch has done `after` batches (a signal arriving mid-epoch).
+class StopAfterBatches : public snare::ProgressSink {
+ public:
+  StopAfterBatches(std::atomic<bool>& stop, int64_t epoch, int64_t after) : stop_(stop), epoch_(epoch), after_(after) {}
+  void begin(const std::string&, int64_t) override { ++epoch_now_; }
+  void update(int64_t done, const std::string&) override {
+    if (epoch_now_ == epoch_ && done == after_) stop_.store(true);
+  }
+
+ private:
+  std::atomic<bool>& stop_;
+  int64_t epoch_, after_, epoch_now_ = 0;
+};
+
+TEST(Train, StopFlagEndsTrainingAfterTheCurrentBatch) {
+  auto fit = toy(1000, 1), val = toy(200, 2);
+  snare::exec::TrainOptions o;
+  o.epochs = 4;
+  o.batch_size = 100;
+  std::atomic<bool> stop{false};
+  o.stop = &stop;
+  const auto full = snare::exec::train(mlp(), fit, &val, o);
+  EXPECT_FALSE(full.stopped);
+  EXPECT_EQ(full.epochs.size(), 4u);
+
+  StopAfterBatches signal(stop, 2, 3);  // in epoch 2, after its third batch
+  const auto cut = snare::exec::train(mlp(), fit, &val, o, signal);
+  EXPECT_TRUE(cut.stopped);
+  ASSERT_EQ(cut.epochs.size(), 1u);  // epoch 2 was not finished, so it is not recorded
+  // 13 batches trained: the weights of 13 batches of the full run's order, not of the input nor of the full run.
+  o.stop = nullptr;
+  o.max_batches = 13;
+  o.restore_best = false;
+  const auto thirteen = snare::exec::train(mlp(), fit, nullptr, o);
+  EXPECT_EQ(snare::ir::dump(cut.graph), snare::ir::dump(thirteen.graph));
+  EXPECT_NE(snare::ir::dump(cut.graph), snare::ir::dump(full.graph));
+
+  stop.store(true);  // already set: not one batch
+  o.stop = &stop;
+  o.max_batches = 0;
+  const auto none = snare::exec::train(mlp(), fit, nullptr, o);
+  EXPECT_TRUE(none.stopped);
+  EXPECT_TRUE(none.epochs.empty());
 }
 
 TEST(Train, MaskedWeightsStayExactlyZero) {

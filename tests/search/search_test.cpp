@@ -390,6 +390,76 @@ TEST(Search, ResumingFromAnyCheckpointEndsWithTheSameModel) {
   }
 }
 
+/// Raises the stop flag inside its `at`-th retraining (0: inside the first fine-tuning), as a signal that arrives
+/// while TorchOracle trains: its training then ends early, and the search must not keep what it returns.
+class SignalDuringTraining : public ConfirmationDropOracle {
+ public:
+  SignalDuringTraining(std::atomic<bool>& stop, int at) : ConfirmationDropOracle(250), stop_(stop), at_(at) {}
+  snare::ir::Graph retrain(const snare::ir::Graph& m, uint64_t seed) override {
+    if (++retrains_seen_ == at_) stop_.store(true);
+    return ConfirmationDropOracle::retrain(m, seed);
+  }
+  snare::ir::Graph finetune(const snare::ir::Graph& m, uint64_t seed) override {
+    if (at_ == 0) stop_.store(true);
+    return ConfirmationDropOracle::finetune(m, seed);
+  }
+
+ private:
+  std::atomic<bool>& stop_;
+  int at_, retrains_seen_ = 0;
+};
+
+TEST(Search, SignalDuringTrainingDiscardsItAndResumesToTheUninterruptedEnd) {
+  for (int trials : {1, 2}) {
+    SearchOptions o;
+    o.trials = trials;
+    ConfirmationDropOracle plain(250);
+    const auto full = snare::search::run(mlp(), plain, o);
+    ASSERT_EQ(full.state.history.back().op, Op::kFinetune);
+    for (int at : {3, 0}) {  // the third retraining (the second step's second trial with two); the final fine-tuning
+      SCOPED_TRACE(fmt::format("trials {}, signal at {}", trials, at));
+      std::atomic<bool> stop{false};
+      SearchState saved;
+      snare::search::SearchHooks hooks;
+      hooks.stop = &stop;
+      hooks.checkpoint = [&](const SearchState& s) { saved = s; };
+      SignalDuringTraining oracle(stop, at);
+      const auto cut = snare::search::run(mlp(), oracle, o, hooks);
+      EXPECT_TRUE(cut.interrupted);
+      EXPECT_FALSE(saved.finished);
+      EXPECT_EQ(saved.stop_reason, "interrupted");
+      // What was decided before the signal is kept; nothing of the step under way, not even its number.
+      ASSERT_LT(saved.history.size(), full.state.history.size());
+      // The third retraining is step 3's with one trial, the second round's with two (the first round decided one
+      // record, or two when its first trial was rolled back).
+      const size_t before_signal =
+          at == 0 ? full.state.history.size() - 1 : trials == 1 ? 2 : full.state.history[0].accepted ? 1 : 2;
+      EXPECT_EQ(saved.history.size(), before_signal);
+      for (size_t i = 0; i < saved.history.size(); ++i) {
+        EXPECT_EQ(saved.history[i].plan, full.state.history[i].plan) << i;
+        EXPECT_EQ(saved.history[i].accepted, full.state.history[i].accepted) << i;
+      }
+      EXPECT_EQ(saved.next_step, saved.history.empty() ? 1 : saved.history.back().step + 1);
+
+      SearchState restored = snare::search::state_from_json(snare::search::state_json(saved));
+      restored.model = saved.model;
+      restored.confirmed_model = saved.confirmed_model;
+      ConfirmationDropOracle again(250);
+      const auto resumed = snare::search::run(mlp(), again, o, {}, &restored);
+      EXPECT_FALSE(resumed.interrupted);
+      EXPECT_EQ(snare::ir::dump(resumed.model), snare::ir::dump(full.model));
+      EXPECT_EQ(resumed.returned_step, full.returned_step);
+      EXPECT_EQ(resumed.state.stop_reason, full.state.stop_reason);
+      ASSERT_EQ(resumed.state.history.size(), full.state.history.size());
+      for (size_t i = 0; i < full.state.history.size(); ++i) {
+        EXPECT_EQ(resumed.state.history[i].step, full.state.history[i].step) << i;
+        EXPECT_EQ(resumed.state.history[i].plan, full.state.history[i].plan) << i;
+        EXPECT_EQ(resumed.state.history[i].accepted, full.state.history[i].accepted) << i;
+      }
+    }
+  }
+}
+
 TEST(Search, ConfirmationWalksBackToTheLastStepThatHolds) {
   SearchOptions o;
   o.final_finetune = false;
