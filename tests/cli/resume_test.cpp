@@ -67,6 +67,20 @@ bool wait_until(pid_t pid, Ready ready) {
   return true;
 }
 
+/// Waits up to 5 minutes for the process to end, filling `status` (true); kills it when it does not (false).
+bool wait_for_exit(pid_t pid, int& status) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
+  while (waitpid(pid, &status, WNOHANG) != pid) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return true;
+}
+
 /// Hidden temporaries (".NAME.tmpPID") anywhere under `dir`.
 std::vector<std::string> temporaries_under(const fs::path& dir) {
   std::vector<std::string> out;
@@ -183,17 +197,7 @@ TEST(Resume, SigtermDuringARetrainingStopsItAndDiscardsTheStep) {
       << read_text(log);
   kill(pid, SIGTERM);
   int status = 0;
-  bool ended = false;
-  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
-       !ended && std::chrono::steady_clock::now() < deadline;) {
-    ended = waitpid(pid, &status, WNOHANG) == pid;
-    if (!ended) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  if (!ended) {
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-  }
-  ASSERT_TRUE(ended) << "the retraining did not stop within 5 minutes";
+  ASSERT_TRUE(wait_for_exit(pid, status)) << "the retraining did not stop within 5 minutes";
   ASSERT_TRUE(WIFEXITED(status)) << read_text(log);
   EXPECT_EQ(WEXITSTATUS(status), 143);
   const std::string said = read_text(log);
