@@ -1,12 +1,13 @@
-// The forward of convolutions that read one input channel per group: a one-channel input (grayscale images, raw 1-D
-// signals: the first layer of LeNet-5 and of many microcontroller models) and depthwise convolutions (MobileNets),
-// for float32 CPU tensors with stride 1 and no dilation. oneDNN, behind LibTorch 1.13's conv2d, handles them poorly:
-// for a batch of 128 at 2 threads, LeNet-5's first convolution takes about 0.6 ms (about 50 GFLOP/s), mobilenet-mini's
-// (16 filters of 3x3) about 5 ms without autograd, a 3x3 depthwise convolution of 64 channels of 14x14 7-9 ms (2
-// GFLOP/s). Here each sample's zero-padded plane is walked once per block of output channels, with the sums in vector
-// registers. The sums are the same but added in another order than oneDNN's, so outputs differ from at::conv2d by
-// rounding; a sample's output does not depend on the batch or the thread count. The backward (input, weight and bias
-// gradients) is LibTorch's: an own weight-gradient kernel of this kind was as fast for LeNet-5 and slower for 3x3.
+// Convolutions that read one input channel per group: a one-channel input (grayscale images, raw 1-D signals: the
+// first layer of LeNet-5 and of many microcontroller models) and depthwise convolutions (MobileNets), for float32
+// CPU tensors with stride 1 and no dilation. oneDNN, behind LibTorch 1.13's conv2d, handles them poorly: for a batch
+// of 128 at 2 threads, LeNet-5's first convolution takes about 0.6 ms (about 50 GFLOP/s), mobilenet-mini's (16
+// filters of 3x3) about 5 ms without autograd, a 3x3 depthwise convolution of 64 channels of 14x14 7-9 ms (2
+// GFLOP/s); its weight gradient of LeNet-5's first convolution takes 5 ms on one AVX2 core. Here each sample's
+// zero-padded plane is walked once per block of output channels (forward) or per output channel (weight and bias
+// gradients), with the sums in vector registers. The sums are the same but added in another order than oneDNN's, so
+// results differ from LibTorch's by rounding; a sample's output does not depend on the batch or the thread count,
+// the gradients not on the thread count. The input gradient (depthwise layers inside a network) is LibTorch's.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>
@@ -142,6 +143,153 @@ at::Tensor conv_forward(const at::Tensor& x, const at::Tensor& weight, const at:
   return out;
 }
 
+// The weight and bias gradients. dW[c][ky][kx] sums grad[n][c][y][x] * plane[n][y + ky][x + kx] over samples and
+// outputs: for each (channel, kernel row, block of kernel columns) the products of a row block of kLanes outputs
+// with the plane shifted by each column are summed in vector registers, lane by lane, over the rows and the samples
+// of a chunk; the lanes are then added in order, and the chunks' sums in order, so the gradients depend neither on
+// the thread count nor on the vector width (only on FMA, as the forward). oneDNN (LibTorch 1.13) spends 5 ms on
+// LeNet-5's first convolution's weight gradient for a batch of 128 on one AVX2 core, a third of the epoch.
+
+constexpr int64_t kSampleChunk = 16;  // samples whose products are summed in the same registers before the chunk adds up
+constexpr int64_t kMaxColumns = 6;    // kernel columns summed together (one accumulator each per row block)
+
+/// The kernel's columns in blocks of `columns(g)`; the last block may reach past kw (those sums are dropped).
+int64_t columns(const Geometry& g) { return g.kw <= kMaxColumns ? g.kw : 4; }
+int64_t column_blocks(const Geometry& g) { return (g.kw + columns(g) - 1) / columns(g); }
+
+/// acc[ky][block][b][lane] += sum over rows y and row blocks x0 of grad[y][x0 + lane] * plane[y + ky][x0 + lane +
+/// block * B + b], for one sample and one output channel. grad is the channel's output gradient with rows of ow_pad
+/// floats (zeros past ow); plane is the sample's padded input plane, readable B - 1 floats past its end.
+template <int64_t width, int64_t B>
+inline __attribute__((always_inline)) void weight_grad_of(const float* plane, const float* grad, float* acc,
+                                                           const Geometry& g) {
+  using V = Vec<width>;
+  constexpr int64_t parts = kLanes / width;
+  const int64_t blocks = (g.kw + B - 1) / B;
+  for (int64_t ky = 0; ky < g.kh; ++ky) {
+    for (int64_t block = 0; block < blocks; ++block) {
+      float* out = acc + (ky * blocks + block) * B * kLanes;
+      V a[B][parts];
+      __builtin_memcpy(a, out, sizeof a);
+      for (int64_t y = 0; y < g.oh; ++y) {
+        const float* row = plane + (y + ky) * g.plane_w + block * B;
+        const float* grow = grad + y * g.ow_pad;
+        for (int64_t x0 = 0; x0 < g.ow_pad; x0 += kLanes) {
+          V gv[parts];
+          for (int64_t q = 0; q < parts; ++q) __builtin_memcpy(&gv[q], grow + x0 + q * width, sizeof(V));
+          for (int64_t b = 0; b < B; ++b) {
+            for (int64_t q = 0; q < parts; ++q) {
+              V p;
+              __builtin_memcpy(&p, row + x0 + b + q * width, sizeof(V));
+              a[b][q] += gv[q] * p;
+            }
+          }
+        }
+      }
+      __builtin_memcpy(out, a, sizeof a);
+    }
+  }
+}
+
+template <int64_t width>
+inline __attribute__((always_inline)) void weight_grad_dispatch(const float* plane, const float* grad, float* acc,
+                                                                 const Geometry& g) {
+  switch (columns(g)) {
+    case 1: return weight_grad_of<width, 1>(plane, grad, acc, g);
+    case 2: return weight_grad_of<width, 2>(plane, grad, acc, g);
+    case 3: return weight_grad_of<width, 3>(plane, grad, acc, g);
+    case 4: return weight_grad_of<width, 4>(plane, grad, acc, g);
+    case 5: return weight_grad_of<width, 5>(plane, grad, acc, g);
+    default: return weight_grad_of<width, 6>(plane, grad, acc, g);
+  }
+}
+
+__attribute__((target("avx512f"))) void weight_grad_avx512(const float* plane, const float* grad, float* acc,
+                                                            const Geometry& g) {
+  weight_grad_dispatch<16>(plane, grad, acc, g);
+}
+
+/// Eight-float vectors off AVX-512, for the reason of forward_block_narrow.
+__attribute__((target_clones("arch=haswell", "avx2", "default"))) void weight_grad_narrow(
+    const float* plane, const float* grad, float* acc, const Geometry& g) {
+  weight_grad_dispatch<8>(plane, grad, acc, g);
+}
+
+void weight_grad(const float* plane, const float* grad, float* acc, const Geometry& g) {
+  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  if (avx512) {
+    weight_grad_avx512(plane, grad, acc, g);
+  } else {
+    weight_grad_narrow(plane, grad, acc, g);
+  }
+}
+
+/// {dW, db} of the convolution conv_forward computes, from x [N, G, H, W], its output gradient `grad` [N, O, OH, OW]
+/// and the weight's sizes [O, 1, KH, KW]; db undefined without `with_bias`.
+std::pair<at::Tensor, at::Tensor> conv_weight_backward(const at::Tensor& x, const at::Tensor& grad,
+                                                      at::IntArrayRef weight_sizes, int64_t ph, int64_t pw,
+                                                      bool with_bias) {
+  const Geometry g = geometry(x.sizes(), weight_sizes, ph, pw);
+  const int64_t n = x.size(0), groups = x.size(1), channels = weight_sizes[0], taps = g.taps();
+  const int64_t per_group = channels / groups;
+  const int64_t chunks = (n + kSampleChunk - 1) / kSampleChunk;
+  const int64_t acc_per_channel = g.kh * column_blocks(g) * columns(g) * kLanes;
+  // Per chunk and channel: the taps' sums, then the bias's.
+  std::vector<float> partial(chunks * channels * (taps + 1));
+  const float* in = x.data_ptr<float>();
+  const float* gr = grad.data_ptr<float>();
+  at::parallel_for(0, chunks * groups, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> plane(g.plane_h * g.plane_w + kMaxColumns);  // read up to B - 1 floats past the plane
+    std::vector<float> gpad(g.oh * g.ow_pad, 0.f);                  // zeros past ow stay: they cancel those lanes
+    std::vector<float> acc(per_group * acc_per_channel), bias_acc(per_group * kLanes);
+    for (int64_t item = begin; item < end; ++item) {  // item: chunk item / groups, input channel item % groups
+      const int64_t chunk = item / groups, group = item % groups;
+      std::fill(acc.begin(), acc.end(), 0.f);
+      std::fill(bias_acc.begin(), bias_acc.end(), 0.f);
+      for (int64_t s = chunk * kSampleChunk; s < std::min(n, (chunk + 1) * kSampleChunk); ++s) {
+        pad_plane(in + (s * groups + group) * g.h * g.w, plane.data(), g);
+        for (int64_t j = 0; j < per_group; ++j) {
+          const float* src = gr + (s * channels + group * per_group + j) * g.oh * g.ow;
+          for (int64_t y = 0; y < g.oh; ++y) std::copy(src + y * g.ow, src + (y + 1) * g.ow, gpad.data() + y * g.ow_pad);
+          weight_grad(plane.data(), gpad.data(), acc.data() + j * acc_per_channel, g);
+          float* bias_lanes = bias_acc.data() + j * kLanes;
+          for (int64_t y = 0; y < g.oh; ++y) {
+            for (int64_t x0 = 0; x0 < g.ow_pad; x0 += kLanes) {
+              for (int64_t lane = 0; lane < kLanes; ++lane) bias_lanes[lane] += gpad[y * g.ow_pad + x0 + lane];
+            }
+          }
+        }
+      }
+      for (int64_t j = 0; j < per_group; ++j) {
+        float* out = partial.data() + (chunk * channels + group * per_group + j) * (taps + 1);
+        const float* a = acc.data() + j * acc_per_channel;
+        for (int64_t ky = 0; ky < g.kh; ++ky) {
+          for (int64_t kx = 0; kx < g.kw; ++kx) {
+            const float* lanes = a + (ky * column_blocks(g) * columns(g) + kx) * kLanes;
+            float sum = 0.f;
+            for (int64_t lane = 0; lane < kLanes; ++lane) sum += lanes[lane];
+            out[ky * g.kw + kx] = sum;
+          }
+        }
+        float sum = 0.f;
+        for (int64_t lane = 0; lane < kLanes; ++lane) sum += bias_acc[j * kLanes + lane];
+        out[taps] = sum;
+      }
+    }
+  });
+  at::Tensor dw = at::zeros(weight_sizes, x.options());
+  at::Tensor db = with_bias ? at::zeros({channels}, x.options()) : at::Tensor();
+  float* w = dw.data_ptr<float>();
+  for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+    for (int64_t c = 0; c < channels; ++c) {
+      const float* p = partial.data() + (chunk * channels + c) * (taps + 1);
+      for (int64_t t = 0; t < taps; ++t) w[c * taps + t] += p[t];
+      if (with_bias) db.data_ptr<float>()[c] += p[taps];
+    }
+  }
+  return {dw, db};
+}
+
 struct ConvOneChannelFunction : public torch::autograd::Function<ConvOneChannelFunction> {
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& weight,
                             const at::Tensor& bias, int64_t ph, int64_t pw) {
@@ -157,13 +305,15 @@ struct ConvOneChannelFunction : public torch::autograd::Function<ConvOneChannelF
     const at::Tensor x = ctx->get_saved_variables()[0], weight = ctx->get_saved_variables()[1];
     const bool has_bias = ctx->saved_data["has_bias"].toBool();
     const int64_t ph = ctx->saved_data["ph"].toInt(), pw = ctx->saved_data["pw"].toInt();
-    const int64_t channels = weight.size(0);
     const bool input_grad = ctx->needs_input_grad(0);
-    const auto grad = at::convolution_backward(grads[0], x, weight, at::IntArrayRef(channels), {1, 1}, {ph, pw}, {1, 1},
-                                               false, {0, 0}, /*groups=*/x.size(1),
-                                               {input_grad, true, has_bias});
-    return {input_grad ? std::get<0>(grad) : at::Tensor(), std::get<1>(grad), has_bias ? std::get<2>(grad) : at::Tensor(),
-            at::Tensor(), at::Tensor()};
+    const at::Tensor grad = grads[0].contiguous();
+    auto [dw, db] = conv_weight_backward(x, grad, weight.sizes(), ph, pw, has_bias);
+    at::Tensor dx;
+    if (input_grad) {  // a depthwise layer inside a network: LibTorch's input gradient
+      dx = std::get<0>(at::convolution_backward(grad, x, weight, at::IntArrayRef(weight.size(0)), {1, 1}, {ph, pw},
+                                                {1, 1}, false, {0, 0}, /*groups=*/x.size(1), {true, false, false}));
+    }
+    return {dx, dw, db, at::Tensor(), at::Tensor()};
   }
 };
 

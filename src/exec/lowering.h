@@ -35,9 +35,9 @@ at::Tensor dropout(const at::Tensor& x, double rate);
 bool conv_one_channel_applies(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
                               at::IntArrayRef strides, at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups);
 
-/// at::conv1d / conv2d of such a convolution (groups = x.size(1)) with its autograd: the forward from a kernel that is
-/// 2-15x faster than oneDNN's for one input channel per group, equal to LibTorch's up to rounding; the backward is
-/// LibTorch's (conv_one_channel.cpp).
+/// at::conv1d / conv2d of such a convolution (groups = x.size(1)) with its autograd: the forward and the weight and
+/// bias gradients from kernels that are faster than oneDNN's for one input channel per group, equal to LibTorch's up
+/// to rounding; the input gradient is LibTorch's (conv_one_channel.cpp).
 at::Tensor conv_one_channel(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, at::IntArrayRef padding);
 
 }  // namespace snare::exec::detail

@@ -1,6 +1,7 @@
 // snare's one-input-channel (and depthwise) convolution against LibTorch's conv1d/conv2d: outputs and input, weight
-// and bias gradients equal up to float rounding, on the shapes that exercise every edge of the kernel (row tails,
-// channel blocks, padding, 1-D, depth multipliers), and outputs per sample independent of the batch and of the
+// and bias gradients equal up to float rounding, on the shapes that exercise every edge of the kernels (row tails,
+// channel blocks, padding, 1-D, depth multipliers, kernels wider than one block of columns, batches of several sample
+// chunks), outputs per sample independent of the batch and of the thread count, weight gradients independent of the
 // thread count.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -19,6 +20,7 @@ struct Case {
   std::vector<int64_t> input, weight, padding;
   bool bias;
   int64_t groups = 1;
+  bool input_grad = true;  // false: a first layer, whose input wants no gradient
 };
 
 /// Max abs difference over max abs reference value.
@@ -29,12 +31,14 @@ double relative(const at::Tensor& ours, const at::Tensor& ref) {
 TEST(ConvOneChannel, MatchesLibTorchUpToRounding) {
   at::manual_seed(3);
   const std::vector<Case> cases{
-      {{16, 1, 28, 28}, {6, 1, 5, 5}, {2, 2}, true},   // LeNet-5's first convolution
+      {{40, 1, 28, 28}, {6, 1, 5, 5}, {2, 2}, true, 1, false},  // LeNet-5's first convolution, 2.5 sample chunks
+      {{16, 1, 28, 28}, {6, 1, 5, 5}, {2, 2}, true},   // the same inside a network
       {{3, 1, 28, 28}, {16, 1, 3, 3}, {1, 1}, true},   // mobilenet-mini's
       {{5, 1, 9, 37}, {7, 1, 3, 4}, {0, 0}, false},   // odd sizes: row tail, 7 channels, 12 taps, no bias
       {{2, 1, 6, 5}, {3, 1, 7, 7}, {3, 3}, true},     // kernel larger than the input, padding makes up for it
       {{4, 1, 50}, {9, 1, 5}, {2}, true},             // 1-D (a raw signal)
       {{1, 1, 17}, {2, 1, 17}, {0}, true},            // 1-D, a kernel as long as the input: one output
+      {{3, 1, 40}, {4, 1, 9}, {4}, true, 1, false},   // 1-D, 9 columns: blocks of 4, the last 3 dropped
       {{3, 5, 9, 11}, {10, 1, 3, 3}, {1, 1}, true, 5},  // depthwise, multiplier 2
       {{4, 64, 14, 14}, {64, 1, 3, 3}, {1, 1}, false, 64},  // mobilenet-mini's depthwise_conv2d_1
       {{2, 3, 20}, {9, 1, 5}, {2}, true, 3},          // 1-D depthwise, multiplier 3
@@ -43,8 +47,8 @@ TEST(ConvOneChannel, MatchesLibTorchUpToRounding) {
     SCOPED_TRACE(::testing::Message() << "input " << at::IntArrayRef(c.input) << " weight " << at::IntArrayRef(c.weight));
     const bool one_d = c.input.size() == 3;
     // A layer inside a network: its input wants a gradient too.
-    at::Tensor x = at::randn(c.input).requires_grad_(true);
-    at::Tensor x_ref = x.detach().clone().requires_grad_(true);
+    at::Tensor x = at::randn(c.input).requires_grad_(c.input_grad);
+    at::Tensor x_ref = x.detach().clone().requires_grad_(c.input_grad);
     at::Tensor w = at::randn(c.weight).requires_grad_(true);
     at::Tensor b = c.bias ? at::randn({c.weight[0]}).requires_grad_(true) : at::Tensor();
     at::Tensor w_ref = w.detach().clone().requires_grad_(true);
@@ -59,7 +63,11 @@ TEST(ConvOneChannel, MatchesLibTorchUpToRounding) {
     at::Tensor upstream = at::randn(ref.sizes());
     ours.backward(upstream);
     ref.backward(upstream);
-    EXPECT_LT(relative(x.grad(), x_ref.grad()), 1e-5);
+    if (c.input_grad) {
+      EXPECT_LT(relative(x.grad(), x_ref.grad()), 1e-5);
+    } else {
+      EXPECT_FALSE(x.grad().defined());
+    }
     EXPECT_LT(relative(w.grad(), w_ref.grad()), 1e-5);
     if (c.bias) {
       EXPECT_LT(relative(b.grad(), b_ref.grad()), 1e-5);
@@ -82,6 +90,25 @@ TEST(ConvOneChannel, SampleOutputsDoNotDependOnBatchOrThreads) {
   for (int64_t s : {0, 4, 8}) {
     EXPECT_TRUE(at::equal(conv_one_channel(x.narrow(0, s, 1), w, b, {2, 2}), whole.narrow(0, s, 1)));
   }
+}
+
+TEST(ConvOneChannel, WeightGradientsDoNotDependOnThreads) {
+  at::manual_seed(5);
+  // 37 samples: two whole chunks of 16 and a tail; depthwise with multiplier 2, so chunks and channels split the work.
+  const at::Tensor x = at::randn({37, 3, 12, 12}), upstream = at::randn({37, 6, 12, 12});
+  const at::Tensor w0 = at::randn({6, 1, 5, 5}), b0 = at::randn({6});
+  auto gradients = [&] {
+    at::Tensor w = w0.clone().requires_grad_(true), b = b0.clone().requires_grad_(true);
+    conv_one_channel(x, w, b, {2, 2}).backward(upstream);
+    return std::make_pair(w.grad(), b.grad());
+  };
+  const int threads = at::get_num_threads();
+  const auto many = gradients();
+  at::set_num_threads(1);
+  const auto one = gradients();
+  at::set_num_threads(threads);
+  EXPECT_TRUE(at::equal(many.first, one.first));
+  EXPECT_TRUE(at::equal(many.second, one.second));
 }
 
 TEST(ConvOneChannel, LeavesOtherConvolutionsToLibTorch) {
