@@ -7,7 +7,7 @@
 // zero-padded plane is walked once per block of output channels (forward) or per output channel (weight and bias
 // gradients), with the sums in vector registers. The sums are the same but added in another order than oneDNN's, so
 // results differ from LibTorch's by rounding; a sample's output does not depend on the batch or the thread count,
-// the gradients not on the thread count. The input gradient (depthwise layers inside a network) is LibTorch's.
+// the gradients not on the thread count. The input gradient (a depthwise layer inside a network) is LibTorch's.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>
@@ -305,11 +305,12 @@ struct ConvOneChannelFunction : public torch::autograd::Function<ConvOneChannelF
     const at::Tensor x = ctx->get_saved_variables()[0], weight = ctx->get_saved_variables()[1];
     const bool has_bias = ctx->saved_data["has_bias"].toBool();
     const int64_t ph = ctx->saved_data["ph"].toInt(), pw = ctx->saved_data["pw"].toInt();
-    const bool input_grad = ctx->needs_input_grad(0);
     const at::Tensor grad = grads[0].contiguous();
     auto [dw, db] = conv_weight_backward(x, grad, weight.sizes(), ph, pw, has_bias);
     at::Tensor dx;
-    if (input_grad) {  // a depthwise layer inside a network: LibTorch's input gradient
+    if (ctx->needs_input_grad(0)) {
+      // A depthwise layer inside a network: LibTorch's input gradient. This step as a whole then runs about as fast
+      // as LibTorch's (bench/conv_one_channel), and faster than with all three gradients from LibTorch.
       dx = std::get<0>(at::convolution_backward(grad, x, weight, at::IntArrayRef(weight.size(0)), {1, 1}, {ph, pw},
                                                 {1, 1}, false, {0, 0}, /*groups=*/x.size(1), {true, false, false}));
     }

@@ -40,8 +40,10 @@ TEST(ConvOneChannel, MatchesLibTorchUpToRounding) {
       {{1, 1, 17}, {2, 1, 17}, {0}, true},            // 1-D, a kernel as long as the input: one output
       {{3, 1, 40}, {4, 1, 9}, {4}, true, 1, false},   // 1-D, 9 columns: blocks of 4, the last 3 dropped
       {{3, 5, 9, 11}, {10, 1, 3, 3}, {1, 1}, true, 5},  // depthwise, multiplier 2
+      {{20, 5, 9, 11}, {10, 1, 3, 3}, {1, 1}, true, 5, false},  // the same as a first layer (on a colour image)
       {{4, 64, 14, 14}, {64, 1, 3, 3}, {1, 1}, false, 64},  // mobilenet-mini's depthwise_conv2d_1
       {{2, 3, 20}, {9, 1, 5}, {2}, true, 3},          // 1-D depthwise, multiplier 3
+      {{2, 3, 20}, {9, 1, 5}, {2}, false, 3, false},  // the same first in a network, without bias
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(::testing::Message() << "input " << at::IntArrayRef(c.input) << " weight " << at::IntArrayRef(c.weight));
