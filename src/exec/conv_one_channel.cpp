@@ -150,7 +150,7 @@ at::Tensor conv_forward(const at::Tensor& x, const at::Tensor& weight, const at:
 // the thread count nor on the vector width (only on FMA, as the forward). oneDNN (LibTorch 1.13) spends 5 ms on
 // LeNet-5's first convolution's weight gradient for a batch of 128 on one AVX2 core, a third of the epoch.
 
-constexpr int64_t kSampleChunk = 16;  // samples whose products are summed in the same registers before the chunk adds up
+constexpr int64_t kSampleChunk = 16;  // samples summed in the same registers before their chunk's lanes add up
 constexpr int64_t kMaxColumns = 6;    // kernel columns summed together (one accumulator each per row block)
 
 /// The kernel's columns in blocks of `columns(g)`; the last block may reach past kw (those sums are dropped).
@@ -250,7 +250,9 @@ std::pair<at::Tensor, at::Tensor> conv_weight_backward(const at::Tensor& x, cons
         pad_plane(in + (s * groups + group) * g.h * g.w, plane.data(), g);
         for (int64_t j = 0; j < per_group; ++j) {
           const float* src = gr + (s * channels + group * per_group + j) * g.oh * g.ow;
-          for (int64_t y = 0; y < g.oh; ++y) std::copy(src + y * g.ow, src + (y + 1) * g.ow, gpad.data() + y * g.ow_pad);
+          for (int64_t y = 0; y < g.oh; ++y) {
+            std::copy(src + y * g.ow, src + (y + 1) * g.ow, gpad.data() + y * g.ow_pad);
+          }
           weight_grad(plane.data(), gpad.data(), acc.data() + j * acc_per_channel, g);
           float* bias_lanes = bias_acc.data() + j * kLanes;
           for (int64_t y = 0; y < g.oh; ++y) {
